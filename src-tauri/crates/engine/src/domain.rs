@@ -1,0 +1,382 @@
+//! The things a user configures (accounts, stacks, stages) and the things the
+//! pipeline records (releases, runs, approvals).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::ids::{AccountId, ApprovalId, Millis, ReleaseId, RunId, StackId, StageId};
+
+/// Where an account's AWS credentials come from. Nothing secret is held here:
+/// keychain accounts only name their keychain entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum CredentialSource {
+    /// Access key id, secret and optional session token in the OS keychain.
+    #[serde(rename_all = "camelCase")]
+    Keychain {
+        /// The keychain entry's name (not a secret).
+        keychain_ref: String,
+    },
+    /// A named profile of the standard AWS config files (`~/.aws/config`).
+    #[serde(rename_all = "camelCase")]
+    Profile {
+        /// The profile name.
+        profile: String,
+    },
+}
+
+/// A set of AWS credentials and where to send requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub credentials: CredentialSource,
+    /// The region new stages default to (R10).
+    pub default_region: String,
+    /// A custom endpoint (an AWS emulator such as moto); `None` means real AWS.
+    pub endpoint_url: Option<String>,
+}
+
+/// One service: a repository branch deployed through an ordered line of stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Stack {
+    pub id: StackId,
+    pub name: String,
+    /// A local path, or a `file://`, `https://` or `ssh://` URL.
+    pub repository: String,
+    pub branch: String,
+    pub account_id: AccountId,
+    /// How often a remote repository is fetched; local ones are watched.
+    pub poll_interval_secs: u32,
+    pub created_at: Millis,
+}
+
+/// The database a stage's app gets (R15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum Database {
+    None,
+    /// A new RDS Postgres instance created in the stage's stack.
+    NewPostgres,
+    /// An existing RDS instance, looked up by its identifier.
+    #[serde(rename_all = "camelCase")]
+    ExistingRds { identifier: String },
+}
+
+/// How requests reach the stage's service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Routing {
+    /// Amazon API Gateway: standard scale, the default.
+    ApiGateway,
+    /// Application Load Balancer: hyperscale.
+    LoadBalancer,
+}
+
+/// The value of an environment variable. Secret values live in the keychain;
+/// only the entry's name is kept here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum EnvValue {
+    Plain {
+        value: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Secret {
+        keychain_ref: String,
+    },
+}
+
+/// A build or runtime environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+}
+
+impl EnvVar {
+    /// Whether the value is kept in the keychain.
+    pub fn is_secret(&self) -> bool {
+        matches!(self.value, EnvValue::Secret { .. })
+    }
+}
+
+/// Every setting of a stage (SPEC.md's table), as chosen in the new-stage dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StageSettings {
+    pub name: String,
+    pub region: String,
+    pub database: Database,
+    pub requires_approval: bool,
+    pub routing: Routing,
+    /// API Gateway response caching; only with API Gateway (R13).
+    pub caching: bool,
+    pub build_env: Vec<EnvVar>,
+    pub runtime_env: Vec<EnvVar>,
+    /// Desired running tasks; 0 stops the service (R12).
+    pub desired_count: u32,
+}
+
+/// Where a stage is in its life. A stage being deleted has left the flow but
+/// stays listed until AWS no longer runs it (R9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum StageLifecycle {
+    Active,
+    Deleting,
+    DeleteFailed { message: String },
+}
+
+/// One deployment of a stack for one use (dev, canary, prod…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Stage {
+    pub id: StageId,
+    pub stack_id: StackId,
+    /// 0-based place in the stack's order (R1). Set at creation, renumbered
+    /// only when a stage is inserted before it or one before it is removed.
+    pub position: u32,
+    pub settings: StageSettings,
+    pub lifecycle: StageLifecycle,
+}
+
+impl Stage {
+    /// Whether the stage takes part in the flow.
+    pub fn is_active(&self) -> bool {
+        matches!(self.lifecycle, StageLifecycle::Active)
+    }
+}
+
+/// A commit as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Commit {
+    pub sha: String,
+    /// The first line of the commit message.
+    pub message: String,
+    pub author: String,
+    pub time: Millis,
+}
+
+impl Commit {
+    /// The first 7 characters of the sha, as shown in the dashboard.
+    pub fn short_sha(&self) -> &str {
+        &self.sha[..self.sha.len().min(7)]
+    }
+}
+
+/// What the build hands to every stage's release and deploy (the image).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Artifact {
+    /// The image reference, `<repository url>:<commit sha>`.
+    pub image: String,
+}
+
+/// One commit of the branch moving through the stages (R2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Release {
+    pub id: ReleaseId,
+    pub stack_id: StackId,
+    pub commit: Commit,
+    /// Older commits pushed together with `commit` (one release for the head).
+    pub included: Vec<Commit>,
+    /// The head was not a descendant of the previous one (a force-push).
+    pub forced: bool,
+    pub created_at: Millis,
+    /// Set once the commit's build succeeded; reused by every later stage (R3).
+    pub artifact: Option<Artifact>,
+}
+
+/// The three parts of a run (R3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum PartKind {
+    Build,
+    Release,
+    Deploy,
+}
+
+impl PartKind {
+    /// The parts in the order they run.
+    pub const ALL: [PartKind; 3] = [PartKind::Build, PartKind::Release, PartKind::Deploy];
+
+    /// A word for logs and file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartKind::Build => "build",
+            PartKind::Release => "release",
+            PartKind::Deploy => "deploy",
+        }
+    }
+}
+
+/// Where one part of a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum PartStatus {
+    Pending,
+    Running,
+    Succeeded,
+    /// The build of this commit had already succeeded in an earlier run.
+    Reused,
+    Failed,
+    Cancelled,
+}
+
+/// One part of a run, with its own log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Part {
+    pub kind: PartKind,
+    pub status: PartStatus,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    /// A short outcome for the user ("no changes", the failing resource…).
+    pub message: Option<String>,
+}
+
+impl Part {
+    /// A part that has not started.
+    pub fn pending(kind: PartKind) -> Self {
+        Part { kind, status: PartStatus::Pending, started_at: None, finished_at: None, message: None }
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Whether the run has ended.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, RunStatus::Running)
+    }
+}
+
+/// Where a decision came from (R5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum DecisionSource {
+    Dashboard,
+    Notification,
+    /// The stage was switched to automatic while the release waited (R6).
+    SwitchedToAutomatic,
+}
+
+/// Who decided what, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Decision {
+    pub by: String,
+    pub at: Millis,
+    pub comment: String,
+    pub via: DecisionSource,
+}
+
+/// Why a run started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum RunTrigger {
+    /// The release flowed here from the previous stage (or the commit, for the first).
+    Flow,
+    /// The stage was just created and takes its predecessor's release (R7).
+    NewStage,
+    /// A user retried a failed run.
+    Retry { decision: Decision },
+    /// A user redeployed an earlier successful release (rollback).
+    Redeploy { decision: Decision },
+}
+
+/// One release in one stage: build → release → deploy (R3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Run {
+    pub id: RunId,
+    pub stack_id: StackId,
+    pub stage_id: StageId,
+    pub release_id: ReleaseId,
+    pub status: RunStatus,
+    pub trigger: RunTrigger,
+    /// Build, release and deploy, in that order.
+    pub parts: Vec<Part>,
+    pub created_at: Millis,
+    pub finished_at: Option<Millis>,
+}
+
+impl Run {
+    /// The part of the given kind.
+    pub fn part(&self, kind: PartKind) -> &Part {
+        self.parts.iter().find(|p| p.kind == kind).expect("every run has all three parts")
+    }
+
+    /// The part of the given kind, to change it.
+    pub fn part_mut(&mut self, kind: PartKind) -> &mut Part {
+        self.parts.iter_mut().find(|p| p.kind == kind).expect("every run has all three parts")
+    }
+
+    /// The part running now, if any.
+    pub fn running_part(&self) -> Option<PartKind> {
+        self.parts.iter().find(|p| p.status == PartStatus::Running).map(|p| p.kind)
+    }
+}
+
+/// Where an approval request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    /// A newer release arrived at the gate (R16).
+    Superseded,
+    /// The stage was deleted.
+    Cancelled,
+}
+
+/// A release held at a stage that requires manual approval (R5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Approval {
+    pub id: ApprovalId,
+    pub stack_id: StackId,
+    pub stage_id: StageId,
+    pub release_id: ReleaseId,
+    pub status: ApprovalStatus,
+    pub requested_at: Millis,
+    pub decision: Option<Decision>,
+}

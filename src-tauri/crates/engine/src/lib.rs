@@ -1,0 +1,24 @@
+//! Stageline's engine: the domain, the input rules, and the flow rules of
+//! SPEC.md (R1–R17) as an explicit state machine.
+//!
+//! Rules of this crate:
+//! - pure logic plus port traits: no Tauri, AWS SDK, sqlx, git2 or keyring
+//!   anywhere in its dependency tree (adapters implement the ports);
+//! - time and ids come from the `Clock` port, never read implicitly;
+//! - every transition writes its changes through the `Store` port in one
+//!   transaction before any effect runs, and emits one `PipelineEvent`;
+//! - there is no operation that reorders stages (R1).
+
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod order;
+pub mod ports;
+pub mod regions;
+pub mod validation;
+
+pub use domain::*;
+pub use error::{EngineError, ErrorCode, PortError, System};
+pub use events::PipelineEvent;
+pub use ids::*;

@@ -1,0 +1,280 @@
+//! Input rules. Every check names the field it concerns and the rule it
+//! breaks, so the UI can show the message beside that field; a failed check
+//! changes nothing.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::domain::{Database, EnvVar, Stage, StageSettings};
+use crate::regions::is_aws_region;
+
+/// One broken rule, tied to the input field it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FieldError {
+    /// The field as the UI names it: `name`, `region`, `caching`,
+    /// `buildEnv.2.name`, `database.identifier`…
+    pub field: String,
+    /// What is wrong, in words a user understands.
+    pub message: String,
+}
+
+/// All broken rules of one input. Never empty when returned as an error.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    /// Records a broken rule.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.into(), message: message.into() });
+    }
+
+    /// `Ok` when no rule is broken.
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
+    /// Whether a rule on `field` is broken.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let messages: Vec<&str> = self.0.iter().map(|e| e.message.as_str()).collect();
+        f.write_str(&messages.join("; "))
+    }
+}
+
+impl std::error::Error for FieldErrors {}
+
+/// The image tag every build also pushes; a stage may not be called this (R14).
+pub const RESERVED_STAGE_NAME: &str = "latest";
+
+/// Variables Stageline sets for every release (R3); users cannot override them.
+pub const INJECTED_VARIABLES: &[&str] = &[
+    "STAGE_NAME",
+    "PREVIOUS_STAGE_NAME",
+    "STAGE_REGION",
+    "ECR_ENDPOINT",
+    "ECR_IMAGE_URL",
+    "CLUSTER_ARN",
+    "SERVICE_NAME",
+    "S3_BUCKET",
+];
+
+/// Variables the database setting gives the app (R15); users cannot override them.
+pub const DATABASE_VARIABLES: &[&str] = &["PG_HOST", "PG_PORT", "PG_DATABASE", "PG_CREDENTIALS_SECRET"];
+
+fn is_lower_name(s: &str, max_len: usize) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && s.len() <= max_len
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// R14: `^[a-z][a-z0-9-]{0,31}$`, never `latest`.
+pub fn check_stage_name(name: &str, errors: &mut FieldErrors) {
+    if name.is_empty() {
+        errors.add("name", "Stage name is required.");
+    } else if !is_lower_name(name, 32) {
+        errors.add(
+            "name",
+            "Stage name must start with a lowercase letter and use only lowercase letters, digits and hyphens (at most 32 characters).",
+        );
+    } else if name == RESERVED_STAGE_NAME {
+        errors.add("name", "Stage name \"latest\" is reserved for the image tag; choose another name.");
+    }
+}
+
+/// A stack name becomes part of every CloudFormation stack and ECR repository name.
+pub fn check_stack_name(name: &str, errors: &mut FieldErrors) {
+    if name.is_empty() {
+        errors.add("name", "Stack name is required.");
+    } else if !is_lower_name(name, 32) {
+        errors.add(
+            "name",
+            "Stack name must start with a lowercase letter and use only lowercase letters, digits and hyphens (at most 32 characters).",
+        );
+    }
+}
+
+/// R10: a known AWS region code.
+pub fn check_region(field: &str, region: &str, errors: &mut FieldErrors) {
+    if region.is_empty() {
+        errors.add(field, "Region is required.");
+    } else if !is_aws_region(region) {
+        errors.add(field, format!("\"{region}\" is not an AWS region code (for example us-east-1)."));
+    }
+}
+
+/// Environment variable names: `^[A-Za-z_][A-Za-z0-9_]*$`, unique in their list,
+/// never one Stageline sets itself.
+pub fn check_env_vars(list_field: &str, vars: &[EnvVar], errors: &mut FieldErrors) {
+    let mut seen = std::collections::HashSet::new();
+    for (index, var) in vars.iter().enumerate() {
+        let field = format!("{list_field}.{index}.name");
+        let name = var.name.as_str();
+        let mut chars = name.chars();
+        let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if name.is_empty() {
+            errors.add(field, "Variable name is required.");
+        } else if !valid {
+            errors.add(
+                field,
+                format!("\"{name}\" is not a valid variable name: use letters, digits and _, not starting with a digit."),
+            );
+        } else if INJECTED_VARIABLES.contains(&name) || DATABASE_VARIABLES.contains(&name) {
+            errors.add(field, format!("{name} is set by Stageline for every release and cannot be overridden."));
+        } else if !seen.insert(name) {
+            errors.add(field, format!("{name} is defined twice."));
+        }
+    }
+}
+
+/// RDS instance identifiers: a letter first, letters, digits and single hyphens, at most 63.
+fn check_rds_identifier(identifier: &str, errors: &mut FieldErrors) {
+    let mut chars = identifier.chars();
+    let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && identifier.len() <= 63
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !identifier.contains("--")
+        && !identifier.ends_with('-');
+    if identifier.is_empty() {
+        errors.add("database.identifier", "The existing RDS instance's identifier is required.");
+    } else if !valid {
+        errors.add(
+            "database.identifier",
+            "An RDS identifier starts with a letter and uses letters, digits and single hyphens (at most 63, no hyphen at the end).",
+        );
+    }
+}
+
+/// The largest desired count a stage may ask for.
+pub const MAX_DESIRED_COUNT: u32 = 100;
+
+/// Every rule on a stage's settings, including uniqueness of its name among
+/// the stack's other stages (R13, R14, R10, R15, R11, R12). `others` are the
+/// stack's stages except the one being edited.
+pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Result<(), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    check_stage_name(&settings.name, &mut errors);
+    if !errors.has("name") && others.iter().any(|s| s.settings.name == settings.name) {
+        errors.add("name", format!("This stack already has a stage named \"{}\"; stage names must be unique.", settings.name));
+    }
+    check_region("region", &settings.region, &mut errors);
+    if let Database::ExistingRds { identifier } = &settings.database {
+        check_rds_identifier(identifier, &mut errors);
+    }
+    if settings.caching && settings.routing == crate::domain::Routing::LoadBalancer {
+        errors.add(
+            "caching",
+            "Caching is only available with Amazon API Gateway; turn it off or choose API Gateway.",
+        );
+    }
+    check_env_vars("buildEnv", &settings.build_env, &mut errors);
+    check_env_vars("runtimeEnv", &settings.runtime_env, &mut errors);
+    if settings.desired_count > MAX_DESIRED_COUNT {
+        errors.add("desiredCount", format!("Desired instances must be between 0 and {MAX_DESIRED_COUNT}."));
+    }
+    errors.into_result()
+}
+
+/// A repository is a local absolute path, or a `file://`, `https://` or `ssh://` URL.
+/// Whether it really is a Git repository is checked by the Source adapter.
+pub fn check_repository_location(location: &str, errors: &mut FieldErrors) {
+    let location = location.trim();
+    if location.is_empty() {
+        errors.add("repository", "Repository is required.");
+        return;
+    }
+    let has_host_part = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
+    let ok = if let Some(rest) = location.strip_prefix("file://") {
+        rest.starts_with('/')
+    } else if let Some(rest) = location.strip_prefix("https://") {
+        has_host_part(rest)
+    } else if let Some(rest) = location.strip_prefix("ssh://") {
+        has_host_part(rest)
+    } else {
+        location.starts_with('/')
+    };
+    if !ok {
+        errors.add(
+            "repository",
+            "Repository must be an absolute local path or a file://, https:// or ssh:// URL.",
+        );
+    }
+}
+
+/// Git's branch name rules (`git check-ref-format --branch`).
+pub fn check_branch_name(branch: &str, errors: &mut FieldErrors) {
+    let bad_char = |c: char| c.is_ascii_control() || " ~^:?*[\\".contains(c);
+    let ok = !branch.is_empty()
+        && !branch.starts_with('-')
+        && !branch.starts_with('/')
+        && !branch.ends_with('/')
+        && !branch.ends_with('.')
+        && !branch.ends_with(".lock")
+        && !branch.contains("..")
+        && !branch.contains("//")
+        && !branch.contains("@{")
+        && branch != "@"
+        && !branch.chars().any(bad_char)
+        && !branch.split('/').any(|part| part.starts_with('.'));
+    if branch.is_empty() {
+        errors.add("branch", "Branch is required.");
+    } else if !ok {
+        errors.add("branch", format!("\"{branch}\" is not a valid Git branch name."));
+    }
+}
+
+/// An endpoint URL (for an AWS emulator) is an http or https URL with a host.
+pub fn check_endpoint_url(url: &str, errors: &mut FieldErrors) {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    if !matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(' ')) {
+        errors.add("endpointUrl", "Endpoint URL must be an http:// or https:// URL, for example http://127.0.0.1:5000.");
+    }
+}
+
+/// A display name: not blank, at most 64 characters.
+pub fn check_display_name(field: &str, what: &str, name: &str, errors: &mut FieldErrors) {
+    if name.trim().is_empty() {
+        errors.add(field, format!("{what} is required."));
+    } else if name.chars().count() > 64 {
+        errors.add(field, format!("{what} must be at most 64 characters."));
+    }
+}
+
+/// A named profile of the AWS config files.
+pub fn check_profile_name(profile: &str, errors: &mut FieldErrors) {
+    let ok = !profile.is_empty()
+        && profile.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !ok {
+        errors.add("profile", "Profile must be the name of a profile in ~/.aws/config (letters, digits, _ . -).");
+    }
+}
+
+/// The smallest and largest poll interval of a remote repository, in seconds.
+pub const POLL_INTERVAL_RANGE: std::ops::RangeInclusive<u32> = 5..=3600;
+
+/// How often a remote repository is fetched.
+pub fn check_poll_interval(secs: u32, errors: &mut FieldErrors) {
+    if !POLL_INTERVAL_RANGE.contains(&secs) {
+        errors.add(
+            "pollIntervalSecs",
+            format!(
+                "Poll interval must be between {} and {} seconds.",
+                POLL_INTERVAL_RANGE.start(),
+                POLL_INTERVAL_RANGE.end()
+            ),
+        );
+    }
+}
