@@ -54,6 +54,8 @@ pub struct Stack {
     /// How often a remote repository is fetched; local ones are watched.
     pub poll_interval_secs: u32,
     pub created_at: Millis,
+    /// Its stages are being deleted; the stack goes when the last one is gone.
+    pub deleting: bool,
 }
 
 /// The database a stage's app gets (R15).

@@ -12,6 +12,7 @@
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod flow;
 pub mod ids;
 pub mod order;
 pub mod ports;

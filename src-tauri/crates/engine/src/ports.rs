@@ -47,7 +47,7 @@ pub trait Secrets: Send + Sync {
 
 /// Per stage, what the flow remembers besides runs: the release it last
 /// deployed successfully and the release waiting for it to be free (R16).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StageFlow {
     pub stage_id: StageId,
     pub deployed: Option<ReleaseId>,
@@ -63,11 +63,13 @@ pub struct Snapshot {
     /// Every stage, active or being deleted.
     pub stages: Vec<Stage>,
     pub flows: Vec<StageFlow>,
-    /// Every release referenced by `flows`, `active_runs` or `pending_approvals`,
-    /// and each stack's newest release.
+    /// Every release referenced by `flows`, `active_runs`, `latest_runs` or
+    /// `pending_approvals`, and each stack's newest release.
     pub releases: Vec<Release>,
     /// Runs not finished.
     pub active_runs: Vec<Run>,
+    /// Each stage's newest run (finished or not).
+    pub latest_runs: Vec<Run>,
     pub pending_approvals: Vec<Approval>,
 }
 

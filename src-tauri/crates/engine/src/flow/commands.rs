@@ -1,0 +1,279 @@
+//! Configuration commands: accounts, stacks and stages (R1, R6, R7, R9, R12).
+
+use crate::domain::{Account, Decision, DecisionSource, Stack, StageLifecycle, StageSettings, Stage, RunTrigger};
+use crate::error::EngineError;
+use crate::events::PipelineEvent;
+use crate::flow::tx::Tx;
+use crate::flow::{Effect, Reply};
+use crate::ids::{AccountId, StackId, StageId};
+use crate::order::{check_delete_confirmation, close_gap, first_stage, insert_position};
+use crate::ports::Change;
+use crate::validation::{check_stage_settings, FieldErrors};
+
+impl Tx<'_> {
+    pub fn put_account(&mut self, account: Account) {
+        self.s.accounts.insert(account.id, account.clone());
+        self.change(Change::PutAccount(account));
+    }
+
+    pub fn delete_account(&mut self, id: AccountId) -> Result<(), EngineError> {
+        if let Some(stack) = self.s.stacks.values().find(|s| s.account_id == id) {
+            return Err(EngineError::Conflict(format!(
+                "The stack \"{}\" deploys with this account; delete the stack first.",
+                stack.name
+            )));
+        }
+        self.s.accounts.remove(&id).ok_or(EngineError::NotFound("The account"))?;
+        self.change(Change::DeleteAccount(id));
+        Ok(())
+    }
+
+    /// A stack is created with a single stage named `dev` (SPEC: Stack).
+    pub fn create_stack(&mut self, stack: Stack, first_region: &str) -> Result<Reply, EngineError> {
+        let mut errors = FieldErrors::default();
+        if self.s.stacks.values().any(|s| s.name == stack.name) {
+            errors.add("name", format!("A stack named \"{}\" already exists; stack names must be unique.", stack.name));
+        }
+        if !self.s.accounts.contains_key(&stack.account_id) {
+            errors.add("accountId", "Choose an account.");
+        }
+        errors.into_result()?;
+        let dev = first_stage(&stack, StageId(self.new_id()), first_region);
+        self.s.stacks.insert(stack.id, stack.clone());
+        self.s.stages.insert(dev.id, dev.clone());
+        self.change(Change::PutStack(stack.clone()));
+        self.change(Change::InsertStage(dev));
+        self.event(PipelineEvent::StackChanged { stack_id: stack.id });
+        Ok(Reply::Stack(stack))
+    }
+
+    /// Starts deleting every stage of the stack; the stack goes with the last.
+    pub fn delete_stack(&mut self, stack_id: StackId, confirmation: &str) -> Result<(), EngineError> {
+        check_delete_confirmation(confirmation)?;
+        let mut stack = self.s.stacks.get(&stack_id).cloned().ok_or(EngineError::NotFound("The stack"))?;
+        stack.deleting = true;
+        self.s.stacks.insert(stack.id, stack.clone());
+        self.change(Change::PutStack(stack));
+        self.event(PipelineEvent::StackChanged { stack_id });
+        let stage_ids: Vec<StageId> = self.s.stages_of(stack_id).iter().map(|s| s.id).collect();
+        for stage_id in stage_ids {
+            if !matches!(self.s.stages[&stage_id].lifecycle, StageLifecycle::Deleting) {
+                self.begin_stage_delete(stage_id);
+            }
+        }
+        self.remove_stack_if_empty(stack_id);
+        Ok(())
+    }
+
+    fn remove_stack_if_empty(&mut self, stack_id: StackId) {
+        let deleting = self.s.stacks.get(&stack_id).is_some_and(|s| s.deleting);
+        if deleting && self.s.stages_of(stack_id).is_empty() {
+            self.s.stacks.remove(&stack_id);
+            self.s.newest_release.remove(&stack_id);
+            self.s.stack_warnings.remove(&stack_id);
+            self.change(Change::DeleteStack(stack_id));
+            self.event(PipelineEvent::StackChanged { stack_id });
+        }
+    }
+
+    /// R1/R7: inserts a stage and deploys its predecessor's last good release at once.
+    pub fn create_stage(
+        &mut self,
+        stack_id: StackId,
+        after: Option<StageId>,
+        settings: StageSettings,
+    ) -> Result<Reply, EngineError> {
+        let stack = self.s.stacks.get(&stack_id).ok_or(EngineError::NotFound("The stack"))?.clone();
+        if stack.deleting {
+            return Err(EngineError::Conflict("This stack is being deleted.".to_string()));
+        }
+        let existing: Vec<Stage> = self.s.stages_of(stack_id).into_iter().cloned().collect();
+        check_stage_settings(&settings, &existing)?;
+        let position = insert_position(&existing, after)?;
+        let stage = Stage {
+            id: StageId(self.new_id()),
+            stack_id,
+            position,
+            settings,
+            lifecycle: StageLifecycle::Active,
+        };
+        for other in self.s.stages.values_mut().filter(|s| s.stack_id == stack_id && s.position >= position) {
+            other.position += 1;
+        }
+        self.s.stages.insert(stage.id, stage.clone());
+        self.change(Change::InsertStage(stage.clone()));
+        self.event(PipelineEvent::StageChanged { stage: stage.clone() });
+
+        let flow = self.s.flow_of(stack_id);
+        let index = flow.iter().position(|s| s.id == stage.id).unwrap_or(0);
+        if index == 0 {
+            self.effect(Effect::FetchHead { stack, stage_id: stage.id });
+        } else if let Some(release) = self.s.flow(flow[index - 1].id).deployed {
+            self.start_run(stage.id, release, RunTrigger::NewStage);
+        }
+        Ok(Reply::Stage(stage))
+    }
+
+    /// R7 for a new first stage: deploy the branch head.
+    pub fn head_fetched(&mut self, stage_id: StageId, result: Result<crate::domain::Commit, String>) {
+        let Some(stage) = self.s.stages.get(&stage_id).filter(|s| s.is_active()).cloned() else { return };
+        let commit = match result {
+            Ok(commit) => commit,
+            Err(message) => {
+                let message = format!("Could not read the branch head for the new stage {}: {message}", stage.settings.name);
+                self.set_warning(stage.stack_id, Some(message));
+                return;
+            }
+        };
+        if self.s.running_at(stage_id).is_some() {
+            return;
+        }
+        match self.s.newest_release_of(stage.stack_id).filter(|r| r.commit.sha == commit.sha) {
+            Some(release) => {
+                let id = release.id;
+                self.start_run(stage_id, id, RunTrigger::NewStage);
+            }
+            None => {
+                // The head is newer than any release: it flows on from here.
+                let release = crate::domain::Release {
+                    id: crate::ids::ReleaseId(self.new_id()),
+                    stack_id: stage.stack_id,
+                    commit,
+                    included: Vec::new(),
+                    forced: false,
+                    created_at: self.now,
+                    artifact: None,
+                };
+                self.put_release(&release);
+                self.event(PipelineEvent::ReleaseCreated { release: release.clone() });
+                self.start_run(stage_id, release.id, RunTrigger::Flow);
+            }
+        }
+    }
+
+    /// New settings for a stage. Name and region name its AWS stack, so they
+    /// are fixed; switching approval off starts a waiting release (R6); a new
+    /// desired count scales the service without a redeploy (R12).
+    pub fn update_stage(&mut self, stage_id: StageId, settings: StageSettings) -> Result<Reply, EngineError> {
+        let stage = self.s.stages.get(&stage_id).ok_or(EngineError::NotFound("The stage"))?.clone();
+        if !stage.is_active() {
+            return Err(EngineError::Conflict("This stage is being deleted.".to_string()));
+        }
+        let mut errors = FieldErrors::default();
+        if settings.name != stage.settings.name {
+            errors.add("name", "A stage's name cannot change (it names its AWS stack); delete and re-create the stage instead.");
+        }
+        if settings.region != stage.settings.region {
+            errors.add("region", "A stage's region cannot change; delete and re-create the stage instead.");
+        }
+        errors.into_result()?;
+        let others: Vec<Stage> =
+            self.s.stages_of(stage.stack_id).into_iter().filter(|s| s.id != stage_id).cloned().collect();
+        check_stage_settings(&settings, &others)?;
+
+        let old = stage.settings.clone();
+        let mut updated = stage;
+        updated.settings = settings;
+        self.put_stage(&updated);
+        if old.requires_approval && !updated.settings.requires_approval {
+            if let Some(pending) = self.s.pending_at(stage_id).cloned() {
+                let decision = Decision {
+                    by: "Stageline".to_string(),
+                    at: self.now,
+                    comment: "The stage was switched to automatic approval.".to_string(),
+                    via: DecisionSource::SwitchedToAutomatic,
+                };
+                self.decide(pending, true, decision);
+            }
+        }
+        if old.desired_count != updated.settings.desired_count {
+            let stack = self.s.stacks[&updated.stack_id].clone();
+            let account = self.s.accounts[&stack.account_id].clone();
+            self.effect(Effect::Scale { account, stack, stage: updated.clone() });
+        }
+        Ok(Reply::Stage(updated))
+    }
+
+    /// R9: with the word `delete` typed, the stage leaves the flow at once and
+    /// its AWS stack is deleted; it stays listed until that is done.
+    pub fn delete_stage(&mut self, stage_id: StageId, confirmation: &str) -> Result<(), EngineError> {
+        check_delete_confirmation(confirmation)?;
+        let stage = self.s.stages.get(&stage_id).ok_or(EngineError::NotFound("The stage"))?;
+        if matches!(stage.lifecycle, StageLifecycle::Deleting) {
+            return Err(EngineError::Conflict("This stage is already being deleted.".to_string()));
+        }
+        self.begin_stage_delete(stage_id);
+        Ok(())
+    }
+
+    fn begin_stage_delete(&mut self, stage_id: StageId) {
+        if let Some(run) = self.s.running_at(stage_id).cloned() {
+            self.cancel_run(run);
+        }
+        if let Some(mut approval) = self.s.pending_at(stage_id).cloned() {
+            approval.status = crate::domain::ApprovalStatus::Cancelled;
+            self.put_approval(&approval);
+            self.event(PipelineEvent::ApprovalDecided { approval });
+        }
+        let flow = self.s.flow(stage_id);
+        if flow.waiting.is_some() {
+            self.put_flow(crate::ports::StageFlow { waiting: None, ..flow });
+        }
+        let mut stage = self.s.stages[&stage_id].clone();
+        stage.lifecycle = StageLifecycle::Deleting;
+        self.put_stage(&stage);
+        self.request_stage_stack_delete(stage);
+    }
+
+    fn request_stage_stack_delete(&mut self, stage: Stage) {
+        let stack = self.s.stacks[&stage.stack_id].clone();
+        let account = self.s.accounts[&stack.account_id].clone();
+        self.effect(Effect::DeleteStageStack { account, stack, stage });
+    }
+
+    /// Tries again to delete a stage whose AWS stack failed to delete.
+    pub fn retry_delete_stage(&mut self, stage_id: StageId) -> Result<(), EngineError> {
+        let mut stage = self.s.stages.get(&stage_id).ok_or(EngineError::NotFound("The stage"))?.clone();
+        if !matches!(stage.lifecycle, StageLifecycle::DeleteFailed { .. }) {
+            return Err(EngineError::Conflict("Only a stage that failed to delete can be retried.".to_string()));
+        }
+        stage.lifecycle = StageLifecycle::Deleting;
+        self.put_stage(&stage);
+        self.request_stage_stack_delete(stage);
+        Ok(())
+    }
+
+    /// The stage's AWS stack is gone (the stage goes, closing the gap) or failed to go.
+    pub fn stage_stack_deleted(&mut self, stage_id: StageId, result: Result<(), String>) {
+        let Some(mut stage) = self.s.stages.get(&stage_id).cloned() else { return };
+        match result {
+            Ok(()) => {
+                self.s.stages.remove(&stage_id);
+                let mut siblings: Vec<Stage> =
+                    self.s.stages.values().filter(|s| s.stack_id == stage.stack_id).cloned().collect();
+                close_gap(&mut siblings, stage.position);
+                for sibling in siblings {
+                    self.s.stages.insert(sibling.id, sibling);
+                }
+                self.s.flows.remove(&stage_id);
+                self.s.latest_runs.remove(&stage_id);
+                self.change(Change::RemoveStage(stage_id));
+                self.event(PipelineEvent::StageRemoved { stack_id: stage.stack_id, stage_id });
+                self.remove_stack_if_empty(stage.stack_id);
+            }
+            Err(message) => {
+                stage.lifecycle = StageLifecycle::DeleteFailed { message };
+                self.put_stage(&stage);
+            }
+        }
+    }
+
+    /// The watcher's warning about a stack (not persisted: it is re-learned).
+    pub fn set_warning(&mut self, stack_id: StackId, message: Option<String>) {
+        match &message {
+            Some(m) => self.s.stack_warnings.insert(stack_id, m.clone()),
+            None => self.s.stack_warnings.remove(&stack_id),
+        };
+        self.event(PipelineEvent::StackWarning { stack_id, message });
+    }
+}

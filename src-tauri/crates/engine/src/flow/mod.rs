@@ -1,0 +1,116 @@
+//! The flow rules (R2–R9, R16, R17) as a pure state machine: an `Input` and
+//! the current `FlowState` give a `Transition` — the writes to persist, the
+//! events to emit and the effects to run — and nothing else happens.
+
+mod commands;
+mod rules;
+mod runs;
+mod state;
+mod tx;
+mod view;
+
+pub use rules::apply_input;
+pub use state::FlowState;
+pub use view::{PendingApproval, StackView, StageView};
+
+use crate::domain::{Account, Commit, Decision, PartKind, Release, Run, Stack, Stage, StageSettings};
+use crate::events::PipelineEvent;
+use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
+use crate::ports::{Change, DeployOutcome, DeployedState};
+
+/// Something that happened: a user's command, or an effect's result.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The engine (re)started: resume what was in flight (R17).
+    Started,
+    PutAccount(Account),
+    DeleteAccount(AccountId),
+    /// A new stack with its `dev` stage (in `first_region`).
+    CreateStack { stack: Stack, first_region: String },
+    /// Deletes every stage's AWS stack, then the stack; `confirmation` must be `delete`.
+    DeleteStack { stack_id: StackId, confirmation: String },
+    /// R1/R7: a new stage right after `after` (`None`: first).
+    CreateStage { stack_id: StackId, after: Option<StageId>, settings: StageSettings },
+    /// New settings (R6 when approval is switched off, R12 for the count).
+    UpdateStage { stage_id: StageId, settings: StageSettings },
+    /// R9: `confirmation` must be the word `delete`.
+    DeleteStage { stage_id: StageId, confirmation: String },
+    /// Retry deleting a stage whose AWS stack failed to delete.
+    RetryDeleteStage(StageId),
+    /// R2: the branch has a new head.
+    CommitDetected { stack_id: StackId, head: Commit, included: Vec<Commit>, forced: bool },
+    /// The watcher's warning about a stack (`None` clears it).
+    StackWarning { stack_id: StackId, message: Option<String> },
+    /// R5: approve or reject a waiting release.
+    Decide { approval_id: ApprovalId, approve: bool, decision: Decision },
+    /// Run a failed run's release again at its stage.
+    Retry { run_id: RunId, decision: Decision },
+    /// Deploy an earlier successful release to a stage again (rollback).
+    Redeploy { stage_id: StageId, release: Release, decision: Decision },
+    /// A build of a release ended (shared by every run of that release).
+    BuildFinished { release_id: ReleaseId, result: Result<crate::domain::Artifact, String> },
+    /// The release or deploy part of a run ended.
+    PartFinished { run_id: RunId, part: PartKind, result: Result<Option<DeployOutcome>, String> },
+    /// The real state of an interrupted deploy (R17).
+    DeployReconciled { run_id: RunId, result: Result<DeployedState, String> },
+    /// The branch head, asked for by a new first stage (R7).
+    HeadFetched { stage_id: StageId, result: Result<Commit, String> },
+    /// A stage's AWS stack was deleted, or failed to be.
+    StageStackDeleted { stage_id: StageId, result: Result<(), String> },
+    /// Scaling a stage's service failed.
+    ScaleFailed { stage_id: StageId, message: String },
+}
+
+/// Everything a part needs to run, copied out of the state.
+#[derive(Debug, Clone)]
+pub struct PartContext {
+    pub account: Account,
+    pub stack: Stack,
+    pub stage: Stage,
+    /// `latest` for the first stage (R3).
+    pub previous_stage_name: String,
+    pub release: Release,
+}
+
+/// Work for the outside world, run after the transition is persisted.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Check out the release's commit and run build.yml (once per commit, R3).
+    Build { context: PartContext },
+    /// Run release.yml for the run's stage.
+    Release { run: Run, context: PartContext },
+    /// Deploy the run's release to its stage.
+    Deploy { run: Run, context: PartContext },
+    /// Find out the real state of an interrupted deploy (R17).
+    ReconcileDeploy { run: Run, context: PartContext },
+    /// Stop a run's release or deploy part.
+    CancelRun(RunId),
+    /// Stop a release's build (no run waits for it any more).
+    CancelBuild(ReleaseId),
+    /// Ask the Source for the branch head, for a new first stage (R7).
+    FetchHead { stack: Stack, stage_id: StageId },
+    /// Delete a stage's AWS stack (R9).
+    DeleteStageStack { account: Account, stack: Stack, stage: Stage },
+    /// Set a stage's desired count on its service (R12).
+    Scale { account: Account, stack: Stack, stage: Stage },
+}
+
+/// What an input did: the writes (one transaction), the events, the effects.
+#[derive(Debug, Default)]
+pub struct Transition {
+    pub changes: Vec<Change>,
+    pub events: Vec<PipelineEvent>,
+    pub effects: Vec<Effect>,
+    /// What a command created or changed, for its reply.
+    pub reply: Reply,
+}
+
+/// A command's answer.
+#[derive(Debug, Clone, Default)]
+pub enum Reply {
+    #[default]
+    Done,
+    Stack(Stack),
+    Stage(Stage),
+    Run(RunId),
+}

@@ -1,0 +1,296 @@
+//! How a release moves: arriving at a stage, the approval gate, waiting at a
+//! busy stage, the three parts of a run, and what happens when a run ends.
+
+use crate::domain::{
+    Approval, ApprovalStatus, Artifact, Decision, Part, PartKind, PartStatus, Release, Run, RunStatus, RunTrigger,
+};
+use crate::events::PipelineEvent;
+use crate::flow::tx::Tx;
+use crate::flow::{Effect, PartContext};
+use crate::ids::{ApprovalId, ReleaseId, RunId, StageId};
+use crate::ports::{DeployOutcome, StageFlow};
+
+impl Tx<'_> {
+    /// What a part of a run at `stage_id` needs, copied out of the state.
+    pub fn context(&self, stage_id: StageId, release_id: ReleaseId) -> PartContext {
+        let stage = self.s.stages[&stage_id].clone();
+        let stack = self.s.stacks[&stage.stack_id].clone();
+        let account = self.s.accounts[&stack.account_id].clone();
+        let flow = self.s.flow_of(stack.id);
+        let previous_stage_name = flow
+            .iter()
+            .position(|s| s.id == stage_id)
+            .and_then(|i| i.checked_sub(1))
+            .map(|i| flow[i].settings.name.clone())
+            .unwrap_or_else(|| crate::validation::RESERVED_STAGE_NAME.to_string());
+        let release = self.s.releases[&release_id].clone();
+        PartContext { account, stack, stage, previous_stage_name, release }
+    }
+
+    /// R2/R5/R16: a release reaches a stage through the flow.
+    pub fn arrive(&mut self, stage_id: StageId, release_id: ReleaseId) {
+        let flow = self.s.flow(stage_id);
+        // Never let an older release flow over a newer one (a retried old run).
+        if flow.deployed.is_some_and(|deployed| deployed >= release_id) {
+            return;
+        }
+        let requires_approval = self.s.stages[&stage_id].settings.requires_approval;
+        if !requires_approval {
+            self.enter(stage_id, release_id);
+            return;
+        }
+        if let Some(pending) = self.s.pending_at(stage_id).cloned() {
+            if pending.release_id >= release_id {
+                return;
+            }
+            // R16: only the newest release waits at an approval gate.
+            let mut superseded = pending;
+            superseded.status = ApprovalStatus::Superseded;
+            self.put_approval(&superseded);
+            self.event(PipelineEvent::ReleaseSuperseded {
+                release_id: superseded.release_id,
+                stage_id,
+                by: release_id,
+            });
+        }
+        let approval = Approval {
+            id: ApprovalId(self.new_id()),
+            stack_id: self.s.stages[&stage_id].stack_id,
+            stage_id,
+            release_id,
+            status: ApprovalStatus::Pending,
+            requested_at: self.now,
+            decision: None,
+        };
+        self.put_approval(&approval);
+        let release = self.s.releases[&release_id].clone();
+        self.event(PipelineEvent::ApprovalRequested { approval, release });
+    }
+
+    /// R16: a release passes the gate; it runs now, or waits if the stage is busy.
+    pub fn enter(&mut self, stage_id: StageId, release_id: ReleaseId) {
+        let Some(running) = self.s.running_at(stage_id) else {
+            self.start_run(stage_id, release_id, RunTrigger::Flow);
+            return;
+        };
+        if running.release_id >= release_id {
+            return;
+        }
+        let mut flow = self.s.flow(stage_id);
+        if let Some(waiting) = flow.waiting {
+            if waiting >= release_id {
+                return;
+            }
+            self.event(PipelineEvent::ReleaseSuperseded { release_id: waiting, stage_id, by: release_id });
+        }
+        flow.waiting = Some(release_id);
+        self.put_flow(flow);
+        self.event(PipelineEvent::ReleaseQueued { release_id, stage_id });
+    }
+
+    /// Starts a run of `release_id` at an idle stage. The build runs once per
+    /// commit (R3): an earlier artifact is reused, a build under way is shared.
+    pub fn start_run(&mut self, stage_id: StageId, release_id: ReleaseId, trigger: RunTrigger) -> RunId {
+        let stage = &self.s.stages[&stage_id];
+        let mut run = Run {
+            id: RunId(self.new_id()),
+            stack_id: stage.stack_id,
+            stage_id,
+            release_id,
+            status: RunStatus::Running,
+            trigger,
+            parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
+            created_at: self.now,
+            finished_at: None,
+        };
+        let has_artifact = self.s.releases[&release_id].artifact.is_some();
+        let build_under_way = self.build_under_way(release_id);
+        let context = self.context(stage_id, release_id);
+        if has_artifact {
+            let build = run.part_mut(PartKind::Build);
+            build.status = PartStatus::Reused;
+            build.message = Some("Built earlier for this commit".to_string());
+            self.begin_part(&mut run, PartKind::Release);
+            self.effect(Effect::Release { run: run.clone(), context });
+        } else {
+            self.begin_part(&mut run, PartKind::Build);
+            if !build_under_way {
+                self.effect(Effect::Build { context });
+            }
+        }
+        self.put_run(&run);
+        self.event(PipelineEvent::RunStarted { run: run.clone() });
+        run.id
+    }
+
+    fn build_under_way(&self, release_id: ReleaseId) -> bool {
+        self.s
+            .active_runs
+            .values()
+            .any(|r| r.release_id == release_id && r.part(PartKind::Build).status == PartStatus::Running)
+    }
+
+    fn begin_part(&self, run: &mut Run, kind: PartKind) {
+        let part = run.part_mut(kind);
+        part.status = PartStatus::Running;
+        part.started_at = Some(self.now);
+    }
+
+    fn end_part(&self, run: &mut Run, kind: PartKind, status: PartStatus, message: Option<String>) {
+        let part = run.part_mut(kind);
+        part.status = status;
+        part.finished_at = Some(self.now);
+        part.message = message;
+    }
+
+    /// The build of a release ended: every run waiting for it moves on or fails.
+    pub fn build_finished(&mut self, release_id: ReleaseId, result: Result<Artifact, String>) {
+        if let (Ok(artifact), Some(release)) = (&result, self.s.releases.get(&release_id)) {
+            let mut release = release.clone();
+            release.artifact = Some(artifact.clone());
+            self.put_release(&release);
+        }
+        let waiting: Vec<Run> = self
+            .s
+            .active_runs
+            .values()
+            .filter(|r| r.release_id == release_id && r.part(PartKind::Build).status == PartStatus::Running)
+            .cloned()
+            .collect();
+        for mut run in waiting {
+            match &result {
+                Ok(_) => {
+                    self.end_part(&mut run, PartKind::Build, PartStatus::Succeeded, None);
+                    self.begin_part(&mut run, PartKind::Release);
+                    self.put_run(&run);
+                    let context = self.context(run.stage_id, release_id);
+                    self.effect(Effect::Release { run: run.clone(), context });
+                    self.event(PipelineEvent::PartChanged {
+                        run,
+                        part: PartKind::Release,
+                        status: PartStatus::Running,
+                    });
+                }
+                Err(message) => self.fail_run(run, PartKind::Build, message.clone()),
+            }
+        }
+    }
+
+    /// The release or deploy part of a run ended. Results for runs that are no
+    /// longer running (cancelled, or from before a restart) are ignored.
+    pub fn part_finished(&mut self, run_id: RunId, kind: PartKind, result: Result<Option<DeployOutcome>, String>) {
+        let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else { return };
+        if run.part(kind).status != PartStatus::Running {
+            return;
+        }
+        match (kind, result) {
+            (_, Err(message)) => self.fail_run(run, kind, message),
+            (PartKind::Release, Ok(_)) => {
+                self.end_part(&mut run, PartKind::Release, PartStatus::Succeeded, None);
+                self.begin_part(&mut run, PartKind::Deploy);
+                self.put_run(&run);
+                let context = self.context(run.stage_id, run.release_id);
+                self.effect(Effect::Deploy { run: run.clone(), context });
+                self.event(PipelineEvent::PartChanged { run, part: PartKind::Deploy, status: PartStatus::Running });
+            }
+            (PartKind::Deploy, Ok(outcome)) => {
+                let message = (outcome == Some(DeployOutcome::NoChanges)).then(|| "No changes".to_string());
+                self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
+                self.succeed_run(run);
+            }
+            (PartKind::Build, Ok(_)) => {}
+        }
+    }
+
+    /// A deploy that succeeded before a restart is recorded, never redone (R17).
+    pub fn deploy_confirmed(&mut self, run_id: RunId) {
+        let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else { return };
+        let message = Some("Deployed (confirmed after a restart)".to_string());
+        self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
+        self.succeed_run(run);
+    }
+
+    /// R3/R4: the run succeeded: the stage now runs the release, which flows on.
+    fn succeed_run(&mut self, mut run: Run) {
+        run.status = RunStatus::Succeeded;
+        run.finished_at = Some(self.now);
+        self.put_run(&run);
+        self.event(PipelineEvent::RunFinished { run: run.clone() });
+        let mut flow = self.s.flow(run.stage_id);
+        flow.deployed = Some(run.release_id);
+        self.put_flow(flow);
+        // A new stage's first run and a rollback stay where they are (R7).
+        if matches!(run.trigger, RunTrigger::Flow | RunTrigger::Retry { .. }) {
+            if let Some(next) = self.next_stage(run.stage_id) {
+                self.arrive(next, run.release_id);
+            }
+        }
+        self.stage_freed(run.stage_id);
+    }
+
+    /// R4: a failed part fails the run; the release goes no further.
+    pub fn fail_run(&mut self, mut run: Run, kind: PartKind, message: String) {
+        self.end_part(&mut run, kind, PartStatus::Failed, Some(message));
+        run.status = RunStatus::Failed;
+        run.finished_at = Some(self.now);
+        self.put_run(&run);
+        let stage_id = run.stage_id;
+        self.event(PipelineEvent::RunFinished { run });
+        self.stage_freed(stage_id);
+    }
+
+    /// R9: stops a stage's run. A build shared with another run keeps going.
+    pub fn cancel_run(&mut self, mut run: Run) {
+        if let Some(kind) = run.running_part() {
+            self.end_part(&mut run, kind, PartStatus::Cancelled, Some("Cancelled".to_string()));
+        }
+        run.status = RunStatus::Cancelled;
+        run.finished_at = Some(self.now);
+        self.put_run(&run);
+        self.effect(Effect::CancelRun(run.id));
+        if run.part(PartKind::Build).status == PartStatus::Cancelled && !self.build_under_way(run.release_id) {
+            self.effect(Effect::CancelBuild(run.release_id));
+        }
+        self.event(PipelineEvent::RunFinished { run });
+    }
+
+    /// R16: a free stage takes the release waiting for it.
+    pub fn stage_freed(&mut self, stage_id: StageId) {
+        let flow = self.s.flow(stage_id);
+        let active = self.s.stages.get(&stage_id).is_some_and(|s| s.is_active());
+        if let (Some(waiting), true) = (flow.waiting, active) {
+            self.put_flow(StageFlow { waiting: None, ..flow });
+            if self.s.running_at(stage_id).is_none() {
+                self.start_run(stage_id, waiting, RunTrigger::Flow);
+            }
+        }
+    }
+
+    /// The stage after `stage_id` in its stack's flow.
+    pub fn next_stage(&self, stage_id: StageId) -> Option<StageId> {
+        let stack = self.s.stages.get(&stage_id)?.stack_id;
+        let flow = self.s.flow_of(stack);
+        let index = flow.iter().position(|s| s.id == stage_id)?;
+        flow.get(index + 1).map(|s| s.id)
+    }
+
+    /// R5: decides a pending approval.
+    pub fn decide(&mut self, mut approval: Approval, approve: bool, decision: Decision) {
+        approval.status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        approval.decision = Some(decision);
+        self.put_approval(&approval);
+        self.event(PipelineEvent::ApprovalDecided { approval: approval.clone() });
+        if approve {
+            self.enter(approval.stage_id, approval.release_id);
+        }
+    }
+
+    /// A release the flow has not seen yet, entering the stack's first stage.
+    pub fn new_release(&mut self, release: Release) {
+        self.put_release(&release);
+        self.event(PipelineEvent::ReleaseCreated { release: release.clone() });
+        if let Some(first) = self.s.flow_of(release.stack_id).first().map(|s| s.id) {
+            self.arrive(first, release.id);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! What the engine holds in memory: configuration and the pipeline's live
+//! state, never its history (so its cost does not grow with past runs).
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, Stack, Stage};
+use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
+use crate::order::flow_order;
+use crate::ports::{Snapshot, StageFlow};
+
+/// The engine's live state, loaded from a `Snapshot` and kept in step with
+/// the store by every transition.
+#[derive(Debug, Default, Clone)]
+pub struct FlowState {
+    pub(crate) accounts: BTreeMap<AccountId, Account>,
+    pub(crate) stacks: BTreeMap<StackId, Stack>,
+    pub(crate) stages: BTreeMap<StageId, Stage>,
+    pub(crate) flows: HashMap<StageId, StageFlow>,
+    /// Only releases still referenced by live state (see `prune_releases`).
+    pub(crate) releases: HashMap<ReleaseId, Release>,
+    /// Runs not finished.
+    pub(crate) active_runs: BTreeMap<RunId, Run>,
+    /// Each stage's newest run, finished or not (what the dashboard shows).
+    pub(crate) latest_runs: HashMap<StageId, Run>,
+    pub(crate) pending_approvals: BTreeMap<ApprovalId, Approval>,
+    /// Each stack's newest release.
+    pub(crate) newest_release: HashMap<StackId, ReleaseId>,
+    /// Warnings from the watcher (an unreachable remote…); not persisted.
+    pub(crate) stack_warnings: HashMap<StackId, String>,
+}
+
+impl FlowState {
+    /// The state a snapshot describes.
+    pub fn from_snapshot(snapshot: Snapshot) -> Self {
+        let mut state = FlowState::default();
+        state.accounts = snapshot.accounts.into_iter().map(|a| (a.id, a)).collect();
+        state.stacks = snapshot.stacks.into_iter().map(|s| (s.id, s)).collect();
+        state.stages = snapshot.stages.into_iter().map(|s| (s.id, s)).collect();
+        state.flows = snapshot.flows.into_iter().map(|f| (f.stage_id, f)).collect();
+        for release in snapshot.releases {
+            let newest = state.newest_release.entry(release.stack_id).or_insert(release.id);
+            if release.id > *newest {
+                *newest = release.id;
+            }
+            state.releases.insert(release.id, release);
+        }
+        for run in snapshot.latest_runs {
+            state.latest_runs.insert(run.stage_id, run);
+        }
+        for run in snapshot.active_runs {
+            state.latest_runs.entry(run.stage_id).or_insert_with(|| run.clone());
+            state.active_runs.insert(run.id, run);
+        }
+        state.pending_approvals = snapshot
+            .pending_approvals
+            .into_iter()
+            .filter(|a| a.status == ApprovalStatus::Pending)
+            .map(|a| (a.id, a))
+            .collect();
+        state
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    /// Every stack.
+    pub fn stacks(&self) -> impl Iterator<Item = &Stack> {
+        self.stacks.values()
+    }
+
+    /// A stack by id.
+    pub fn stack(&self, id: StackId) -> Option<&Stack> {
+        self.stacks.get(&id)
+    }
+
+    /// A stage by id.
+    pub fn stage(&self, id: StageId) -> Option<&Stage> {
+        self.stages.get(&id)
+    }
+
+    /// An account by id.
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id)
+    }
+
+    /// A live release by id.
+    pub fn release(&self, id: ReleaseId) -> Option<&Release> {
+        self.releases.get(&id)
+    }
+
+    /// A run that has not finished.
+    pub fn active_run(&self, id: RunId) -> Option<&Run> {
+        self.active_runs.get(&id)
+    }
+
+    /// Every run that has not finished.
+    pub fn active_runs(&self) -> impl Iterator<Item = &Run> {
+        self.active_runs.values()
+    }
+
+    /// Every approval waiting for a decision.
+    pub fn pending_approvals(&self) -> impl Iterator<Item = &Approval> {
+        self.pending_approvals.values()
+    }
+
+    /// The stack's stages (all lifecycles), in position order.
+    pub fn stages_of(&self, stack: StackId) -> Vec<&Stage> {
+        let mut stages: Vec<&Stage> = self.stages.values().filter(|s| s.stack_id == stack).collect();
+        stages.sort_by_key(|s| s.position);
+        stages
+    }
+
+    /// The stack's stages that take part in the flow, in order (R1).
+    pub fn flow_of(&self, stack: StackId) -> Vec<&Stage> {
+        flow_order(self.stages.values().filter(|s| s.stack_id == stack))
+    }
+
+    /// The stage's flow record (deployed and waiting releases).
+    pub fn flow(&self, stage: StageId) -> StageFlow {
+        self.flows.get(&stage).copied().unwrap_or(StageFlow { stage_id: stage, deployed: None, waiting: None })
+    }
+
+    /// The run now running at a stage (R16: at most one).
+    pub fn running_at(&self, stage: StageId) -> Option<&Run> {
+        self.active_runs.values().find(|r| r.stage_id == stage)
+    }
+
+    /// The approval waiting at a stage (R16: at most one).
+    pub fn pending_at(&self, stage: StageId) -> Option<&Approval> {
+        self.pending_approvals.values().find(|a| a.stage_id == stage)
+    }
+
+    /// The stage's newest run.
+    pub fn latest_run(&self, stage: StageId) -> Option<&Run> {
+        self.latest_runs.get(&stage)
+    }
+
+    /// The stack's newest release.
+    pub fn newest_release_of(&self, stack: StackId) -> Option<&Release> {
+        self.newest_release.get(&stack).and_then(|id| self.releases.get(id))
+    }
+
+    /// The watcher's warning about a stack, if any.
+    pub fn stack_warning(&self, stack: StackId) -> Option<&str> {
+        self.stack_warnings.get(&stack).map(String::as_str)
+    }
+
+    /// Forgets releases nothing live refers to any more; they stay in the store.
+    pub(crate) fn prune_releases(&mut self) {
+        let mut keep: std::collections::HashSet<ReleaseId> = std::collections::HashSet::new();
+        keep.extend(self.flows.values().flat_map(|f| [f.deployed, f.waiting]).flatten());
+        keep.extend(self.active_runs.values().map(|r| r.release_id));
+        keep.extend(self.latest_runs.values().map(|r| r.release_id));
+        keep.extend(self.pending_approvals.values().map(|a| a.release_id));
+        keep.extend(self.newest_release.values().copied());
+        self.releases.retain(|id, _| keep.contains(id));
+    }
+}

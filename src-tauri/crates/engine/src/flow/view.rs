@@ -1,0 +1,83 @@
+//! What the dashboard shows, read from the live state.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::domain::{Approval, Release, Run, Stack, Stage};
+use crate::flow::FlowState;
+
+/// A release waiting for a decision, with the release itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PendingApproval {
+    pub approval: Approval,
+    pub release: Release,
+}
+
+/// One stage as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StageView {
+    pub stage: Stage,
+    /// The stage's newest run (running or finished) and its release.
+    pub latest_run: Option<Run>,
+    pub latest_release: Option<Release>,
+    /// The release the stage runs now (its last successful deploy).
+    pub deployed: Option<Release>,
+    /// A release waiting for the stage to be free (R16).
+    pub waiting: Option<Release>,
+    pub pending_approval: Option<PendingApproval>,
+}
+
+/// One stack and its stages in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StackView {
+    pub stack: Stack,
+    pub account_name: String,
+    pub warning: Option<String>,
+    pub newest_release: Option<Release>,
+    /// Every stage (being deleted ones too), in position order.
+    pub stages: Vec<StageView>,
+}
+
+impl FlowState {
+    /// Every stack as the dashboard shows it, by name.
+    pub fn dashboard(&self) -> Vec<StackView> {
+        let mut stacks: Vec<StackView> = self.stacks().map(|stack| self.stack_view(stack)).collect();
+        stacks.sort_by(|a, b| a.stack.name.cmp(&b.stack.name));
+        stacks
+    }
+
+    fn stack_view(&self, stack: &Stack) -> StackView {
+        let release = |id| self.release(id).cloned();
+        let stages = self
+            .stages_of(stack.id)
+            .into_iter()
+            .map(|stage| {
+                let flow = self.flow(stage.id);
+                let latest_run = self.latest_run(stage.id).cloned();
+                StageView {
+                    latest_release: latest_run.as_ref().and_then(|r| release(r.release_id)),
+                    latest_run,
+                    deployed: flow.deployed.and_then(release),
+                    waiting: flow.waiting.and_then(release),
+                    pending_approval: self.pending_at(stage.id).and_then(|approval| {
+                        Some(PendingApproval { approval: approval.clone(), release: release(approval.release_id)? })
+                    }),
+                    stage: stage.clone(),
+                }
+            })
+            .collect();
+        StackView {
+            account_name: self.account(stack.account_id).map(|a| a.name.clone()).unwrap_or_default(),
+            warning: self.stack_warning(stack.id).map(str::to_string),
+            newest_release: self.newest_release_of(stack.id).cloned(),
+            stack: stack.clone(),
+            stages,
+        }
+    }
+}
