@@ -15,6 +15,7 @@ pub mod events;
 pub mod flow;
 pub mod ids;
 pub mod order;
+pub mod pipeline;
 pub mod ports;
 pub mod regions;
 pub mod validation;

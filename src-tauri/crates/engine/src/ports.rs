@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::error::PortError;
 use crate::events::PipelineEvent;
-use crate::ids::{AccountId, Millis, ReleaseId, RunId, StackId, StageId};
+use crate::ids::{AccountId, ApprovalId, Millis, ReleaseId, RunId, StackId, StageId};
 
 /// A boxed future, so ports can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -100,6 +100,10 @@ pub trait Store: Send + Sync {
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, PortError>>;
     /// Applies all `changes` atomically, in order.
     fn apply(&self, changes: Vec<Change>) -> BoxFuture<'_, Result<(), PortError>>;
+    /// An approval in any status (to tell a superseded one from an unknown one).
+    fn approval(&self, id: ApprovalId) -> BoxFuture<'_, Result<Option<Approval>, PortError>>;
+    /// The release, if a run of it once succeeded at the stage (what can be redeployed).
+    fn deployed_release(&self, stage: StageId, release: ReleaseId) -> BoxFuture<'_, Result<Option<Release>, PortError>>;
 }
 
 /// The branch a stack follows.

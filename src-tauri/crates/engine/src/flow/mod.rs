@@ -75,8 +75,9 @@ pub struct PartContext {
 /// Work for the outside world, run after the transition is persisted.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    /// Check out the release's commit and run build.yml (once per commit, R3).
-    Build { context: PartContext },
+    /// Check out the release's commit and run build.yml (once per commit, R3);
+    /// its log is kept with `run_id`, the run that asked for it.
+    Build { run_id: RunId, context: PartContext },
     /// Run release.yml for the run's stage.
     Release { run: Run, context: PartContext },
     /// Deploy the run's release to its stage.

@@ -153,7 +153,7 @@ impl Tx<'_> {
             match run.running_part() {
                 Some(PartKind::Build) => {
                     if builds_started.insert(run.release_id) {
-                        self.effect(Effect::Build { context });
+                        self.effect(Effect::Build { run_id: run.id, context });
                     }
                 }
                 Some(PartKind::Release) => self.effect(Effect::Release { run, context }),

@@ -115,7 +115,7 @@ impl Tx<'_> {
         } else {
             self.begin_part(&mut run, PartKind::Build);
             if !build_under_way {
-                self.effect(Effect::Build { context });
+                self.effect(Effect::Build { run_id: run.id, context });
             }
         }
         self.put_run(&run);

@@ -1,0 +1,173 @@
+//! Running an effect through the ports and turning its result into an input.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::domain::{Artifact, EnvValue, EnvVar, PartKind};
+use crate::flow::{Effect, Input, PartContext};
+use crate::ids::RunId;
+use crate::pipeline::{PipelineConfig, Ports};
+use crate::ports::{BuildJob, DeployJob, LogSink, ResolvedVar, StageFacts};
+
+/// Runs one effect; the input it yields (if any) goes back to the pipeline.
+pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig) -> Option<Input> {
+    match effect {
+        Effect::Build { run_id, context } => {
+            let release_id = context.release.id;
+            let result = build(run_id, &context, &ports, &config).await;
+            Some(Input::BuildFinished { release_id, result })
+        }
+        Effect::Release { run, context } => {
+            let result = release(run.id, &context, &ports, &config).await.map(|()| None);
+            Some(Input::PartFinished { run_id: run.id, part: PartKind::Release, result })
+        }
+        Effect::Deploy { run, context } => {
+            let log = ports.logs.open(run.id, PartKind::Deploy);
+            let result = match deploy_job(&context, &ports).await {
+                Ok(job) => ports.deployer.deploy(job, log).await.map(Some).map_err(|e| e.message),
+                Err(message) => Err(message),
+            };
+            Some(Input::PartFinished { run_id: run.id, part: PartKind::Deploy, result })
+        }
+        Effect::ReconcileDeploy { run, context } => {
+            let log = ports.logs.open(run.id, PartKind::Deploy);
+            log.line("Stageline restarted during this deploy; checking its real state in AWS…");
+            let result = match deploy_job(&context, &ports).await {
+                Ok(job) => ports.deployer.reconcile(job, log).await.map_err(|e| e.message),
+                Err(message) => Err(message),
+            };
+            Some(Input::DeployReconciled { run_id: run.id, result })
+        }
+        Effect::FetchHead { stack, stage_id } => {
+            let result = ports.source.head(&stack).await.map_err(|e| e.message);
+            Some(Input::HeadFetched { stage_id, result })
+        }
+        Effect::DeleteStageStack { account, stack, stage } => {
+            let stage_id = stage.id;
+            let result = ports.deployer.delete_stage(account, stack, stage).await.map_err(|e| e.message);
+            Some(Input::StageStackDeleted { stage_id, result })
+        }
+        Effect::Scale { account, stack, stage } => {
+            let stage_id = stage.id;
+            let count = stage.settings.desired_count;
+            match ports.deployer.scale(account, stack, stage, count).await {
+                Ok(()) => None,
+                Err(error) => Some(Input::ScaleFailed { stage_id, message: error.message }),
+            }
+        }
+        Effect::CancelRun(_) | Effect::CancelBuild(_) => None,
+    }
+}
+
+/// A checkout directory, removed when the part ends (also when it is
+/// cancelled) unless checkouts are kept for debugging.
+struct Workspace {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+async fn checkout(
+    name: String,
+    context: &PartContext,
+    ports: &Ports,
+    config: &PipelineConfig,
+    log: &Arc<dyn LogSink>,
+) -> Result<Workspace, String> {
+    let dir = config.workspaces.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let workspace = Workspace { dir: dir.clone(), keep: config.keep_workspaces };
+    log.line(&format!("Checking out {} ({})", context.release.commit.short_sha(), context.release.commit.message));
+    ports.source.checkout(&context.stack, &context.release.commit.sha, dir).await.map_err(|e| e.message)?;
+    Ok(workspace)
+}
+
+/// R3: Stageline's variables for a part at a stage.
+fn injected(context: &PartContext, facts: &StageFacts, build_image: Option<&Artifact>) -> Vec<(String, String)> {
+    let mut vars = vec![
+        ("STAGE_NAME".to_string(), context.stage.settings.name.clone()),
+        ("PREVIOUS_STAGE_NAME".to_string(), context.previous_stage_name.clone()),
+        ("STAGE_REGION".to_string(), context.stage.settings.region.clone()),
+        ("ECR_ENDPOINT".to_string(), facts.ecr_endpoint.clone()),
+        ("ECR_IMAGE_URL".to_string(), facts.ecr_image_url.clone()),
+        ("CLUSTER_ARN".to_string(), facts.cluster_arn.clone()),
+        ("SERVICE_NAME".to_string(), facts.service_name.clone()),
+        ("S3_BUCKET".to_string(), facts.s3_bucket.clone()),
+        ("COMMIT_SHA".to_string(), context.release.commit.sha.clone()),
+    ];
+    if let Some(artifact) = build_image {
+        vars.push(("BUILD_IMAGE".to_string(), artifact.image.clone()));
+    }
+    vars
+}
+
+/// The image a stage deploys: its regional repository, tagged with the commit.
+fn stage_image(facts: &StageFacts, context: &PartContext) -> Artifact {
+    Artifact { image: format!("{}:{}", facts.ecr_image_url, context.release.commit.sha) }
+}
+
+async fn resolve(vars: &[EnvVar], ports: &Ports) -> Result<Vec<ResolvedVar>, String> {
+    let mut resolved = Vec::with_capacity(vars.len());
+    for var in vars {
+        let (value, secret) = match &var.value {
+            EnvValue::Plain { value } => (value.clone(), false),
+            EnvValue::Secret { keychain_ref } => {
+                let value = ports.secrets.read(keychain_ref).await.map_err(|e| {
+                    format!("Could not read the secret value of {} from the keychain: {}", var.name, e.message)
+                })?;
+                (value, true)
+            }
+        };
+        resolved.push(ResolvedVar { name: var.name.clone(), value, secret });
+    }
+    Ok(resolved)
+}
+
+/// Checks out the commit and runs build.yml; the image is the stage's
+/// repository URL tagged with the commit sha (the hand-off to every stage).
+async fn build(run_id: RunId, context: &PartContext, ports: &Ports, config: &PipelineConfig) -> Result<Artifact, String> {
+    let log = ports.logs.open(run_id, PartKind::Build);
+    let facts = ports.deployer.stage_facts(&context.account, &context.stack, &context.stage);
+    let workspace = checkout(format!("build-{}", context.release.id), context, ports, config, &log).await?;
+    let job = BuildJob {
+        workdir: workspace.dir.clone(),
+        part: PartKind::Build,
+        env: resolve(&context.stage.settings.build_env, ports).await?,
+        injected: injected(context, &facts, None),
+    };
+    ports.builder.run(job, log).await.map_err(|e| e.message)?;
+    Ok(stage_image(&facts, context))
+}
+
+/// Checks out the commit and runs release.yml for the run's stage.
+async fn release(run_id: RunId, context: &PartContext, ports: &Ports, config: &PipelineConfig) -> Result<(), String> {
+    let log = ports.logs.open(run_id, PartKind::Release);
+    let facts = ports.deployer.stage_facts(&context.account, &context.stack, &context.stage);
+    let workspace = checkout(format!("release-{run_id}"), context, ports, config, &log).await?;
+    let job = BuildJob {
+        workdir: workspace.dir.clone(),
+        part: PartKind::Release,
+        env: resolve(&context.stage.settings.build_env, ports).await?,
+        injected: injected(context, &facts, context.release.artifact.as_ref()),
+    };
+    ports.builder.run(job, log).await.map_err(|e| e.message)
+}
+
+async fn deploy_job(context: &PartContext, ports: &Ports) -> Result<DeployJob, String> {
+    let facts = ports.deployer.stage_facts(&context.account, &context.stack, &context.stage);
+    Ok(DeployJob {
+        account: context.account.clone(),
+        stack: context.stack.clone(),
+        stage: context.stage.clone(),
+        release: context.release.clone(),
+        artifact: stage_image(&facts, context),
+        runtime_env: resolve(&context.stage.settings.runtime_env, ports).await?,
+    })
+}

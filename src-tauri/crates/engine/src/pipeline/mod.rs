@@ -1,0 +1,208 @@
+//! The pipeline: one task that owns the flow state, applies inputs one at a
+//! time (persisting each transition before anything else happens), and runs
+//! effects as separate tasks whose results come back as inputs. Stacks run
+//! in parallel; nothing a caller does waits on a build or a deploy.
+
+mod effects;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+
+use crate::domain::{ApprovalStatus, Decision};
+use crate::error::EngineError;
+use crate::flow::{apply_input, Effect, FlowState, Input, Reply};
+use crate::ids::{ApprovalId, ReleaseId, RunId, StageId};
+use crate::ports::{Builder, Clock, Deployer, Events, Logs, Secrets, Source, Store};
+
+/// The outside world, as the engine sees it.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub source: Arc<dyn Source>,
+    pub builder: Arc<dyn Builder>,
+    pub deployer: Arc<dyn Deployer>,
+    pub secrets: Arc<dyn Secrets>,
+    pub logs: Arc<dyn Logs>,
+    pub clock: Arc<dyn Clock>,
+    pub events: Arc<dyn Events>,
+}
+
+/// Where checkouts go, and whether they are kept after a part (for debugging).
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub workspaces: PathBuf,
+    pub keep_workspaces: bool,
+}
+
+type ReadFn = Box<dyn FnOnce(&FlowState) + Send>;
+
+enum Message {
+    Input(Input, Option<oneshot::Sender<Result<Reply, EngineError>>>),
+    Read(ReadFn),
+}
+
+/// A handle on the running pipeline. Dropping it stops the engine at once,
+/// as a crash would: what was persisted is what a restart resumes from.
+pub struct Pipeline {
+    inbox: mpsc::UnboundedSender<Message>,
+    actor: JoinHandle<()>,
+    store: Arc<dyn Store>,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.actor.abort();
+    }
+}
+
+impl Pipeline {
+    /// Loads the state from the store and resumes what was in flight (R17).
+    pub async fn start(ports: Ports, config: PipelineConfig) -> Result<Pipeline, EngineError> {
+        let snapshot = ports.store.load().await?;
+        let state = FlowState::from_snapshot(snapshot);
+        let (inbox, receiver) = mpsc::unbounded_channel();
+        let store = ports.store.clone();
+        let actor = Actor { state, ports, config, inbox: inbox.clone(), tasks: JoinSet::new(), handles: HashMap::new() };
+        let actor = tokio::spawn(actor.run(receiver));
+        let pipeline = Pipeline { inbox, actor, store };
+        pipeline.send(Input::Started).await?;
+        Ok(pipeline)
+    }
+
+    /// Applies an input and waits until it is persisted.
+    pub async fn send(&self, input: Input) -> Result<Reply, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(Message::Input(input, Some(reply))).map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Queues an input without waiting (watcher events).
+    pub fn notify(&self, input: Input) {
+        let _ = self.inbox.send(Message::Input(input, None));
+    }
+
+    /// Reads the live state.
+    pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&FlowState) -> T + Send + 'static) -> Result<T, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let read: ReadFn = Box::new(move |state| {
+            let _ = reply.send(f(state));
+        });
+        self.inbox.send(Message::Read(read)).map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// R5/R16: approves or rejects a waiting release. An approval that is no
+    /// longer pending gets a clear error saying why.
+    pub async fn decide(&self, approval_id: ApprovalId, approve: bool, decision: Decision) -> Result<(), EngineError> {
+        match self.send(Input::Decide { approval_id, approve, decision }).await {
+            Err(EngineError::NotFound(_)) => Err(match self.store.approval(approval_id).await? {
+                None => EngineError::NotFound("The approval"),
+                Some(a) if a.status == ApprovalStatus::Superseded => EngineError::ApprovalSuperseded,
+                Some(a) if a.status == ApprovalStatus::Cancelled => {
+                    EngineError::Conflict("The stage was deleted; this approval no longer applies.".to_string())
+                }
+                Some(_) => EngineError::Conflict("This approval was already decided.".to_string()),
+            }),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Deploys an earlier successful release to a stage again (rollback; no rebuild).
+    pub async fn redeploy(&self, stage_id: StageId, release_id: ReleaseId, decision: Decision) -> Result<RunId, EngineError> {
+        let release = self.store.deployed_release(stage_id, release_id).await?.ok_or_else(|| {
+            EngineError::Conflict("Only a release that once deployed successfully to this stage can be redeployed.".to_string())
+        })?;
+        match self.send(Input::Redeploy { stage_id, release, decision }).await? {
+            Reply::Run(id) => Ok(id),
+            _ => Err(EngineError::Stopped),
+        }
+    }
+}
+
+/// Which running task an effect belongs to, so it can be cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TaskKey {
+    Run(RunId),
+    Build(ReleaseId),
+}
+
+struct Actor {
+    state: FlowState,
+    ports: Ports,
+    config: PipelineConfig,
+    inbox: mpsc::UnboundedSender<Message>,
+    /// Dropping the actor drops this set, which aborts every effect.
+    tasks: JoinSet<()>,
+    handles: HashMap<TaskKey, AbortHandle>,
+}
+
+impl Actor {
+    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Message>) {
+        while let Some(message) = receiver.recv().await {
+            match message {
+                Message::Read(read) => read(&self.state),
+                Message::Input(input, reply) => {
+                    let result = self.step(input).await;
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
+                    }
+                }
+            }
+            while self.tasks.try_join_next().is_some() {}
+        }
+    }
+
+    /// One transition: decide, persist, tell, then act.
+    async fn step(&mut self, input: Input) -> Result<Reply, EngineError> {
+        let transition = apply_input(&mut self.state, input, self.ports.clock.as_ref())?;
+        if !transition.changes.is_empty() {
+            if let Err(error) = self.ports.store.apply(transition.changes).await {
+                // The memory must not run ahead of the file: start again from it.
+                if let Ok(snapshot) = self.ports.store.load().await {
+                    self.state = FlowState::from_snapshot(snapshot);
+                }
+                return Err(error.into());
+            }
+        }
+        for event in transition.events {
+            self.ports.events.emit(event);
+        }
+        for effect in transition.effects {
+            self.spawn(effect);
+        }
+        Ok(transition.reply)
+    }
+
+    fn spawn(&mut self, effect: Effect) {
+        let key = match &effect {
+            Effect::CancelRun(run_id) => return self.abort(TaskKey::Run(*run_id)),
+            Effect::CancelBuild(release_id) => return self.abort(TaskKey::Build(*release_id)),
+            Effect::Build { context, .. } => Some(TaskKey::Build(context.release.id)),
+            Effect::Release { run, .. } | Effect::Deploy { run, .. } | Effect::ReconcileDeploy { run, .. } => {
+                Some(TaskKey::Run(run.id))
+            }
+            _ => None,
+        };
+        let work = effects::perform(effect, self.ports.clone(), self.config.clone());
+        let inbox = self.inbox.clone();
+        let handle = self.tasks.spawn(async move {
+            if let Some(input) = work.await {
+                let _ = inbox.send(Message::Input(input, None));
+            }
+        });
+        if let Some(key) = key {
+            self.handles.retain(|_, h| !h.is_finished());
+            self.handles.insert(key, handle);
+        }
+    }
+
+    fn abort(&mut self, key: TaskKey) {
+        if let Some(handle) = self.handles.remove(&key) {
+            handle.abort();
+        }
+    }
+}
