@@ -1,1 +1,33 @@
-//! stub
+//! Stageline's AWS adapter: the engine's `Deployer` port on CloudFormation and
+//! ECS.
+//!
+//! Rules of this crate:
+//! - every stage is one CloudFormation stack `<stack>-<stage>` in the stage's
+//!   region, generated from the stage's settings by a pure function
+//!   ([`stage_template`]) and deployed only through change sets;
+//! - every AWS name of a stage derives from the stack, stage and region names
+//!   ([`StageNames`]), so release.yml's variables need no AWS call;
+//! - secret values go to Secrets Manager through the SDK and are referenced
+//!   by ARN: never in a template, a parameter, a log line or an error;
+//! - SDK failures become `PortError`s with a sentence a user understands.
+
+mod change_set;
+mod clients;
+mod deploy;
+mod deployer;
+mod errors;
+mod lookups;
+mod naming;
+mod stacks;
+mod template;
+
+pub use change_set::{ChangeSetSummary, ResourceChange};
+pub use clients::{AwsCredentials, CredentialsLookup, ProfileFilePaths};
+pub use deploy::{image_uri, release_tag, TAG_RELEASE, TAG_STACK, TAG_STAGE};
+pub use deployer::{CloudFormationDeployer, DeployerOptions};
+pub use naming::{partition, StageNames, CONTAINER_PORT, PLACEHOLDER_ACCOUNT_NUMBER};
+pub use template::{
+    secret_arn_parameter, stage_template, template_text, RuntimeVar, PARAM_DATABASE_HOST,
+    PARAM_DATABASE_NAME, PARAM_DATABASE_PORT, PARAM_DATABASE_SECRET_ARN, PARAM_DESIRED_COUNT,
+    PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
+};

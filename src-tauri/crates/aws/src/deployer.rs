@@ -1,0 +1,366 @@
+//! `CloudFormationDeployer`: the engine's `Deployer` port, plus what the app
+//! calls directly (preview for the approval dialog, the account number).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use stageline_engine::domain::{Account, Stack, Stage};
+use stageline_engine::ids::AccountId;
+use stageline_engine::ports::{
+    BoxFuture, DeployJob, DeployOutcome, DeployedState, Deployer, LogSink, StageFacts,
+};
+use stageline_engine::PortError;
+
+use crate::change_set::{self, ChangeSetSummary};
+use crate::clients::{
+    ClientCache, ClientSettings, CredentialsLookup, ProfileFilePaths, RegionClients,
+};
+use crate::deploy::{self, release_tag, TAG_RELEASE};
+use crate::errors::{error_code, to_port_error, SdkResultExt};
+use crate::lookups;
+use crate::naming::{StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
+use crate::stacks::{self, EventFeed, Patience};
+
+/// How the deployer talks to AWS.
+#[derive(Debug, Clone)]
+pub struct DeployerOptions {
+    /// Retry throttled and failed (5xx) requests with backoff (the SDK's
+    /// standard policy). Off in tests against an emulator, so the first error shows.
+    pub retries: bool,
+    /// The longest a deploy or delete waits for CloudFormation (default 30 min).
+    pub max_wait: Duration,
+    /// How often a running stack operation is looked at (default 5 s).
+    pub poll_interval: Duration,
+    /// Where named profiles are read from; `None`: the standard AWS files.
+    pub profile_files: Option<ProfileFilePaths>,
+}
+
+impl Default for DeployerOptions {
+    fn default() -> Self {
+        DeployerOptions {
+            retries: true,
+            max_wait: Duration::from_secs(30 * 60),
+            poll_interval: Duration::from_secs(5),
+            profile_files: None,
+        }
+    }
+}
+
+/// Deploys stages as CloudFormation stacks through change sets.
+#[derive(Clone)]
+pub struct CloudFormationDeployer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clients: ClientCache,
+    patience: Patience,
+    account_numbers: Mutex<HashMap<AccountId, String>>,
+}
+
+impl CloudFormationDeployer {
+    /// A deployer; keychain accounts' keys come from `credentials`.
+    pub fn new(credentials: Arc<dyn CredentialsLookup>, options: DeployerOptions) -> Self {
+        let settings = ClientSettings {
+            retries: options.retries,
+            profile_files: options.profile_files,
+        };
+        CloudFormationDeployer {
+            inner: Arc::new(Inner {
+                clients: ClientCache::new(credentials, settings),
+                patience: Patience {
+                    max_wait: options.max_wait,
+                    poll_interval: options.poll_interval,
+                },
+                account_numbers: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The names of a stage's resources, with the account number if known
+    /// (else [`PLACEHOLDER_ACCOUNT_NUMBER`]).
+    pub fn stage_names(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageNames {
+        let number = self.inner.known_account_number(account);
+        StageNames::new(
+            &stack.name,
+            &stage.settings.name,
+            &stage.settings.region,
+            &number,
+        )
+    }
+
+    /// Asks AWS for the account's number (STS GetCallerIdentity) and keeps it
+    /// for `stage_facts`. The app calls it when an account is added or edited
+    /// and at start; deploys call it too.
+    pub fn learn_account_number(
+        &self,
+        account: Account,
+    ) -> BoxFuture<'static, Result<String, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.account_number(&account).await.map_err(to_port_error) })
+    }
+
+    /// Drops the cached clients and number of an account whose keys or
+    /// settings changed.
+    pub fn forget_account(&self, account: &Account) {
+        self.inner.clients.forget(account);
+        self.inner
+            .account_numbers
+            .lock()
+            .expect("account numbers lock")
+            .remove(&account.id);
+    }
+
+    /// What deploying `job` would change, for the approval dialog: a change
+    /// set created (secrets stored, database looked up as for a deploy), read
+    /// and deleted, never executed.
+    pub fn preview(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<ChangeSetSummary, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let (clients, names) = inner.open(&job.account, &job.stack, &job.stage).await?;
+            let prepared = deploy::prepare(&clients, &names, &job, log.as_ref())
+                .await
+                .map_err(to_port_error)?;
+            deploy::preview(&clients, prepared, inner.patience, &log)
+                .await
+                .map_err(to_port_error)
+        })
+    }
+}
+
+impl Inner {
+    fn known_account_number(&self, account: &Account) -> String {
+        let numbers = self.account_numbers.lock().expect("account numbers lock");
+        numbers
+            .get(&account.id)
+            .cloned()
+            .unwrap_or_else(|| PLACEHOLDER_ACCOUNT_NUMBER.to_owned())
+    }
+
+    async fn account_number(&self, account: &Account) -> anyhow::Result<String> {
+        if let Some(known) = self
+            .account_numbers
+            .lock()
+            .expect("account numbers lock")
+            .get(&account.id)
+        {
+            return Ok(known.clone());
+        }
+        let clients = self.clients.get(account, &account.default_region).await;
+        let number = lookups::account_number(&clients).await?;
+        self.account_numbers
+            .lock()
+            .expect("account numbers lock")
+            .insert(account.id, number.clone());
+        Ok(number)
+    }
+
+    /// The stage's clients and names (with the real account number).
+    async fn open(
+        &self,
+        account: &Account,
+        stack: &Stack,
+        stage: &Stage,
+    ) -> Result<(RegionClients, StageNames), PortError> {
+        let region = &stage.settings.region;
+        let number = self.account_number(account).await.map_err(to_port_error)?;
+        let clients = self.clients.get(account, region).await;
+        Ok((
+            clients,
+            StageNames::new(&stack.name, &stage.settings.name, region, &number),
+        ))
+    }
+
+    async fn deploy(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> Result<DeployOutcome, PortError> {
+        let (clients, names) = self.open(&job.account, &job.stack, &job.stage).await?;
+        log.line(&format!(
+            "Deploying release {} ({}) to {} in {}",
+            job.release.commit.short_sha(),
+            release_tag(&job.release),
+            names.cloudformation_stack(),
+            names.region()
+        ));
+        let prepared = deploy::prepare(&clients, &names, &job, log.as_ref())
+            .await
+            .map_err(to_port_error)?;
+        deploy::run(&clients, prepared, job.release.id.0, self.patience, log)
+            .await
+            .map_err(to_port_error)
+    }
+
+    async fn reconcile(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> Result<DeployedState, PortError> {
+        let (clients, names) = self.open(&job.account, &job.stack, &job.stage).await?;
+        let client = &clients.cloudformation;
+        let stack = names.cloudformation_stack();
+        let mut state = stacks::describe(client, &stack)
+            .await
+            .map_err(to_port_error)?;
+        if state.as_ref().is_some_and(stacks::StackState::in_progress) {
+            log.line(&format!(
+                "An operation is in progress on {stack}; waiting for it to finish"
+            ));
+            let mut feed = EventFeed::start(client, &stack, log.clone()).await;
+            state = stacks::wait_until_settled(client, &mut feed, self.patience)
+                .await
+                .map_err(to_port_error)?;
+        }
+        let Some(state) = state else {
+            return Ok(DeployedState::NotDeployed);
+        };
+        let ours = state.tag(TAG_RELEASE) == Some(release_tag(&job.release).as_str());
+        if state.succeeded() && ours {
+            return Ok(DeployedState::Deployed);
+        }
+        let last_was_ours = state
+            .last_change_set
+            .as_deref()
+            .is_some_and(|name| change_set::is_release_change_set(name, job.release.id.0));
+        if !state.succeeded() && !state.holds_nothing() && (ours || last_was_ours) {
+            let cause = stacks::last_operation_failure(client, &stack, log.clone())
+                .await
+                .or_else(|| state.reason.clone())
+                .unwrap_or_else(|| "CloudFormation gave no reason".to_owned());
+            return Ok(DeployedState::Failed {
+                message: format!("{cause}; {}", state.outcome()),
+            });
+        }
+        if state.status == "ROLLBACK_COMPLETE" && last_was_ours {
+            let cause = stacks::last_operation_failure(client, &stack, log.clone())
+                .await
+                .unwrap_or_default();
+            return Ok(DeployedState::Failed {
+                message: format!("{cause}; {}", state.outcome()),
+            });
+        }
+        Ok(DeployedState::NotDeployed)
+    }
+
+    async fn scale(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        count: u32,
+    ) -> Result<(), PortError> {
+        let (clients, names) = self.open(&account, &stack, &stage).await?;
+        let desired = i32::try_from(count)
+            .map_err(|_| PortError::new(stageline_engine::System::Aws, "Too many instances"))?;
+        let result = clients
+            .ecs
+            .update_service()
+            .cluster(names.cluster())
+            .service(names.service())
+            .desired_count(desired)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if matches!(
+                    error_code(&error),
+                    Some("ServiceNotFoundException" | "ClusterNotFoundException")
+                ) =>
+            {
+                Err(PortError::new(
+                    stageline_engine::System::Aws,
+                    format!(
+                        "Stage {} has no ECS service in {} yet: deploy it once before scaling",
+                        stage.settings.name,
+                        names.region()
+                    ),
+                ))
+            }
+            Err(error) => Err(error)
+                .aws(|| {
+                    format!(
+                        "Could not set the desired count of the ECS service {}",
+                        names.service()
+                    )
+                })
+                .map_err(to_port_error),
+        }
+    }
+
+    async fn delete_stage(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    ) -> Result<(), PortError> {
+        let (clients, names) = self.open(&account, &stack, &stage).await?;
+        let log: Arc<dyn LogSink> = Arc::new(DiscardLog);
+        deploy::delete_stack(&clients, &names.cloudformation_stack(), self.patience, &log)
+            .await
+            .map_err(to_port_error)?;
+        let prefix = names.runtime_secret("");
+        lookups::delete_secrets(&clients, &prefix)
+            .await
+            .map_err(to_port_error)?;
+        Ok(())
+    }
+}
+
+/// The port has no log for deletes: their outcome is the error message.
+struct DiscardLog;
+
+impl LogSink for DiscardLog {
+    fn line(&self, _text: &str) {}
+}
+
+impl Deployer for CloudFormationDeployer {
+    fn stage_facts(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageFacts {
+        self.stage_names(account, stack, stage).facts()
+    }
+
+    fn deploy(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<DeployOutcome, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.deploy(job, log).await })
+    }
+
+    fn reconcile(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<DeployedState, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.reconcile(job, log).await })
+    }
+
+    fn scale(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        count: u32,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.scale(account, stack, stage, count).await })
+    }
+
+    fn delete_stage(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.delete_stage(account, stack, stage).await })
+    }
+}

@@ -1,0 +1,145 @@
+//! The stage's database (R15): none, a new RDS Postgres instance whose
+//! credentials are generated into a Secrets Manager secret, or an existing RDS
+//! instance whose address and credentials secret the deployer looks up and
+//! passes as parameters.
+
+use serde_json::{json, Map, Value};
+use stageline_engine::domain::Database;
+
+use super::{
+    attribute, network, reference, PARAM_DATABASE_HOST, PARAM_DATABASE_NAME, PARAM_DATABASE_PORT,
+    PARAM_DATABASE_SECRET_ARN,
+};
+
+/// The database name of a new Postgres instance.
+pub const NEW_DATABASE_NAME: &str = "app";
+
+/// How the container reaches its database: values for `PG_HOST`, `PG_PORT`,
+/// `PG_DATABASE`, and the secret behind `PG_CREDENTIALS_SECRET`.
+pub(super) struct DatabaseEnv {
+    pub host: Value,
+    pub port: Value,
+    pub name: Value,
+    pub secret_arn: Value,
+}
+
+pub(super) fn add(
+    parameters: &mut Map<String, Value>,
+    resources: &mut Map<String, Value>,
+    database: &Database,
+) -> Option<DatabaseEnv> {
+    match database {
+        Database::None => None,
+        Database::NewPostgres => Some(add_new_postgres(resources)),
+        Database::ExistingRds { identifier } => Some(add_existing(parameters, identifier)),
+    }
+}
+
+fn add_existing(parameters: &mut Map<String, Value>, identifier: &str) -> DatabaseEnv {
+    let described = [
+        (PARAM_DATABASE_HOST, "endpoint address"),
+        (PARAM_DATABASE_PORT, "port"),
+        (PARAM_DATABASE_NAME, "database name"),
+        (PARAM_DATABASE_SECRET_ARN, "master credentials secret ARN"),
+    ];
+    for (name, what) in described {
+        parameters.insert(
+            name.into(),
+            json!({ "Type": "String", "Description": format!("The {what} of the RDS instance {identifier}.") }),
+        );
+    }
+    DatabaseEnv {
+        host: reference(PARAM_DATABASE_HOST),
+        port: reference(PARAM_DATABASE_PORT),
+        name: reference(PARAM_DATABASE_NAME),
+        secret_arn: reference(PARAM_DATABASE_SECRET_ARN),
+    }
+}
+
+fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
+    resources.insert(
+        "DatabaseSecret".into(),
+        json!({
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {
+                "Description": "Master credentials of the stage's Postgres database",
+                "GenerateSecretString": {
+                    "SecretStringTemplate": "{\"username\":\"stageline\"}",
+                    "GenerateStringKey": "password",
+                    "PasswordLength": 32,
+                    "ExcludeCharacters": "\"@/\\'` ",
+                },
+            }
+        }),
+    );
+    resources.insert(
+        "DatabaseSubnets".into(),
+        json!({
+            "Type": "AWS::RDS::DBSubnetGroup",
+            "Properties": {
+                "DBSubnetGroupDescription": "The stage's subnets",
+                "SubnetIds": network::subnet_refs(),
+            }
+        }),
+    );
+    resources.insert(
+        "DatabaseSecurityGroup".into(),
+        json!({
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {
+                "GroupDescription": "Postgres, from the stage's tasks only",
+                "VpcId": reference("Vpc"),
+                "SecurityGroupIngress": [{
+                    "IpProtocol": "tcp",
+                    "FromPort": 5432,
+                    "ToPort": 5432,
+                    "SourceSecurityGroupId": network::service_security_group(),
+                }],
+            }
+        }),
+    );
+    // Dynamic references: CloudFormation reads the generated credentials at
+    // deploy time; they never pass through the template or its parameters.
+    let resolve = |key: &str| json!({ "Fn::Sub": format!("{{{{resolve:secretsmanager:${{DatabaseSecret}}:SecretString:{key}}}}}") });
+    resources.insert(
+        "Database".into(),
+        json!({
+            "Type": "AWS::RDS::DBInstance",
+            "DeletionPolicy": "Snapshot",
+            "UpdateReplacePolicy": "Snapshot",
+            "Properties": {
+                "Engine": "postgres",
+                "DBInstanceClass": "db.t4g.micro",
+                "AllocatedStorage": "20",
+                "StorageType": "gp3",
+                "StorageEncrypted": true,
+                "DBName": NEW_DATABASE_NAME,
+                "MasterUsername": resolve("username"),
+                "MasterUserPassword": resolve("password"),
+                "DBSubnetGroupName": reference("DatabaseSubnets"),
+                "VPCSecurityGroups": [attribute("DatabaseSecurityGroup", "GroupId")],
+                "PubliclyAccessible": false,
+                "BackupRetentionPeriod": 7,
+            }
+        }),
+    );
+    // Adds host, port and engine to the secret, so the one secret describes
+    // the whole connection.
+    resources.insert(
+        "DatabaseSecretAttachment".into(),
+        json!({
+            "Type": "AWS::SecretsManager::SecretTargetAttachment",
+            "Properties": {
+                "SecretId": reference("DatabaseSecret"),
+                "TargetId": reference("Database"),
+                "TargetType": "AWS::RDS::DBInstance",
+            }
+        }),
+    );
+    DatabaseEnv {
+        host: attribute("Database", "Endpoint.Address"),
+        port: attribute("Database", "Endpoint.Port"),
+        name: Value::String(NEW_DATABASE_NAME.into()),
+        secret_arn: reference("DatabaseSecret"),
+    }
+}

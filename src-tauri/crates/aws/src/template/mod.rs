@@ -1,0 +1,184 @@
+//! The stage's CloudFormation template, generated from its settings (pure: no
+//! AWS call). Values that only the deploy knows (the image, the desired count,
+//! the ARNs of secrets, an existing database's address) are template
+//! parameters, so the same settings always give the same template. Secret
+//! values never appear here: secrets are referenced by ARN.
+
+mod database;
+mod network;
+mod routing;
+mod service;
+
+use serde_json::{json, Map, Value};
+use stageline_engine::domain::{Database, EnvValue, EnvVar, Routing, Stack, Stage};
+use stageline_engine::ports::ResolvedVar;
+
+use crate::naming::{StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
+
+/// Parameter: the image the service runs.
+pub const PARAM_IMAGE_URI: &str = "ImageUri";
+/// Parameter: the service's desired task count.
+pub const PARAM_DESIRED_COUNT: &str = "DesiredCount";
+/// Parameter (only with secret variables): changes whenever a secret's value
+/// does, so the service restarts its tasks with the new value.
+pub const PARAM_SECRETS_VERSION: &str = "SecretsVersion";
+/// Parameters of an existing RDS instance (R15), looked up by the deployer.
+pub const PARAM_DATABASE_HOST: &str = "DatabaseHost";
+/// See [`PARAM_DATABASE_HOST`].
+pub const PARAM_DATABASE_PORT: &str = "DatabasePort";
+/// See [`PARAM_DATABASE_HOST`].
+pub const PARAM_DATABASE_NAME: &str = "DatabaseName";
+/// See [`PARAM_DATABASE_HOST`]: the ARN of the instance's credentials secret.
+pub const PARAM_DATABASE_SECRET_ARN: &str = "DatabaseSecretArn";
+
+/// A runtime variable as the template sees it: a plain value, or a secret
+/// whose ARN comes in as a parameter.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RuntimeVar {
+    pub name: String,
+    /// `None` for a secret: its value lives in Secrets Manager.
+    pub plain_value: Option<String>,
+}
+
+impl std::fmt::Debug for RuntimeVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.plain_value {
+            Some(value) => write!(f, "{}={}", self.name, value),
+            None => write!(f, "{}=(secret)", self.name),
+        }
+    }
+}
+
+impl RuntimeVar {
+    /// The variables of a stage's settings (secret values are not needed).
+    pub fn from_settings(vars: &[EnvVar]) -> Vec<RuntimeVar> {
+        vars.iter()
+            .map(|var| RuntimeVar {
+                name: var.name.clone(),
+                plain_value: match &var.value {
+                    EnvValue::Plain { value } => Some(value.clone()),
+                    EnvValue::Secret { .. } => None,
+                },
+            })
+            .collect()
+    }
+
+    /// The variables of a deploy job; secret values are dropped here.
+    pub fn from_resolved(vars: &[ResolvedVar]) -> Vec<RuntimeVar> {
+        vars.iter()
+            .map(|var| RuntimeVar {
+                name: var.name.clone(),
+                plain_value: (!var.secret).then(|| var.value.clone()),
+            })
+            .collect()
+    }
+}
+
+/// The template parameter carrying the ARN of the `index`-th secret variable
+/// (counted among secret variables only, from 1).
+pub fn secret_arn_parameter(index: usize) -> String {
+    format!("SecretArn{index}")
+}
+
+/// The names of the secret variables, in the order of their ARN parameters.
+pub fn secret_variable_names(env: &[RuntimeVar]) -> Vec<&str> {
+    env.iter()
+        .filter(|v| v.plain_value.is_none())
+        .map(|v| v.name.as_str())
+        .collect()
+}
+
+/// The stage's CloudFormation template (JSON), for stage `stage` of `stack`
+/// with the runtime variables `env`.
+pub fn stage_template(stack: &Stack, stage: &Stage, env: &[RuntimeVar]) -> Value {
+    let settings = &stage.settings;
+    let names = StageNames::new(
+        &stack.name,
+        &settings.name,
+        &settings.region,
+        PLACEHOLDER_ACCOUNT_NUMBER,
+    );
+    let mut parameters = Map::new();
+    let mut resources = Map::new();
+    let mut outputs = Map::new();
+
+    parameters.insert(
+        PARAM_IMAGE_URI.into(),
+        json!({ "Type": "String", "Description": "The container image the service runs." }),
+    );
+    parameters.insert(
+        PARAM_DESIRED_COUNT.into(),
+        json!({ "Type": "Number", "MinValue": 0, "MaxValue": 100, "Default": 1,
+                "Description": "Running tasks; 0 stops the service." }),
+    );
+    let secret_names = secret_variable_names(env);
+    if !secret_names.is_empty() {
+        parameters.insert(
+            PARAM_SECRETS_VERSION.into(),
+            json!({ "Type": "String", "Default": "0", "Description": "Changes with any secret's value." }),
+        );
+    }
+    for (index, name) in secret_names.iter().enumerate() {
+        parameters.insert(
+            secret_arn_parameter(index + 1),
+            json!({ "Type": "String", "Description": format!("ARN of the Secrets Manager secret holding {name}.") }),
+        );
+    }
+
+    network::add(&mut resources, &names);
+    let database = database::add(&mut parameters, &mut resources, &settings.database);
+    let container_env = service::ContainerEnv::new(env, database);
+    service::add(&mut resources, &mut outputs, &names, &container_env);
+    match settings.routing {
+        Routing::LoadBalancer => routing::add_load_balancer(&mut resources, &mut outputs),
+        Routing::ApiGateway => {
+            routing::add_api_gateway(&mut resources, &mut outputs, &names, settings.caching)
+        }
+    }
+
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!(
+            "Stageline stage {} of stack {} ({}, {}).",
+            settings.name,
+            stack.name,
+            routing_word(settings.routing),
+            database_word(&settings.database)
+        ),
+        "Parameters": parameters,
+        "Resources": resources,
+        "Outputs": outputs,
+    })
+}
+
+/// The template as pretty JSON, for the stage window's "view template / export".
+pub fn template_text(stack: &Stack, stage: &Stage) -> String {
+    let env = RuntimeVar::from_settings(&stage.settings.runtime_env);
+    serde_json::to_string_pretty(&stage_template(stack, stage, &env))
+        .expect("a JSON value always serializes")
+}
+
+fn routing_word(routing: Routing) -> &'static str {
+    match routing {
+        Routing::ApiGateway => "API Gateway",
+        Routing::LoadBalancer => "Application Load Balancer",
+    }
+}
+
+fn database_word(database: &Database) -> &'static str {
+    match database {
+        Database::None => "no database",
+        Database::NewPostgres => "new Postgres",
+        Database::ExistingRds { .. } => "existing RDS instance",
+    }
+}
+
+/// `{ "Ref": name }`.
+pub(crate) fn reference(name: &str) -> Value {
+    json!({ "Ref": name })
+}
+
+/// `{ "Fn::GetAtt": [resource, attribute] }`.
+pub(crate) fn attribute(resource: &str, name: &str) -> Value {
+    json!({ "Fn::GetAtt": [resource, name] })
+}
