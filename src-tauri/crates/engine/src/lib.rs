@@ -18,6 +18,8 @@ pub mod order;
 pub mod pipeline;
 pub mod ports;
 pub mod regions;
+#[cfg(feature = "fakes")]
+pub mod testing;
 pub mod validation;
 
 pub use domain::*;

@@ -1,0 +1,120 @@
+//! In-memory fakes of every port (feature `fakes`), for the engine's fast
+//! flow tests and its benchmark. Never the only test of an adapter.
+
+mod fakes;
+mod store;
+
+pub use fakes::*;
+pub use store::MemStore;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::{Account, CredentialSource, Commit, Stack};
+use crate::flow::FlowState;
+use crate::ids::{AccountId, StackId};
+use crate::pipeline::{Pipeline, PipelineConfig, Ports};
+
+/// Every fake, kept so a test can look at and steer them.
+#[derive(Clone)]
+pub struct Fakes {
+    pub store: Arc<MemStore>,
+    pub source: Arc<FakeSource>,
+    pub builder: Arc<FakeBuilder>,
+    pub deployer: Arc<FakeDeployer>,
+    pub secrets: Arc<MemSecrets>,
+    pub logs: Arc<MemLogs>,
+    pub clock: Arc<FixedClock>,
+    pub events: Arc<RecordingEvents>,
+}
+
+impl Default for Fakes {
+    fn default() -> Self {
+        Fakes {
+            store: Arc::new(MemStore::default()),
+            source: Arc::new(FakeSource::default()),
+            builder: Arc::new(FakeBuilder::default()),
+            deployer: Arc::new(FakeDeployer::default()),
+            secrets: Arc::new(MemSecrets::default()),
+            logs: Arc::new(MemLogs::default()),
+            clock: Arc::new(FixedClock::default()),
+            events: Arc::new(RecordingEvents::default()),
+        }
+    }
+}
+
+impl Fakes {
+    /// The ports, with `store` in place of the in-memory one if given.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            store: self.store.clone(),
+            source: self.source.clone(),
+            builder: self.builder.clone(),
+            deployer: self.deployer.clone(),
+            secrets: self.secrets.clone(),
+            logs: self.logs.clone(),
+            clock: self.clock.clone(),
+            events: self.events.clone(),
+        }
+    }
+
+    /// A pipeline on these fakes, with checkouts in a temporary folder.
+    pub async fn start(&self) -> Pipeline {
+        Pipeline::start(self.ports(), test_config()).await.expect("pipeline starts")
+    }
+}
+
+/// Checkouts under the system's temporary folder.
+pub fn test_config() -> PipelineConfig {
+    let dir = std::env::temp_dir().join(format!("stageline-test-{}", std::process::id()));
+    PipelineConfig { workspaces: dir, keep_workspaces: false }
+}
+
+/// A keychain account in us-east-1.
+pub fn test_account(id: i64) -> Account {
+    Account {
+        id: AccountId(id),
+        name: "Test account".to_string(),
+        credentials: CredentialSource::Keychain { keychain_ref: format!("account/{id}") },
+        default_region: "us-east-1".to_string(),
+        endpoint_url: None,
+    }
+}
+
+/// A stack on `main` of a local repository.
+pub fn test_stack(id: i64, name: &str, account: AccountId) -> Stack {
+    Stack {
+        id: StackId(id),
+        name: name.to_string(),
+        repository: format!("/repos/{name}"),
+        branch: "main".to_string(),
+        account_id: account,
+        poll_interval_secs: 30,
+        created_at: 0,
+        deleting: false,
+    }
+}
+
+/// A commit with a made-up 40-character sha.
+pub fn commit(n: u32) -> Commit {
+    Commit {
+        sha: format!("c{n:0>39}"),
+        message: format!("Change number {n}"),
+        author: "Ada".to_string(),
+        time: i64::from(n) * 1000,
+    }
+}
+
+/// Waits (up to 10 s) until `check` holds on the live state; panics with
+/// `what` otherwise. A bound for a hung test, not a speed check.
+pub async fn wait_until(pipeline: &Pipeline, what: &str, check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static) {
+    for _ in 0..2000 {
+        let check = check.clone();
+        if pipeline.read(move |s| check(s)).await.unwrap_or(false) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let dashboard = pipeline.read(|s| format!("{:#?}", s.dashboard())).await.unwrap_or_default();
+    panic!("timed out waiting until {what}; state: {dashboard}");
+}
