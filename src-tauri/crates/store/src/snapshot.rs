@@ -1,0 +1,142 @@
+//! `load`: what the engine resumes from, and the Store port itself.
+
+use stageline_engine::ports::{BoxFuture, Change, Snapshot, StageFlow, Store};
+use stageline_engine::*;
+
+use crate::open::{store_error, SqliteStore};
+use crate::rows::from_json;
+
+type AccountRow = (i64, String, String, String, Option<String>);
+type StackRow = (i64, String, String, String, i64, i64, i64, bool);
+type StageRow = (i64, i64, i64, String, String);
+
+impl SqliteStore {
+    async fn json_column<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, PortError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as(sql).fetch_all(&self.pool).await.map_err(|e| store_error("read the pipeline state", e))?;
+        rows.iter().map(|(json,)| from_json(json)).collect()
+    }
+
+    async fn load_snapshot(&self) -> Result<Snapshot, PortError> {
+        let read = |e| store_error("read the pipeline state", e);
+        let accounts: Vec<AccountRow> =
+            sqlx::query_as("SELECT id, name, credentials, default_region, endpoint_url FROM accounts ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(read)?;
+        let accounts = accounts
+            .into_iter()
+            .map(|(id, name, credentials, default_region, endpoint_url)| {
+                Ok(Account { id: AccountId(id), name, credentials: from_json(&credentials)?, default_region, endpoint_url })
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
+        let stacks: Vec<StackRow> = sqlx::query_as(
+            "SELECT id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting FROM stacks ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read)?;
+        let stacks = stacks
+            .into_iter()
+            .map(|(id, name, repository, branch, account, poll, created_at, deleting)| Stack {
+                id: StackId(id),
+                name,
+                repository,
+                branch,
+                account_id: AccountId(account),
+                poll_interval_secs: poll as u32,
+                created_at,
+                deleting,
+            })
+            .collect();
+        let stages: Vec<StageRow> =
+            sqlx::query_as("SELECT id, stack_id, position, settings, lifecycle FROM stages ORDER BY stack_id, position")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(read)?;
+        let stages = stages
+            .into_iter()
+            .map(|(id, stack_id, position, settings, lifecycle)| {
+                Ok(Stage {
+                    id: StageId(id),
+                    stack_id: StackId(stack_id),
+                    position: position as u32,
+                    settings: from_json(&settings)?,
+                    lifecycle: from_json(&lifecycle)?,
+                })
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
+        let flows: Vec<(i64, Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT stage_id, deployed_release_id, waiting_release_id FROM stage_flows")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(read)?;
+        let flows = flows
+            .into_iter()
+            .map(|(stage, deployed, waiting)| StageFlow {
+                stage_id: StageId(stage),
+                deployed: deployed.map(ReleaseId),
+                waiting: waiting.map(ReleaseId),
+            })
+            .collect();
+        let active_runs: Vec<Run> = self.json_column("SELECT data FROM runs WHERE status = 'running' ORDER BY id").await?;
+        let latest_runs: Vec<Run> = self
+            .json_column(
+                "SELECT data FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY stage_id)
+                   AND stage_id IN (SELECT id FROM stages) ORDER BY id",
+            )
+            .await?;
+        let pending_approvals: Vec<Approval> =
+            self.json_column("SELECT data FROM approvals WHERE status = 'pending' ORDER BY id").await?;
+        // Only the releases live state refers to: the load does not grow with history.
+        let releases: Vec<Release> = self
+            .json_column(
+                "SELECT data FROM releases WHERE id IN (
+                    SELECT deployed_release_id FROM stage_flows UNION SELECT waiting_release_id FROM stage_flows
+                    UNION SELECT release_id FROM runs WHERE status = 'running'
+                    UNION SELECT release_id FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY stage_id)
+                    UNION SELECT release_id FROM approvals WHERE status = 'pending'
+                    UNION SELECT MAX(id) FROM releases GROUP BY stack_id)
+                 ORDER BY id",
+            )
+            .await?;
+        Ok(Snapshot { accounts, stacks, stages, flows, releases, active_runs, latest_runs, pending_approvals })
+    }
+}
+
+impl Store for SqliteStore {
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, PortError>> {
+        Box::pin(self.load_snapshot())
+    }
+
+    fn apply(&self, changes: Vec<Change>) -> BoxFuture<'_, Result<(), PortError>> {
+        Box::pin(self.apply_changes(changes))
+    }
+
+    fn approval(&self, id: ApprovalId) -> BoxFuture<'_, Result<Option<Approval>, PortError>> {
+        Box::pin(async move {
+            let row: Option<(String,)> = sqlx::query_as("SELECT data FROM approvals WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| store_error("read an approval", e))?;
+            row.map(|(json,)| from_json(&json)).transpose()
+        })
+    }
+
+    fn deployed_release(&self, stage: StageId, release: ReleaseId) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+        Box::pin(async move {
+            let row: Option<(String,)> = sqlx::query_as(
+                "SELECT data FROM releases WHERE id = ? AND EXISTS (
+                   SELECT 1 FROM runs WHERE stage_id = ? AND release_id = ? AND status = 'succeeded')",
+            )
+            .bind(release.0)
+            .bind(stage.0)
+            .bind(release.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| store_error("read a release", e))?;
+            row.map(|(json,)| from_json(&json)).transpose()
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! `apply`: a transition's changes in one transaction.
+
+use sqlx::{Sqlite, Transaction};
+use stageline_engine::ports::Change;
+use stageline_engine::PortError;
+
+use crate::open::{store_error, SqliteStore};
+use crate::rows::{tag, to_json};
+
+impl SqliteStore {
+    pub(crate) async fn apply_changes(&self, changes: Vec<Change>) -> Result<(), PortError> {
+        let mut tx = self.pool.begin().await.map_err(|e| store_error("start a transaction", e))?;
+        for change in changes {
+            apply_one(&mut tx, change).await?;
+        }
+        tx.commit().await.map_err(|e| store_error("commit", e))
+    }
+}
+
+async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(), PortError> {
+    let result = match change {
+        Change::PutAccount(a) => {
+            sqlx::query(
+                "INSERT INTO accounts (id, name, credentials, default_region, endpoint_url) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, credentials = excluded.credentials,
+                   default_region = excluded.default_region, endpoint_url = excluded.endpoint_url",
+            )
+            .bind(a.id.0)
+            .bind(&a.name)
+            .bind(to_json(&a.credentials)?)
+            .bind(&a.default_region)
+            .bind(&a.endpoint_url)
+            .execute(&mut **tx)
+            .await
+        }
+        Change::DeleteAccount(id) => sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.0).execute(&mut **tx).await,
+        Change::PutStack(s) => {
+            sqlx::query(
+                "INSERT INTO stacks (id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, repository = excluded.repository,
+                   branch = excluded.branch, account_id = excluded.account_id,
+                   poll_interval_secs = excluded.poll_interval_secs, deleting = excluded.deleting",
+            )
+            .bind(s.id.0)
+            .bind(&s.name)
+            .bind(&s.repository)
+            .bind(&s.branch)
+            .bind(s.account_id.0)
+            .bind(s.poll_interval_secs)
+            .bind(s.created_at)
+            .bind(s.deleting)
+            .execute(&mut **tx)
+            .await
+        }
+        Change::DeleteStack(id) => sqlx::query("DELETE FROM stacks WHERE id = ?").bind(id.0).execute(&mut **tx).await,
+        Change::InsertStage(stage) => {
+            // R1: the new stage takes its place; the ones at or after it move one on.
+            sqlx::query("UPDATE stages SET position = position + 1 WHERE stack_id = ? AND position >= ?")
+                .bind(stage.stack_id.0)
+                .bind(stage.position)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| store_error("renumber stages", e))?;
+            sqlx::query("INSERT INTO stages (id, stack_id, position, name, settings, lifecycle) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(stage.id.0)
+                .bind(stage.stack_id.0)
+                .bind(stage.position)
+                .bind(&stage.settings.name)
+                .bind(to_json(&stage.settings)?)
+                .bind(to_json(&stage.lifecycle)?)
+                .execute(&mut **tx)
+                .await
+        }
+        Change::PutStage(stage) => {
+            sqlx::query("UPDATE stages SET name = ?, settings = ?, lifecycle = ? WHERE id = ?")
+                .bind(&stage.settings.name)
+                .bind(to_json(&stage.settings)?)
+                .bind(to_json(&stage.lifecycle)?)
+                .bind(stage.id.0)
+                .execute(&mut **tx)
+                .await
+        }
+        Change::RemoveStage(id) => {
+            let gone: Option<(i64, i64)> = sqlx::query_as("SELECT stack_id, position FROM stages WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(|e| store_error("find a stage", e))?;
+            sqlx::query("DELETE FROM stages WHERE id = ?")
+                .bind(id.0)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| store_error("remove a stage", e))?;
+            match gone {
+                Some((stack_id, position)) => {
+                    sqlx::query("UPDATE stages SET position = position - 1 WHERE stack_id = ? AND position > ?")
+                        .bind(stack_id)
+                        .bind(position)
+                        .execute(&mut **tx)
+                        .await
+                }
+                None => return Ok(()),
+            }
+        }
+        Change::PutFlow(f) => {
+            sqlx::query(
+                "INSERT INTO stage_flows (stage_id, deployed_release_id, waiting_release_id) VALUES (?, ?, ?)
+                 ON CONFLICT (stage_id) DO UPDATE SET deployed_release_id = excluded.deployed_release_id,
+                   waiting_release_id = excluded.waiting_release_id",
+            )
+            .bind(f.stage_id.0)
+            .bind(f.deployed.map(|r| r.0))
+            .bind(f.waiting.map(|r| r.0))
+            .execute(&mut **tx)
+            .await
+        }
+        Change::PutRelease(r) => {
+            sqlx::query(
+                "INSERT INTO releases (id, stack_id, sha, created_at, data) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            )
+            .bind(r.id.0)
+            .bind(r.stack_id.0)
+            .bind(&r.commit.sha)
+            .bind(r.created_at)
+            .bind(to_json(&r)?)
+            .execute(&mut **tx)
+            .await
+        }
+        Change::PutRun(r) => {
+            sqlx::query(
+                "INSERT INTO runs (id, stack_id, stage_id, release_id, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+            )
+            .bind(r.id.0)
+            .bind(r.stack_id.0)
+            .bind(r.stage_id.0)
+            .bind(r.release_id.0)
+            .bind(tag(&r.status))
+            .bind(r.created_at)
+            .bind(to_json(&r)?)
+            .execute(&mut **tx)
+            .await
+        }
+        Change::PutApproval(a) => {
+            sqlx::query(
+                "INSERT INTO approvals (id, stack_id, stage_id, release_id, status, data) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+            )
+            .bind(a.id.0)
+            .bind(a.stack_id.0)
+            .bind(a.stage_id.0)
+            .bind(a.release_id.0)
+            .bind(tag(&a.status))
+            .bind(to_json(&a)?)
+            .execute(&mut **tx)
+            .await
+        }
+    };
+    result.map(|_| ()).map_err(|e| store_error("save a change", e))
+}
