@@ -1,0 +1,8 @@
+//! The Git adapter against real repositories in temp dirs.
+
+mod check;
+mod history;
+mod source;
+mod support;
+mod watch_local;
+mod watch_remote;
