@@ -21,6 +21,7 @@ use crate::errors::{error_code, to_port_error, SdkResultExt};
 use crate::lookups;
 use crate::naming::{StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
 use crate::stacks::{self, EventFeed, Patience};
+use crate::template::PARAM_IMAGE_URI;
 
 /// How the deployer talks to AWS.
 #[derive(Debug, Clone)]
@@ -221,7 +222,10 @@ impl Inner {
             return Ok(DeployedState::NotDeployed);
         };
         let ours = state.tag(TAG_RELEASE) == Some(release_tag(&job.release).as_str());
-        if state.succeeded() && ours {
+        // The image is the other witness: an emulator may not update tags.
+        let runs_its_image =
+            state.parameter(PARAM_IMAGE_URI) == Some(deploy::image_uri(&names, &job).as_str());
+        if state.succeeded() && (ours || runs_its_image) {
             return Ok(DeployedState::Deployed);
         }
         let last_was_ours = state

@@ -19,6 +19,7 @@ pub(crate) struct StackState {
     pub status: String,
     pub reason: Option<String>,
     pub tags: Vec<(String, String)>,
+    pub parameters: Vec<(String, String)>,
     /// The name of the change set last executed on the stack, if AWS says.
     pub last_change_set: Option<String>,
 }
@@ -27,6 +28,14 @@ impl StackState {
     /// The value of tag `key`.
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of parameter `key`.
+    pub fn parameter(&self, key: &str) -> Option<&str> {
+        self.parameters
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
@@ -109,6 +118,16 @@ pub(crate) async fn describe(client: &Client, name: &str) -> anyhow::Result<Opti
                 (
                     t.key().unwrap_or_default().to_owned(),
                     t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        parameters: stack
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap_or_default().to_owned(),
+                    p.parameter_value().unwrap_or_default().to_owned(),
                 )
             })
             .collect(),

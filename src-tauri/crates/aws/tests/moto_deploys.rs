@@ -14,19 +14,36 @@ async fn stack_parameter(endpoint: &str, region: &str, stack: &str, key: &str) -
     let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
     let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
     let stack = described.stacks().first()?.clone();
-    stack.parameters().iter().find(|p| p.parameter_key() == Some(key)).and_then(|p| p.parameter_value().map(str::to_owned))
+    stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .and_then(|p| p.parameter_value().map(str::to_owned))
 }
 
 async fn stack_status(endpoint: &str, region: &str, stack: &str) -> Option<String> {
     let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
     let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
-    described.stacks().first().and_then(|s| s.stack_status().map(|s| s.as_str().to_owned()))
+    described
+        .stacks()
+        .first()
+        .and_then(|s| s.stack_status().map(|s| s.as_str().to_owned()))
 }
 
 async fn desired_count(endpoint: &str, region: &str, cluster: &str, service: &str) -> i32 {
     let ecs = aws_sdk_ecs::Client::new(&sdk_config(endpoint, region).await);
-    let described = ecs.describe_services().cluster(cluster).services(service).send().await.unwrap();
-    described.services().first().expect("the service exists").desired_count()
+    let described = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .unwrap();
+    described
+        .services()
+        .first()
+        .expect("the service exists")
+        .desired_count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,16 +56,641 @@ async fn first_deploy_creates_the_stage_stack_with_its_service() {
     let release = release(&stack, 1, &sha("a1"));
     let log = Arc::new(KeptLog::default());
 
-    let outcome = deployer.deploy(job(&account, &stack, &stage, &release, &[]), log.clone()).await.unwrap();
+    let outcome = deployer
+        .deploy(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
 
     assert_eq!(outcome, DeployOutcome::Deployed);
     let name = format!("{}-dev", stack.name);
-    assert_eq!(stack_status(&url, "us-east-1", &name).await.as_deref(), Some("CREATE_COMPLETE"));
+    assert_eq!(
+        stack_status(&url, "us-east-1", &name).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
     let facts = deployer.stage_facts(&account, &stack, &stage);
     assert_eq!(facts.service_name, name);
-    assert!(facts.cluster_arn.starts_with("arn:aws:ecs:us-east-1:123456789012:cluster/"), "{}", facts.cluster_arn);
-    assert_eq!(desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await, 1);
-    let image = stack_parameter(&url, "us-east-1", &name, "ImageUri").await.unwrap();
-    assert_eq!(image, format!("{}:{}", facts.ecr_image_url, release.commit.sha));
+    assert!(
+        facts
+            .cluster_arn
+            .starts_with("arn:aws:ecs:us-east-1:123456789012:cluster/"),
+        "{}",
+        facts.cluster_arn
+    );
+    assert_eq!(
+        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        1
+    );
+    let image = stack_parameter(&url, "us-east-1", &name, "ImageUri")
+        .await
+        .unwrap();
+    assert_eq!(
+        image,
+        format!("{}:{}", facts.ecr_image_url, release.commit.sha)
+    );
     assert!(log.text().contains("Creating change set"), "{}", log.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_with_a_new_image_points_the_service_at_it() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("update");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let log = Arc::new(KeptLog::default());
+    let first = release(&stack, 1, &sha("b1"));
+    let second = release(&stack, 2, &sha("b2"));
+    deployer
+        .deploy(job(&account, &stack, &stage, &first, &[]), log.clone())
+        .await
+        .unwrap();
+
+    let outcome = deployer
+        .deploy(job(&account, &stack, &stage, &second, &[]), log.clone())
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, DeployOutcome::Deployed);
+    let name = format!("{}-dev", stack.name);
+    assert_eq!(
+        stack_status(&url, "us-east-1", &name).await.as_deref(),
+        Some("UPDATE_COMPLETE")
+    );
+    let image = stack_parameter(&url, "us-east-1", &name, "ImageUri")
+        .await
+        .unwrap();
+    assert!(image.ends_with(&second.commit.sha), "{image}");
+    let reconciled = deployer
+        .reconcile(job(&account, &stack, &stage, &second, &[]), log.clone())
+        .await
+        .unwrap();
+    assert_eq!(reconciled, DeployedState::Deployed);
+}
+
+/// AWS answers an unchanged deploy with an empty change set (NoChanges, never
+/// executed); moto computes no change lists and executes it as an update.
+/// Both end with the stack as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeploying_the_same_release_leaves_the_stack_as_it_was() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("noop");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let log = Arc::new(KeptLog::default());
+    let release = release(&stack, 1, &sha("c1"));
+    deployer
+        .deploy(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
+    let name = format!("{}-dev", stack.name);
+    let image_before = stack_parameter(&url, "us-east-1", &name, "ImageUri").await;
+
+    let outcome = deployer
+        .deploy(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        outcome,
+        DeployOutcome::NoChanges | DeployOutcome::Deployed
+    ));
+    assert_eq!(
+        stack_parameter(&url, "us-east-1", &name, "ImageUri").await,
+        image_before
+    );
+    let reconciled = deployer
+        .reconcile(job(&account, &stack, &stage, &release, &[]), log)
+        .await
+        .unwrap();
+    assert_eq!(reconciled, DeployedState::Deployed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_to_zero_and_back_sets_the_desired_count_without_a_redeploy() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("scale");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let release = release(&stack, 1, &sha("d1"));
+    deployer
+        .deploy(
+            job(&account, &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap();
+    let facts = deployer.stage_facts(&account, &stack, &stage);
+
+    deployer
+        .scale(account.clone(), stack.clone(), stage.clone(), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        0
+    );
+    deployer
+        .scale(account.clone(), stack.clone(), stage.clone(), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        3
+    );
+
+    let name = format!("{}-dev", stack.name);
+    assert_eq!(
+        stack_status(&url, "us-east-1", &name).await.as_deref(),
+        Some("CREATE_COMPLETE"),
+        "no redeploy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_a_stage_never_deployed_says_to_deploy_it_first() {
+    let url = moto_url();
+    let deployer = deployer();
+    let stack = unique_stack("scale-none");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+
+    let error = deployer
+        .scale(account(&url), stack, stage, 2)
+        .await
+        .unwrap_err();
+
+    assert!(
+        error.message.contains("deploy it once before scaling"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_stage_removes_its_stack_and_its_secrets() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("delete");
+    let mut settings = settings("dev", "us-east-1");
+    settings.runtime_env = vec![secret_var("API_TOKEN")];
+    let stage = stage(&stack, settings);
+    let release = release(&stack, 1, &sha("e1"));
+    let job = job(
+        &account,
+        &stack,
+        &stage,
+        &release,
+        &[("API_TOKEN", "tok-delete-me")],
+    );
+    deployer
+        .deploy(job.clone(), Arc::new(KeptLog::default()))
+        .await
+        .unwrap();
+    remove_route_table_moto_keeps(&url, "us-east-1", &format!("{}-dev", stack.name));
+
+    deployer
+        .delete_stage(account.clone(), stack.clone(), stage.clone())
+        .await
+        .unwrap();
+
+    let name = format!("{}-dev", stack.name);
+    assert_eq!(stack_status(&url, "us-east-1", &name).await, None);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config(&url, "us-east-1").await);
+    let found = secrets
+        .describe_secret()
+        .secret_id(format!("stageline/{}/dev/API_TOKEN", stack.name))
+        .send()
+        .await;
+    assert!(found.is_err(), "the secret is gone");
+    assert_eq!(
+        deployer
+            .reconcile(job, Arc::new(KeptLog::default()))
+            .await
+            .unwrap(),
+        DeployedState::NotDeployed
+    );
+    // Deleting again finds nothing to delete.
+    deployer.delete_stage(account, stack, stage).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_in_two_regions_are_isolated() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("regions");
+    let east = stage(&stack, settings("prod", "us-east-1"));
+    let mut west = stage(&stack, settings("canary", "us-west-2"));
+    west.id.0 += 1;
+    let release = release(&stack, 1, &sha("f1"));
+    deployer
+        .deploy(
+            job(&account, &stack, &east, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap();
+    deployer
+        .deploy(
+            job(&account, &stack, &west, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap();
+
+    let east_name = format!("{}-prod", stack.name);
+    let west_name = format!("{}-canary", stack.name);
+    assert!(stack_status(&url, "us-east-1", &east_name).await.is_some());
+    assert_eq!(
+        stack_status(&url, "us-west-2", &east_name).await,
+        None,
+        "us-west-2 does not see prod"
+    );
+    assert!(stack_status(&url, "us-west-2", &west_name).await.is_some());
+    assert_eq!(
+        stack_status(&url, "us-east-1", &west_name).await,
+        None,
+        "us-east-1 does not see canary"
+    );
+    let west_facts = deployer.stage_facts(&account, &stack, &west);
+    assert!(west_facts
+        .ecr_endpoint
+        .ends_with(".dkr.ecr.us-west-2.amazonaws.com"));
+    assert_eq!(
+        desired_count(
+            &url,
+            "us-west-2",
+            &west_facts.cluster_arn,
+            &west_facts.service_name
+        )
+        .await,
+        1
+    );
+
+    remove_route_table_moto_keeps(&url, "us-west-2", &west_name);
+    deployer
+        .delete_stage(account.clone(), stack.clone(), west)
+        .await
+        .unwrap();
+    assert!(
+        stack_status(&url, "us-east-1", &east_name).await.is_some(),
+        "deleting canary leaves prod"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_gateway_routing_with_caching_deploys_a_rest_api() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("apigw");
+    let mut settings = settings("dev", "eu-west-1");
+    settings.routing = Routing::ApiGateway;
+    settings.caching = true;
+    let stage = stage(&stack, settings);
+    let release = release(&stack, 1, &sha("g1"));
+
+    // moto makes every CloudFormation load balancer an application one and
+    // so refuses the network load balancer's TCP listener: the proxy turns
+    // TCP into HTTP in the template on its way to moto; all else is as sent.
+    let proxy = fault_proxy::FaultProxy::start(&url, |request| {
+        let body = request.body_text();
+        if request.action() == "CreateChangeSet" {
+            let tcp = "%22Protocol%22%3A%22TCP%22";
+            return fault_proxy::Reply::ForwardBody(
+                body.replace(tcp, "%22Protocol%22%3A%22HTTP%22")
+                    .into_bytes(),
+            );
+        }
+        fault_proxy::Reply::Forward
+    })
+    .await;
+    let account = support::account(&proxy.url);
+
+    let outcome = deployer
+        .deploy(
+            job(&account, &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, DeployOutcome::Deployed);
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(&url, "eu-west-1").await);
+    let resources = cfn
+        .list_stack_resources()
+        .stack_name(format!("{}-dev", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let types: Vec<&str> = resources
+        .stack_resource_summaries()
+        .iter()
+        .filter_map(|r| r.resource_type())
+        .collect();
+    assert!(types.contains(&"AWS::ApiGateway::RestApi"), "{types:?}");
+    assert!(types.contains(&"AWS::ECS::Service"), "{types:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_rds_instance_is_looked_up_and_passed_to_the_service() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("rds");
+    let identifier = format!("{}-db", stack.name);
+    let rds = aws_sdk_rds::Client::new(&sdk_config(&url, "us-east-2").await);
+    let created = rds
+        .create_db_instance()
+        .db_instance_identifier(&identifier)
+        .db_instance_class("db.t4g.micro")
+        .engine("postgres")
+        .db_name("orders")
+        .master_username("owner")
+        .manage_master_user_password(true)
+        .allocated_storage(20)
+        .send()
+        .await
+        .unwrap();
+    let instance = created.db_instance().unwrap();
+    let secret_arn = instance
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .unwrap()
+        .to_owned();
+    let host = instance
+        .endpoint()
+        .and_then(|e| e.address())
+        .unwrap()
+        .to_owned();
+    let mut settings = settings("dev", "us-east-2");
+    settings.database = Database::ExistingRds { identifier };
+    let stage = stage(&stack, settings);
+    let release = release(&stack, 1, &sha("h1"));
+
+    deployer
+        .deploy(
+            job(&account, &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap();
+
+    let name = format!("{}-dev", stack.name);
+    assert_eq!(
+        stack_parameter(&url, "us-east-2", &name, "DatabaseHost").await,
+        Some(host)
+    );
+    assert_eq!(
+        stack_parameter(&url, "us-east-2", &name, "DatabaseName")
+            .await
+            .as_deref(),
+        Some("orders")
+    );
+    assert_eq!(
+        stack_parameter(&url, "us-east-2", &name, "DatabaseSecretArn").await,
+        Some(secret_arn)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_rds_instance_fails_the_deploy_with_its_name() {
+    let url = moto_url();
+    let deployer = deployer();
+    let stack = unique_stack("rds-missing");
+    let mut settings = settings("dev", "us-east-1");
+    settings.database = Database::ExistingRds {
+        identifier: "nowhere-db".into(),
+    };
+    let stage = stage(&stack, settings);
+    let release = release(&stack, 1, &sha("i1"));
+
+    let error = deployer
+        .deploy(
+            job(&account(&url), &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap_err();
+
+    assert!(
+        error
+            .message
+            .contains("There is no RDS instance \"nowhere-db\""),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_values_reach_secrets_manager_only() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("secrets");
+    let mut settings = settings("dev", "us-east-1");
+    settings.runtime_env = vec![plain_var("MODE", "fast"), secret_var("API_TOKEN")];
+    let stage = stage(&stack, settings);
+    let release = release(&stack, 1, &sha("j1"));
+    let log = Arc::new(KeptLog::default());
+    let secret_value = "s3cr3t-value-never-shown";
+
+    deployer
+        .deploy(
+            job(
+                &account,
+                &stack,
+                &stage,
+                &release,
+                &[("API_TOKEN", secret_value)],
+            ),
+            log.clone(),
+        )
+        .await
+        .unwrap();
+
+    let config = sdk_config(&url, "us-east-1").await;
+    let name = format!("{}-dev", stack.name);
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let template = cfn.get_template().stack_name(&name).send().await.unwrap();
+    let body = template.template_body().unwrap().to_owned();
+    assert!(!body.contains(secret_value));
+    assert!(
+        body.contains("\"ValueFrom\""),
+        "the variable is a Secrets entry"
+    );
+    let described = cfn
+        .describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let parameters = format!("{:?}", described.stacks()[0].parameters());
+    assert!(!parameters.contains(secret_value), "{parameters}");
+    assert!(!log.text().contains(secret_value));
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let stored = secrets
+        .get_secret_value()
+        .secret_id(format!("stageline/{}/dev/API_TOKEN", stack.name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.secret_string(), Some(secret_value));
+    assert_eq!(
+        stack_parameter(&url, "us-east-1", &name, "SecretArn1")
+            .await
+            .as_deref(),
+        stored.arn()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_tells_deployed_from_never_deployed() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("reconcile");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let deployed = release(&stack, 1, &sha("k1"));
+    let later = release(&stack, 2, &sha("k2"));
+    let log = Arc::new(KeptLog::default());
+    assert_eq!(
+        deployer
+            .reconcile(job(&account, &stack, &stage, &deployed, &[]), log.clone())
+            .await
+            .unwrap(),
+        DeployedState::NotDeployed,
+        "no stack yet"
+    );
+    deployer
+        .deploy(job(&account, &stack, &stage, &deployed, &[]), log.clone())
+        .await
+        .unwrap();
+
+    let of_deployed = deployer
+        .reconcile(job(&account, &stack, &stage, &deployed, &[]), log.clone())
+        .await
+        .unwrap();
+    let of_later = deployer
+        .reconcile(job(&account, &stack, &stage, &later, &[]), log.clone())
+        .await
+        .unwrap();
+
+    assert_eq!(of_deployed, DeployedState::Deployed);
+    assert_eq!(of_later, DeployedState::NotDeployed);
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(&url, "us-east-1").await);
+    let described = cfn
+        .describe_stacks()
+        .stack_name(format!("{}-dev", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let tag = described.stacks()[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(TAG_RELEASE))
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_owned();
+    assert_eq!(tag, format!("1/{}", &deployed.commit.sha[..7]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_of_a_new_stage_lists_resources_and_leaves_nothing_behind() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("preview");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let release = release(&stack, 1, &sha("l1"));
+
+    let summary = deployer
+        .preview(
+            job(&account, &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap();
+
+    assert!(summary.creates_stack);
+    assert!(
+        summary.changes.iter().all(|c| c.action == "Add"),
+        "{:?}",
+        summary.changes
+    );
+    assert_eq!(
+        stack_status(&url, "us-east-1", &format!("{}-dev", stack.name)).await,
+        None,
+        "nothing left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_accounts_read_their_keys_from_the_named_profile() {
+    let url = moto_url();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&config, "[profile team]\nregion = us-east-1\n").unwrap();
+    std::fs::write(
+        &credentials,
+        "[team]\naws_access_key_id = AKIAPROFILE\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    let mut options = test_options();
+    options.profile_files = Some(stageline_aws::ProfileFilePaths {
+        config,
+        credentials,
+    });
+    let deployer = CloudFormationDeployer::new(Arc::new(FixedKeys), options);
+    let mut account = account(&url);
+    account.credentials = stageline_engine::domain::CredentialSource::Profile {
+        profile: "team".into(),
+    };
+
+    let number = deployer
+        .learn_account_number(account.clone())
+        .await
+        .unwrap();
+    assert_eq!(number, "123456789012");
+
+    account.credentials = stageline_engine::domain::CredentialSource::Profile {
+        profile: "absent".into(),
+    };
+    account.id.0 = 2;
+    let error = deployer.learn_account_number(account).await.unwrap_err();
+    assert!(!error.message.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keychain_without_keys_fails_with_a_clear_message() {
+    struct NoKeys;
+    impl stageline_aws::CredentialsLookup for NoKeys {
+        fn credentials(
+            &self,
+            _account: &stageline_engine::domain::Account,
+        ) -> stageline_engine::ports::BoxFuture<
+            'static,
+            Result<Option<stageline_aws::AwsCredentials>, stageline_engine::PortError>,
+        > {
+            Box::pin(async { Ok(None) })
+        }
+    }
+    let deployer = CloudFormationDeployer::new(Arc::new(NoKeys), test_options());
+
+    let error = deployer
+        .learn_account_number(account(&moto_url()))
+        .await
+        .unwrap_err();
+
+    assert!(
+        error
+            .message
+            .contains("the keychain holds no AWS keys for account \"test\""),
+        "{}",
+        error.message
+    );
 }

@@ -74,7 +74,7 @@ pub(super) fn add_api_gateway(
         }),
     );
     resources.insert(
-        "ProxyResource".into(),
+        "ApiProxyResource".into(),
         json!({
             "Type": "AWS::ApiGateway::Resource",
             "Properties": {
@@ -85,24 +85,26 @@ pub(super) fn add_api_gateway(
         }),
     );
     resources.insert(
-        "RootMethod".into(),
+        "ApiRootMethod".into(),
         proxy_method(attribute("RestApi", "RootResourceId"), false),
     );
     resources.insert(
-        "ProxyMethod".into(),
-        proxy_method(reference("ProxyResource"), true),
+        "ApiProxyMethod".into(),
+        proxy_method(reference("ApiProxyResource"), true),
     );
+    // Logical ids sort methods before the deployment: an engine that creates
+    // resources in key order and ignores DependsOn (moto) still finds them.
     resources.insert(
-        "ApiDeployment".into(),
+        "ApiStageDeployment".into(),
         json!({
             "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": ["RootMethod", "ProxyMethod"],
+            "DependsOn": ["ApiRootMethod", "ApiProxyMethod"],
             "Properties": { "RestApiId": reference("RestApi") }
         }),
     );
     let mut stage = json!({
         "RestApiId": reference("RestApi"),
-        "DeploymentId": reference("ApiDeployment"),
+        "DeploymentId": reference("ApiStageDeployment"),
         "StageName": names.stage(),
         "CacheClusterEnabled": caching,
     });

@@ -19,15 +19,24 @@ impl Request {
     /// operation of a JSON protocol's `X-Amz-Target` header.
     pub fn action(&self) -> String {
         let body = String::from_utf8_lossy(&self.body);
-        if let Some(action) = body.split('&').find_map(|pair| pair.strip_prefix("Action=")) {
+        if let Some(action) = body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+        {
             return action.to_owned();
         }
         self.head
             .lines()
             .find_map(|line| {
                 let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("x-amz-target")
-                    .then(|| value.trim().rsplit('.').next().unwrap_or_default().to_owned())
+                name.eq_ignore_ascii_case("x-amz-target").then(|| {
+                    value
+                        .trim()
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
             })
             .unwrap_or_default()
     }
@@ -41,7 +50,12 @@ impl Request {
 /// What the proxy does with a request.
 pub enum Reply {
     Forward,
-    Respond { status: u16, body: String },
+    /// Forward with this body instead (moto checks no signatures).
+    ForwardBody(Vec<u8>),
+    Respond {
+        status: u16,
+        body: String,
+    },
 }
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
@@ -55,7 +69,10 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     /// Starts a proxy to `upstream` (`http://host:port`) on a free local port.
-    pub async fn start(upstream: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> FaultProxy {
+    pub async fn start(
+        upstream: &str,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
@@ -75,18 +92,34 @@ impl FaultProxy {
 
     /// How many requests of `action` went through.
     pub fn count(&self, action: &str) -> usize {
-        self.actions.lock().unwrap().iter().filter(|a| *a == action).count()
+        self.actions
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| *a == action)
+            .count()
     }
 }
 
 /// One request per connection: the reply says `Connection: close`.
-async fn serve(mut client: TcpStream, upstream: &str, handler: &Handler, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    let Some(request) = read_request(&mut client).await? else { return Ok(()) };
+async fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    handler: &Handler,
+    seen: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    let Some(request) = read_request(&mut client).await? else {
+        return Ok(());
+    };
     seen.lock().unwrap().push(request.action());
     let response = match handler(&request) {
         Reply::Respond { status, body } => {
             let reason = if status < 400 { "OK" } else { "Error" };
-            let content_type = if body.starts_with('{') { "application/x-amz-json-1.1" } else { "text/xml" };
+            let content_type = if body.starts_with('{') {
+                "application/x-amz-json-1.1"
+            } else {
+                "text/xml"
+            };
             let mut out = format!(
                 "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: proxy\r\nConnection: close\r\n\r\n",
                 body.len()
@@ -96,6 +129,15 @@ async fn serve(mut client: TcpStream, upstream: &str, handler: &Handler, seen: &
             out
         }
         Reply::Forward => forward(&request, upstream).await?,
+        Reply::ForwardBody(body) => {
+            let head: Vec<&str> = request
+                .head
+                .lines()
+                .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+                .collect();
+            let head = format!("{}\r\nContent-Length: {}", head.join("\r\n"), body.len());
+            forward(&Request { head, body }, upstream).await?
+        }
     };
     client.write_all(&response).await?;
     client.shutdown().await
@@ -115,7 +157,9 @@ async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>
         buffer.extend_from_slice(&chunk[..read]);
     };
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let length = header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let length = header(&head, "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
     let mut body = buffer[head_end + 4..].to_vec();
     while body.len() < length {
         let read = stream.read(&mut chunk).await?;
@@ -141,7 +185,9 @@ async fn forward(request: &Request, upstream: &str) -> std::io::Result<Vec<u8>> 
     server.write_all(&out).await?;
     let mut response = Vec::new();
     server.read_to_end(&mut response).await?;
-    let Some(head_end) = find(&response, b"\r\n\r\n") else { return Ok(response) };
+    let Some(head_end) = find(&response, b"\r\n\r\n") else {
+        return Ok(response);
+    };
     let head = String::from_utf8_lossy(&response[..head_end]).into_owned();
     let kept: Vec<&str> = head
         .lines()
@@ -158,12 +204,16 @@ async fn forward(request: &Request, upstream: &str) -> std::io::Result<Vec<u8>> 
 fn header(head: &str, name: &str) -> Option<String> {
     head.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
-        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
     })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 const CFN_NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
@@ -183,9 +233,17 @@ pub fn cfn_response(action: &str, result: &str) -> String {
 }
 
 /// DescribeStacks showing one stack.
-pub fn described_stack(name: &str, status: &str, reason: &str, change_set: &str, tags: &[(&str, &str)]) -> String {
-    let tags: String =
-        tags.iter().map(|(k, v)| format!("<member><Key>{k}</Key><Value>{v}</Value></member>")).collect();
+pub fn described_stack(
+    name: &str,
+    status: &str,
+    reason: &str,
+    change_set: &str,
+    tags: &[(&str, &str)],
+) -> String {
+    let tags: String = tags
+        .iter()
+        .map(|(k, v)| format!("<member><Key>{k}</Key><Value>{v}</Value></member>"))
+        .collect();
     cfn_response(
         "DescribeStacks",
         &format!(
@@ -201,7 +259,11 @@ pub fn described_stack(name: &str, status: &str, reason: &str, change_set: &str,
 
 /// DescribeStackEvents listing `events` (logical id, type, status, reason),
 /// given oldest first (AWS lists newest first).
-pub fn described_events(stack: &str, id_prefix: &str, events: &[(&str, &str, &str, &str)]) -> String {
+pub fn described_events(
+    stack: &str,
+    id_prefix: &str,
+    events: &[(&str, &str, &str, &str)],
+) -> String {
     let members: String = events
         .iter()
         .enumerate()
@@ -216,5 +278,8 @@ pub fn described_events(stack: &str, id_prefix: &str, events: &[(&str, &str, &st
             )
         })
         .collect();
-    cfn_response("DescribeStackEvents", &format!("<StackEvents>{members}</StackEvents>"))
+    cfn_response(
+        "DescribeStackEvents",
+        &format!("<StackEvents>{members}</StackEvents>"),
+    )
 }

@@ -23,7 +23,10 @@ const OWN_MOTO_PORT: u16 = 5055;
 
 /// The repository root (for .ci/moto.sh and .venv-moto).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The moto server's URL: `STAGELINE_MOTO_URL`, or a server started here.
@@ -34,9 +37,19 @@ pub fn moto_url() -> String {
             return url.trim_end_matches('/').to_owned();
         }
         let script = repo_root().join(".ci/moto.sh");
-        for args in [vec!["install".to_owned()], vec!["start".to_owned(), OWN_MOTO_PORT.to_string()]] {
-            let status = Command::new("bash").arg(&script).args(&args).status().expect("run .ci/moto.sh");
-            assert!(status.success(), ".ci/moto.sh {args:?} failed: the moto tests need moto");
+        for args in [
+            vec!["install".to_owned()],
+            vec!["start".to_owned(), OWN_MOTO_PORT.to_string()],
+        ] {
+            let status = Command::new("bash")
+                .arg(&script)
+                .args(&args)
+                .status()
+                .expect("run .ci/moto.sh");
+            assert!(
+                status.success(),
+                ".ci/moto.sh {args:?} failed: the moto tests need moto"
+            );
         }
         format!("http://127.0.0.1:{OWN_MOTO_PORT}")
     })
@@ -47,7 +60,11 @@ pub fn moto_url() -> String {
 pub fn cfn_lint() -> PathBuf {
     let path = repo_root().join(".venv-moto/bin/cfn-lint");
     if !path.exists() {
-        let status = Command::new("bash").arg(repo_root().join(".ci/moto.sh")).arg("install").status().unwrap();
+        let status = Command::new("bash")
+            .arg(repo_root().join(".ci/moto.sh"))
+            .arg("install")
+            .status()
+            .unwrap();
         assert!(status.success(), ".ci/moto.sh install failed");
     }
     path
@@ -61,7 +78,10 @@ pub const SECRET_KEY: &str = "stageline-test-secret-key";
 pub struct FixedKeys;
 
 impl CredentialsLookup for FixedKeys {
-    fn credentials(&self, _account: &Account) -> BoxFuture<'static, Result<Option<AwsCredentials>, PortError>> {
+    fn credentials(
+        &self,
+        _account: &Account,
+    ) -> BoxFuture<'static, Result<Option<AwsCredentials>, PortError>> {
         Box::pin(async {
             Ok(Some(AwsCredentials {
                 access_key_id: ACCESS_KEY.into(),
@@ -92,7 +112,9 @@ pub fn account(endpoint: &str) -> Account {
     Account {
         id: AccountId(1),
         name: "test".into(),
-        credentials: CredentialSource::Keychain { keychain_ref: "stageline-test".into() },
+        credentials: CredentialSource::Keychain {
+            keychain_ref: "stageline-test".into(),
+        },
         default_region: "us-east-1".into(),
         endpoint_url: Some(endpoint.to_owned()),
     }
@@ -102,7 +124,10 @@ pub fn account(endpoint: &str) -> Account {
 pub fn unique_stack(prefix: &str) -> Stack {
     static NEXT: AtomicI64 = AtomicI64::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     Stack {
         id: StackId(n),
         name: format!("{prefix}-{n}-{:x}", nanos % 0xfffff),
@@ -132,7 +157,13 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
 
 /// A stage of `stack`.
 pub fn stage(stack: &Stack, settings: StageSettings) -> Stage {
-    Stage { id: StageId(stack.id.0 * 100), stack_id: stack.id, position: 0, settings, lifecycle: StageLifecycle::Active }
+    Stage {
+        id: StageId(stack.id.0 * 100),
+        stack_id: stack.id,
+        position: 0,
+        settings,
+        lifecycle: StageLifecycle::Active,
+    }
 }
 
 /// Release `id` of commit `sha` (40 hex characters).
@@ -140,7 +171,12 @@ pub fn release(stack: &Stack, id: i64, sha: &str) -> Release {
     Release {
         id: ReleaseId(id),
         stack_id: stack.id,
-        commit: Commit { sha: sha.into(), message: "change".into(), author: "dev".into(), time: 0 },
+        commit: Commit {
+            sha: sha.into(),
+            message: "change".into(),
+            author: "dev".into(),
+            time: 0,
+        },
         included: vec![],
         forced: false,
         created_at: 0,
@@ -150,37 +186,63 @@ pub fn release(stack: &Stack, id: i64, sha: &str) -> Release {
 
 /// A deploy job of `release` to `stage`, with the stage's plain runtime
 /// variables and the given secret ones.
-pub fn job(account: &Account, stack: &Stack, stage: &Stage, release: &Release, secrets: &[(&str, &str)]) -> DeployJob {
+pub fn job(
+    account: &Account,
+    stack: &Stack,
+    stage: &Stage,
+    release: &Release,
+    secrets: &[(&str, &str)],
+) -> DeployJob {
     let mut runtime_env: Vec<ResolvedVar> = stage
         .settings
         .runtime_env
         .iter()
         .filter_map(|var| match &var.value {
-            EnvValue::Plain { value } => Some(ResolvedVar { name: var.name.clone(), value: value.clone(), secret: false }),
+            EnvValue::Plain { value } => Some(ResolvedVar {
+                name: var.name.clone(),
+                value: value.clone(),
+                secret: false,
+            }),
             EnvValue::Secret { .. } => None,
         })
         .collect();
     for (name, value) in secrets {
-        runtime_env.push(ResolvedVar { name: (*name).into(), value: (*value).into(), secret: true });
+        runtime_env.push(ResolvedVar {
+            name: (*name).into(),
+            value: (*value).into(),
+            secret: true,
+        });
     }
     DeployJob {
         account: account.clone(),
         stack: stack.clone(),
         stage: stage.clone(),
         release: release.clone(),
-        artifact: Artifact { image: format!("local/{}:{}", stack.name, release.commit.sha) },
+        artifact: Artifact {
+            image: format!("local/{}:{}", stack.name, release.commit.sha),
+        },
         runtime_env,
     }
 }
 
 /// A secret runtime variable of the settings.
 pub fn secret_var(name: &str) -> EnvVar {
-    EnvVar { name: name.into(), value: EnvValue::Secret { keychain_ref: format!("ref-{name}") } }
+    EnvVar {
+        name: name.into(),
+        value: EnvValue::Secret {
+            keychain_ref: format!("ref-{name}"),
+        },
+    }
 }
 
 /// A plain runtime variable of the settings.
 pub fn plain_var(name: &str, value: &str) -> EnvVar {
-    EnvVar { name: name.into(), value: EnvValue::Plain { value: value.into() } }
+    EnvVar {
+        name: name.into(),
+        value: EnvValue::Plain {
+            value: value.into(),
+        },
+    }
 }
 
 /// A log that keeps its lines.
@@ -206,7 +268,9 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "test",
+        ))
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .profile_files(no_profile_files())
         .load()
@@ -225,4 +289,32 @@ fn no_profile_files() -> aws_runtime::env_config::file::EnvConfigFiles {
         .include_default_credentials_file(false)
         .with_contents(aws_runtime::env_config::file::EnvConfigFileKind::Config, "")
         .build()
+}
+
+/// moto deletes no `AWS::EC2::RouteTable` of a stack, so the stack's VPC
+/// (and the stack) can never be deleted there. Tests remove the route table
+/// first through boto3, as AWS's own stack deletion would.
+pub fn remove_route_table_moto_keeps(endpoint: &str, region: &str, stack_name: &str) {
+    let script = r#"
+import sys, boto3
+endpoint, region, stack = sys.argv[1:4]
+kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="a", aws_secret_access_key="b")
+resources = boto3.client("cloudformation", **kw).list_stack_resources(StackName=stack)["StackResourceSummaries"]
+table = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources}["RouteTable"]
+ec2 = boto3.client("ec2", **kw)
+for association in ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Associations"]:
+    ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+ec2.delete_route_table(RouteTableId=table)
+"#;
+    let python = repo_root().join(".venv-moto/bin/python");
+    let status = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args([endpoint, region, stack_name])
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "could not remove the route table of {stack_name}"
+    );
 }
