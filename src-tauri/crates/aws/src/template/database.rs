@@ -62,7 +62,7 @@ fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
         json!({
             "Type": "AWS::SecretsManager::Secret",
             "Properties": {
-                "Description": "Master credentials of the stage's Postgres database",
+                "Description": "Master credentials of the Postgres database of the stage",
                 "GenerateSecretString": {
                     "SecretStringTemplate": "{\"username\":\"stageline\"}",
                     "GenerateStringKey": "password",
@@ -77,7 +77,7 @@ fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
         json!({
             "Type": "AWS::RDS::DBSubnetGroup",
             "Properties": {
-                "DBSubnetGroupDescription": "The stage's subnets",
+                "DBSubnetGroupDescription": "The subnets of the stage",
                 "SubnetIds": network::subnet_refs(),
             }
         }),
@@ -87,7 +87,7 @@ fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
         json!({
             "Type": "AWS::EC2::SecurityGroup",
             "Properties": {
-                "GroupDescription": "Postgres, from the stage's tasks only",
+                "GroupDescription": "Postgres, from the tasks of the stage only",
                 "VpcId": reference("Vpc"),
                 "SecurityGroupIngress": [{
                     "IpProtocol": "tcp",
