@@ -108,10 +108,9 @@ impl ReleaseWatcher {
 type Observation = Result<Option<HeadMove>, String>;
 
 async fn watch(target: WatchTarget, events: mpsc::Sender<WatchEvent>) {
-    let stack_id = target.stack_id;
     let source = Arc::new(BranchSource::new(
         &target.cache_dir,
-        stack_id,
+        target.stack_id,
         &target.repository,
         &target.branch,
         target.credentials.clone(),
@@ -121,16 +120,20 @@ async fn watch(target: WatchTarget, events: mpsc::Sender<WatchEvent>) {
         Place::Remote(_) => None,
     };
     let retry = Retry::new(local_path.is_some(), target.poll_interval);
-    let mut last_seen = target.last_seen_head.clone();
-    let mut warning: Option<String> = None;
-    let mut failures = 0_u32;
+    let mut reporter = Reporter {
+        stack_id: target.stack_id,
+        events,
+        last_seen: target.last_seen_head.clone(),
+        warning: None,
+        failures: 0,
+    };
     let (wake, mut woken) = mpsc::channel::<()>(1);
     let mut ref_watch: Option<RefWatch> = None;
 
     loop {
         // Watch before reading, so a commit between the two is not missed. After
         // a failure the repository may have been moved away and back: watch it anew.
-        if let (Some(path), true) = (&local_path, ref_watch.is_none() || failures > 0) {
+        if let (Some(path), true) = (&local_path, ref_watch.is_none() || reporter.failures > 0) {
             let (path, wake) = (path.clone(), wake.clone());
             ref_watch = tokio::task::spawn_blocking(move || RefWatch::start(&path, wake).ok())
                 .await
@@ -138,62 +141,12 @@ async fn watch(target: WatchTarget, events: mpsc::Sender<WatchEvent>) {
                 .flatten();
         }
 
-        let observed = observe(Arc::clone(&source), last_seen.clone()).await;
-        let sent = match observed {
-            Ok(moved) => {
-                failures = 0;
-                let cleared = match warning.take() {
-                    Some(_) => events
-                        .send(WatchEvent::Warning {
-                            stack_id,
-                            message: None,
-                        })
-                        .await
-                        .is_ok(),
-                    None => true,
-                };
-                let reported = match moved {
-                    Some(HeadMove {
-                        head,
-                        included,
-                        forced,
-                    }) => {
-                        last_seen = Some(head.sha.clone());
-                        events
-                            .send(WatchEvent::NewHead {
-                                stack_id,
-                                head,
-                                included,
-                                forced,
-                            })
-                            .await
-                            .is_ok()
-                    }
-                    None => true,
-                };
-                cleared && reported
-            }
-            Err(message) => {
-                failures = failures.saturating_add(1);
-                if warning.as_deref() == Some(message.as_str()) {
-                    true
-                } else {
-                    warning = Some(message.clone());
-                    events
-                        .send(WatchEvent::Warning {
-                            stack_id,
-                            message: Some(message),
-                        })
-                        .await
-                        .is_ok()
-                }
-            }
-        };
-        if !sent {
+        let observed = observe(Arc::clone(&source), reporter.last_seen.clone()).await;
+        if !reporter.report(observed).await {
             return; // nobody listens any more
         }
 
-        let delay = match (failures, &local_path, &ref_watch) {
+        let delay = match (reporter.failures, &local_path, &ref_watch) {
             (0, Some(_), Some(_)) => LOCAL_SAFETY_RECHECK,
             (0, Some(_), None) => LOCAL_FALLBACK_POLL,
             (0, None, _) => target.poll_interval,
@@ -205,6 +158,67 @@ async fn watch(target: WatchTarget, events: mpsc::Sender<WatchEvent>) {
         }
         // Several notifications for one update need one look.
         while woken.try_recv().is_ok() {}
+    }
+}
+
+/// Turns what each look found into events: a new head once, a warning once
+/// per distinct problem, and its clearing once the branch reads again.
+struct Reporter {
+    stack_id: StackId,
+    events: mpsc::Sender<WatchEvent>,
+    last_seen: Option<String>,
+    /// The warning shown now, if any.
+    warning: Option<String>,
+    /// Failed looks in a row.
+    failures: u32,
+}
+
+impl Reporter {
+    /// Sends what `observed` calls for; false when nobody receives events any more.
+    async fn report(&mut self, observed: Observation) -> bool {
+        let stack_id = self.stack_id;
+        match observed {
+            Ok(moved) => {
+                self.failures = 0;
+                if self.warning.take().is_some() {
+                    let cleared = WatchEvent::Warning {
+                        stack_id,
+                        message: None,
+                    };
+                    if self.events.send(cleared).await.is_err() {
+                        return false;
+                    }
+                }
+                let Some(HeadMove {
+                    head,
+                    included,
+                    forced,
+                }) = moved
+                else {
+                    return true;
+                };
+                self.last_seen = Some(head.sha.clone());
+                let event = WatchEvent::NewHead {
+                    stack_id,
+                    head,
+                    included,
+                    forced,
+                };
+                self.events.send(event).await.is_ok()
+            }
+            Err(message) => {
+                self.failures = self.failures.saturating_add(1);
+                if self.warning.as_deref() == Some(message.as_str()) {
+                    return true;
+                }
+                self.warning = Some(message.clone());
+                let event = WatchEvent::Warning {
+                    stack_id,
+                    message: Some(message),
+                };
+                self.events.send(event).await.is_ok()
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod check;
 mod history;
+mod sign_in;
 mod source;
 mod support;
 mod watch_local;

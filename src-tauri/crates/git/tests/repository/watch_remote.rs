@@ -147,3 +147,39 @@ async fn an_unreachable_remote_warns_then_recovery_clears_the_warning() {
         "one warning, one clear"
     );
 }
+
+#[tokio::test]
+async fn a_branch_deleted_on_the_remote_shows_a_warning() {
+    isolate();
+    let cache = TempDir::new().unwrap();
+    let remote = Remote::new();
+    remote.pusher.git(&["push", "-q", "origin", "main:release"]);
+    let (tx, mut events) = mpsc::channel(16);
+    let _watch = ReleaseWatcher::spawn(
+        target(
+            &remote.url,
+            "release",
+            Some(remote.pusher.head()),
+            cache.path(),
+        ),
+        tx,
+    );
+    assert!(stays_quiet(&mut events, Duration::from_millis(1500)).await);
+
+    remote
+        .pusher
+        .git(&["push", "-q", "origin", "--delete", "release"]);
+
+    match next_event(&mut events).await {
+        WatchEvent::Warning {
+            message: Some(message),
+            ..
+        } => {
+            assert!(
+                message.contains("Branch \"release\" does not exist"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a warning, got {other:?}"),
+    }
+}
