@@ -344,7 +344,6 @@ async fn stages_in_two_regions_are_isolated() {
 async fn api_gateway_routing_with_caching_deploys_a_rest_api() {
     let url = moto_url();
     let deployer = deployer();
-    let account = account(&url);
     let stack = unique_stack("apigw");
     let mut settings = settings("dev", "eu-west-1");
     settings.routing = Routing::ApiGateway;
@@ -367,7 +366,7 @@ async fn api_gateway_routing_with_caching_deploys_a_rest_api() {
         fault_proxy::Reply::Forward
     })
     .await;
-    let account = support::account(&proxy.url);
+    let account = account(&proxy.url);
 
     let outcome = deployer
         .deploy(
