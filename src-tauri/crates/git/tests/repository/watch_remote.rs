@@ -183,3 +183,26 @@ async fn a_branch_deleted_on_the_remote_shows_a_warning() {
         other => panic!("expected a warning, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_watcher_and_the_source_share_one_mirror() {
+    isolate();
+    let cache = TempDir::new().unwrap();
+    let remote = Remote::new();
+    let source = stageline_git::GitSource::without_credentials(cache.path().to_path_buf());
+    let stack = crate::support::stack(5, &remote.url, "main");
+    let (tx, mut events) = mpsc::channel(16);
+
+    let _watch = source.watch(&stack, None, tx);
+    let (reported, _, _, _) = new_head(next_event(&mut events).await);
+    let head = stageline_engine::ports::Source::head(&source, &stack)
+        .await
+        .unwrap();
+
+    assert_eq!(reported, head.sha);
+    assert_eq!(
+        std::fs::read_dir(cache.path()).unwrap().count(),
+        1,
+        "one mirror for the stack"
+    );
+}
