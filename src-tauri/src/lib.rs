@@ -1,6 +1,59 @@
-//! The app shell: wires the adapters into the engine and exposes thin commands.
+//! The app shell: the composition root. It opens the core (engine plus
+//! adapters) in the app data dir, exposes thin commands, and forwards
+//! pipeline events to the windows.
+
+mod clock;
+mod commands;
+pub mod core;
+pub mod error;
+mod events;
+pub mod inputs;
+mod logs;
+pub mod services;
+mod watchers;
+
+use std::sync::Arc;
+
+use tauri::Manager;
+
+use crate::core::{Core, CoreConfig};
+use crate::events::WindowEvents;
+
+/// Starts the desktop app.
 pub fn run() {
     tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .setup(|app| {
+            let data_dir = app.path().app_data_dir()?;
+            let events = Arc::new(WindowEvents { app: app.handle().clone() });
+            let core = tauri::async_runtime::block_on(Core::start(CoreConfig::new(&data_dir), events))?;
+            app.manage(core);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::accounts::list_accounts,
+            commands::accounts::create_account,
+            commands::accounts::delete_account,
+            commands::accounts::check_account,
+            commands::stacks::dashboard,
+            commands::stacks::create_stack,
+            commands::stacks::delete_stack,
+            commands::stacks::create_stage,
+            commands::stacks::update_stage,
+            commands::stacks::delete_stage,
+            commands::stacks::retry_delete_stage,
+            commands::pipeline::decide,
+            commands::pipeline::retry_run,
+            commands::pipeline::redeploy,
+            commands::pipeline::run_history,
+            commands::pipeline::follow_log,
+        ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running Stageline");
 }

@@ -1,0 +1,12 @@
+//! Tauri commands: arguments in, one call into the core, errors mapped.
+
+pub mod accounts;
+pub mod pipeline;
+pub mod stacks;
+
+use std::sync::Arc;
+
+use crate::core::Core;
+
+/// The core, as commands receive it.
+pub type CoreState<'a> = tauri::State<'a, Arc<Core>>;

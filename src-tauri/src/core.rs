@@ -1,0 +1,129 @@
+//! The app's core without any window: the engine and every adapter, wired.
+//! Commands call into it; tests drive it directly.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use stageline_aws::{AwsCredentials, CloudFormationDeployer, CredentialsLookup, DeployerOptions};
+use stageline_build::BuildspecRunner;
+use stageline_engine::pipeline::{Pipeline, PipelineConfig, Ports};
+use stageline_engine::ports::{BoxFuture, Clock, Events};
+use stageline_engine::{Account, CredentialSource, PortError};
+use stageline_git::GitSource;
+use stageline_secrets::Keychain;
+use stageline_store::SqliteStore;
+
+use crate::clock::SystemClock;
+use crate::logs::FileLogs;
+use crate::watchers::Watchers;
+
+/// Where the core keeps its files and which keychain service it uses.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub data_dir: PathBuf,
+    pub keychain_service: String,
+    /// Retries on throttling and 5xx (off against emulators in tests).
+    pub aws_retries: bool,
+    /// How often running CloudFormation operations are looked at.
+    pub aws_poll_interval: Duration,
+    /// Keep build checkouts after each part (for debugging).
+    pub keep_workspaces: bool,
+}
+
+impl CoreConfig {
+    /// The app's defaults for a data folder.
+    pub fn new(data_dir: &Path) -> Self {
+        CoreConfig {
+            data_dir: data_dir.to_path_buf(),
+            keychain_service: "stageline".to_string(),
+            aws_retries: true,
+            aws_poll_interval: Duration::from_secs(5),
+            keep_workspaces: std::env::var_os("STAGELINE_KEEP_WORKSPACES").is_some(),
+        }
+    }
+}
+
+/// Everything the commands use.
+pub struct Core {
+    pub pipeline: Pipeline,
+    pub store: SqliteStore,
+    pub keychain: Keychain,
+    pub git: GitSource,
+    pub deployer: CloudFormationDeployer,
+    pub logs: FileLogs,
+    pub clock: Arc<SystemClock>,
+    pub watchers: Mutex<Watchers>,
+    pub config: CoreConfig,
+}
+
+/// Keychain accounts' keys for the AWS clients.
+struct KeychainCredentials(Keychain);
+
+impl CredentialsLookup for KeychainCredentials {
+    fn credentials(&self, account: &Account) -> BoxFuture<'static, Result<Option<AwsCredentials>, PortError>> {
+        let keychain = self.0.clone();
+        let reference = match &account.credentials {
+            CredentialSource::Keychain { keychain_ref } => Some(keychain_ref.clone()),
+            CredentialSource::Profile { .. } => None,
+        };
+        Box::pin(async move {
+            let Some(reference) = reference else { return Ok(None) };
+            let keys = keychain.aws_keys(&reference).await?;
+            Ok(Some(AwsCredentials {
+                access_key_id: keys.access_key_id,
+                secret_access_key: keys.secret_access_key,
+                session_token: keys.session_token,
+            }))
+        })
+    }
+}
+
+impl Core {
+    /// Opens the database in `config.data_dir`, starts the engine (resuming
+    /// what was in flight) and the branch watchers.
+    pub async fn start(config: CoreConfig, events: Arc<dyn Events>) -> Result<Arc<Core>, PortError> {
+        let store = SqliteStore::open(&config.data_dir.join("stageline.db")).await?;
+        let keychain = Keychain::new(config.keychain_service.clone());
+        let git = GitSource::without_credentials(config.data_dir.join("mirrors"));
+        let options = DeployerOptions {
+            retries: config.aws_retries,
+            poll_interval: config.aws_poll_interval,
+            ..DeployerOptions::default()
+        };
+        let deployer = CloudFormationDeployer::new(Arc::new(KeychainCredentials(keychain.clone())), options);
+        let logs = FileLogs::new(config.data_dir.join("logs"));
+        let clock = Arc::new(SystemClock::default());
+        let ports = Ports {
+            store: Arc::new(store.clone()),
+            source: Arc::new(git.clone()),
+            builder: Arc::new(BuildspecRunner::new(Duration::from_secs(30 * 60))),
+            deployer: Arc::new(deployer.clone()),
+            secrets: Arc::new(keychain.clone()),
+            logs: Arc::new(logs.clone()),
+            clock: clock.clone() as Arc<dyn Clock>,
+            events,
+        };
+        let pipeline_config =
+            PipelineConfig { workspaces: config.data_dir.join("workspaces"), keep_workspaces: config.keep_workspaces };
+        let pipeline = Pipeline::start(ports, pipeline_config).await.map_err(|e| PortError::new(stageline_engine::System::Store, e.to_string()))?;
+        let core = Arc::new(Core {
+            pipeline,
+            store,
+            keychain,
+            git,
+            deployer,
+            logs,
+            clock,
+            watchers: Mutex::new(Watchers::default()),
+            config,
+        });
+        crate::watchers::watch_all(&core).await;
+        Ok(core)
+    }
+
+    /// The name decisions are recorded under: the OS user.
+    pub fn user(&self) -> String {
+        std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "you".to_string())
+    }
+}

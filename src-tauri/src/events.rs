@@ -1,0 +1,19 @@
+//! Pipeline events to the UI (every window listens to `pipeline`).
+
+use stageline_engine::ports::Events;
+use stageline_engine::PipelineEvent;
+use tauri::{AppHandle, Emitter};
+
+/// The name of the event every window listens to.
+pub const PIPELINE_EVENT: &str = "pipeline";
+
+/// Forwards engine events to every window.
+pub struct WindowEvents {
+    pub app: AppHandle,
+}
+
+impl Events for WindowEvents {
+    fn emit(&self, event: PipelineEvent) {
+        let _ = self.app.emit(PIPELINE_EVENT, &event);
+    }
+}

@@ -1,0 +1,101 @@
+//! What the UI sends. Secret values travel only inward, once, on their way
+//! to the keychain; nothing the backend sends back ever holds one.
+
+use serde::Deserialize;
+use ts_rs::TS;
+
+use stageline_engine::{AccountId, Database, Routing};
+
+/// How a new account signs in.
+#[derive(Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum CredentialsInput {
+    /// Access keys, stored in the OS keychain.
+    #[serde(rename_all = "camelCase")]
+    Keys { access_key_id: String, secret_access_key: String, session_token: Option<String> },
+    /// A named profile of ~/.aws/config; nothing is stored.
+    Profile { profile: String },
+}
+
+impl std::fmt::Debug for CredentialsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialsInput::Keys { .. } => f.write_str("Keys(***)"),
+            CredentialsInput::Profile { profile } => write!(f, "Profile({profile})"),
+        }
+    }
+}
+
+/// The create-account dialog.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct NewAccount {
+    pub name: String,
+    pub default_region: String,
+    /// An AWS emulator's URL; empty or absent for real AWS.
+    pub endpoint_url: Option<String>,
+    pub credentials: CredentialsInput,
+}
+
+/// The create-stack dialog.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct NewStack {
+    pub name: String,
+    pub repository: String,
+    pub branch: String,
+    pub account_id: AccountId,
+    pub poll_interval_secs: u32,
+}
+
+/// An environment variable's value as edited.
+#[derive(Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum EnvValueInput {
+    Plain { value: String },
+    /// A new secret value, to be stored in the keychain.
+    NewSecret { value: String },
+    /// An existing keychain entry: this stage's own (kept) or another
+    /// stage's (copied into a new entry of this stage).
+    #[serde(rename_all = "camelCase")]
+    KeepSecret { keychain_ref: String },
+}
+
+impl std::fmt::Debug for EnvValueInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvValueInput::Plain { value } => write!(f, "Plain({value})"),
+            EnvValueInput::NewSecret { .. } => f.write_str("NewSecret(***)"),
+            EnvValueInput::KeepSecret { keychain_ref } => write!(f, "KeepSecret({keychain_ref})"),
+        }
+    }
+}
+
+/// One environment variable as edited.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EnvVarInput {
+    pub name: String,
+    pub value: EnvValueInput,
+}
+
+/// Every setting of the new-stage dialog and stage details.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StageSettingsInput {
+    pub name: String,
+    pub region: String,
+    pub database: Database,
+    pub requires_approval: bool,
+    pub routing: Routing,
+    pub caching: bool,
+    pub build_env: Vec<EnvVarInput>,
+    pub runtime_env: Vec<EnvVarInput>,
+    pub desired_count: u32,
+}

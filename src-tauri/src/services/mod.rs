@@ -1,0 +1,7 @@
+//! What the commands do, beyond one engine call: input checks that need an
+//! adapter (keychain, Git), secrets to the keychain, watchers.
+
+pub mod accounts;
+pub mod env;
+pub mod stacks;
+pub mod stages;

@@ -1,0 +1,59 @@
+//! Stacks: the repository and branch checked through Git before anything is saved.
+
+use stageline_engine::flow::{Input, Reply, StackView};
+use stageline_engine::validation::{check_branch_name, check_poll_interval, check_repository_location, check_stack_name, FieldErrors};
+use stageline_engine::{Stack, StackId};
+use stageline_git::{check_repository, GitCredentials};
+
+use crate::core::Core;
+use crate::error::{AppError, AppResult};
+use crate::inputs::NewStack;
+
+/// Every stack with its stages, as the dashboard shows them.
+pub async fn dashboard(core: &Core) -> AppResult<Vec<StackView>> {
+    Ok(core.pipeline.read(|s| s.dashboard()).await?)
+}
+
+/// Creates a stack with its `dev` stage (in the account's region) and
+/// starts watching its branch; the branch head becomes its first release.
+pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
+    let mut errors = FieldErrors::default();
+    let name = input.name.trim().to_string();
+    let repository = input.repository.trim().to_string();
+    let branch = input.branch.trim().to_string();
+    check_stack_name(&name, &mut errors);
+    check_repository_location(&repository, &mut errors);
+    check_branch_name(&branch, &mut errors);
+    check_poll_interval(input.poll_interval_secs, &mut errors);
+    let account_id = input.account_id;
+    let account = core.pipeline.read(move |s| s.account(account_id).cloned()).await?;
+    if account.is_none() {
+        errors.add("accountId", "Choose an account.");
+    }
+    errors.into_result()?;
+    check_repository(&repository, &branch, GitCredentials::default()).await.map_err(FieldErrors::from)?;
+
+    let stack = Stack {
+        id: StackId(stageline_engine::ports::Clock::new_id(core.clock.as_ref())),
+        name,
+        repository,
+        branch,
+        account_id,
+        poll_interval_secs: input.poll_interval_secs,
+        created_at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
+        deleting: false,
+    };
+    let region = account.map(|a| a.default_region).unwrap_or_default();
+    let Reply::Stack(stack) = core.pipeline.send(Input::CreateStack { stack, first_region: region }).await? else {
+        return Err(AppError::internal("The stack was not created."));
+    };
+    crate::watchers::watch(core, &stack, None);
+    Ok(stack)
+}
+
+/// Deletes every stage's AWS stack, then the stack (`confirmation` must be `delete`).
+pub async fn delete(core: &Core, id: StackId, confirmation: String) -> AppResult<()> {
+    core.pipeline.send(Input::DeleteStack { stack_id: id, confirmation }).await?;
+    crate::watchers::unwatch(core, id);
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Stages: settings with their secrets, inserted, updated and deleted through the engine.
+
+use stageline_engine::flow::{Input, Reply};
+use stageline_engine::{Stage, StackId, StageId};
+
+use crate::core::Core;
+use crate::error::{AppError, AppResult};
+use crate::inputs::StageSettingsInput;
+use crate::services::env;
+
+async fn stage(core: &Core, id: StageId) -> AppResult<Stage> {
+    core.pipeline
+        .read(move |s| s.stage(id).cloned())
+        .await?
+        .ok_or_else(|| AppError::field("stage", "This stage no longer exists."))
+}
+
+/// R1/R7: inserts a stage right after `after` (`None`: first).
+pub async fn create(core: &Core, stack_id: StackId, after: Option<StageId>, input: StageSettingsInput) -> AppResult<Stage> {
+    let prepared = env::prepare(core, input, &[]).await?;
+    match core.pipeline.send(Input::CreateStage { stack_id, after, settings: prepared.settings }).await {
+        Ok(Reply::Stage(stage)) => Ok(stage),
+        Ok(_) => Err(AppError::internal("The stage was not created.")),
+        Err(error) => {
+            env::forget(core, &prepared.written).await;
+            Err(error.into())
+        }
+    }
+}
+
+/// New settings for a stage (approval switch R6, desired count R12, variables).
+pub async fn update(core: &Core, id: StageId, input: StageSettingsInput) -> AppResult<Stage> {
+    let before = stage(core, id).await?;
+    let own = env::secret_refs(&before.settings);
+    let prepared = env::prepare(core, input, &own).await?;
+    match core.pipeline.send(Input::UpdateStage { stage_id: id, settings: prepared.settings }).await {
+        Ok(Reply::Stage(updated)) => {
+            let still_used = env::secret_refs(&updated.settings);
+            let dropped: Vec<String> = own.into_iter().filter(|r| !still_used.contains(r)).collect();
+            env::forget(core, &dropped).await;
+            Ok(updated)
+        }
+        Ok(_) => Err(AppError::internal("The stage was not updated.")),
+        Err(error) => {
+            env::forget(core, &prepared.written).await;
+            Err(error.into())
+        }
+    }
+}
+
+/// R9: deletes a stage once the word `delete` is typed (checked by the engine).
+pub async fn delete(core: &Core, id: StageId, confirmation: String) -> AppResult<()> {
+    let before = stage(core, id).await?;
+    core.pipeline.send(Input::DeleteStage { stage_id: id, confirmation }).await?;
+    env::forget(core, &env::secret_refs(&before.settings)).await;
+    Ok(())
+}
+
+/// Tries again to delete a stage whose AWS stack failed to delete.
+pub async fn retry_delete(core: &Core, id: StageId) -> AppResult<()> {
+    core.pipeline.send(Input::RetryDeleteStage(id)).await?;
+    Ok(())
+}
