@@ -88,11 +88,17 @@ builtin source "$__sl_state"
 __sl_apply
 
 while IFS= builtin read -r -d '' __sl_cmd; do
-  (
-    builtin trap __sl_save EXIT
-    __sl_options >/dev/null 2>&1
-    builtin eval "$__sl_cmd"
-  ) </dev/null
+  # This shell's own report of a subshell killed by a signal ("line 101:
+  # 1234 Killed ( builtin trap ...") would show driver internals: it goes to
+  # /dev/null, while the subshell writes its stderr to the output (fd 3).
+  {
+    (
+      exec 2>&3 3>&-
+      builtin trap __sl_save EXIT
+      __sl_options >/dev/null 2>&1
+      builtin eval "$__sl_cmd"
+    ) </dev/null
+  } 3>&2 2>/dev/null
   __sl_rc=$?
   builtin unset -f __sl_apply
   builtin source "$__sl_state"

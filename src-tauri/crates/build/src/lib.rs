@@ -40,7 +40,8 @@
 //! One bash process per part, in the checkout directory, runs every command
 //! in order (`driver.sh`), so state carries from one command to the next as
 //! in CodeBuild's single shell: the working directory (`cd`), variables
-//! (exported or not), functions, and `set`/`shopt` options. Each command runs
+//! (exported or not; read-only ones excepted), functions, and `set`/`shopt`
+//! options. Each command runs
 //! in a subshell of that bash whose state is carried back, so `exit 3`,
 //! `exec` or `set -e` end that command only (with its exit code), never the
 //! session. Commands read stdin from `/dev/null`. Nothing is added to the

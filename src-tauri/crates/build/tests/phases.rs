@@ -317,3 +317,28 @@ phases:
     position(&lines, "read done");
     position(&lines, "next command ran");
 }
+
+#[tokio::test]
+async fn command_killed_by_a_signal_fails_with_its_code_and_the_session_goes_on() {
+    let (result, lines) = run_build(
+        "version: 0.2
+phases:
+  build:
+    commands:
+      - cd /tmp
+      - kill -9 $BASHPID
+    finally:
+      - echo \"finally in $PWD\"
+",
+    )
+    .await;
+    assert_eq!(
+        result.unwrap_err().message,
+        "build.yml: phase BUILD failed: command `kill -9 $BASHPID` exited with code 137"
+    );
+    position(&lines, "finally in /tmp");
+    assert!(
+        !lines.iter().any(|line| line.contains("Killed")),
+        "driver internals leaked: {lines:#?}"
+    );
+}
