@@ -693,3 +693,57 @@ async fn a_keychain_without_keys_fails_with_a_clear_message() {
         error.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_postgres_gets_generated_credentials_by_dynamic_reference() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("pg");
+    let mut settings = settings("dev", "us-east-1");
+    settings.database = Database::NewPostgres;
+    let stage = stage(&stack, settings);
+    let release = release(&stack, 1, &sha("v1"));
+
+    let outcome = deployer
+        .deploy(
+            job(&account, &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, DeployOutcome::Deployed);
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(&url, "us-east-1").await);
+    let name = format!("{}-dev", stack.name);
+    let resources = cfn
+        .list_stack_resources()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let types: Vec<&str> = resources
+        .stack_resource_summaries()
+        .iter()
+        .filter_map(|r| r.resource_type())
+        .collect();
+    assert!(types.contains(&"AWS::RDS::DBInstance"), "{types:?}");
+    // moto lists the secret without its type.
+    let ids: Vec<&str> = resources
+        .stack_resource_summaries()
+        .iter()
+        .filter_map(|r| r.logical_resource_id())
+        .collect();
+    assert!(ids.contains(&"DatabaseSecret"), "{ids:?}");
+    let body = cfn
+        .get_template()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .template_body()
+        .unwrap()
+        .to_owned();
+    assert!(body.contains("{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}"));
+    assert!(body.contains("PG_CREDENTIALS_SECRET") && body.contains("PG_HOST"));
+}

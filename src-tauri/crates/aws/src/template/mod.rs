@@ -182,3 +182,161 @@ pub(crate) fn reference(name: &str) -> Value {
 pub(crate) fn attribute(resource: &str, name: &str) -> Value {
     json!({ "Fn::GetAtt": [resource, name] })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stageline_engine::domain::{Database, Routing, StageLifecycle, StageSettings};
+    use stageline_engine::ids::{AccountId, StackId, StageId};
+
+    fn stack() -> Stack {
+        Stack {
+            id: StackId(1),
+            name: "shop".into(),
+            repository: "/repo".into(),
+            branch: "main".into(),
+            account_id: AccountId(1),
+            poll_interval_secs: 60,
+            created_at: 0,
+            deleting: false,
+        }
+    }
+
+    fn stage(routing: Routing, caching: bool, database: Database) -> Stage {
+        Stage {
+            id: StageId(1),
+            stack_id: StackId(1),
+            position: 0,
+            settings: StageSettings {
+                name: "dev".into(),
+                region: "us-east-1".into(),
+                database,
+                requires_approval: false,
+                routing,
+                caching,
+                build_env: vec![],
+                runtime_env: vec![],
+                desired_count: 2,
+            },
+            lifecycle: StageLifecycle::Active,
+        }
+    }
+
+    #[test]
+    fn secret_values_of_a_job_never_reach_the_template() {
+        let resolved = vec![
+            ResolvedVar {
+                name: "MODE".into(),
+                value: "fast".into(),
+                secret: false,
+            },
+            ResolvedVar {
+                name: "TOKEN".into(),
+                value: "very-secret".into(),
+                secret: true,
+            },
+        ];
+        let env = RuntimeVar::from_resolved(&resolved);
+        let template = stage_template(
+            &stack(),
+            &stage(Routing::LoadBalancer, false, Database::None),
+            &env,
+        );
+        let text = template.to_string();
+        assert!(!text.contains("very-secret"));
+        let container =
+            &template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0];
+        assert_eq!(
+            container["Secrets"][0],
+            json!({ "Name": "TOKEN", "ValueFrom": { "Ref": "SecretArn1" } })
+        );
+        assert!(container["Environment"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "Name": "MODE", "Value": "fast" })));
+    }
+
+    #[test]
+    fn caching_turns_on_the_api_gateway_cache_cluster() {
+        let template = stage_template(
+            &stack(),
+            &stage(Routing::ApiGateway, true, Database::None),
+            &[],
+        );
+        let api_stage = &template["Resources"]["ApiStage"]["Properties"];
+        assert_eq!(api_stage["CacheClusterEnabled"], json!(true));
+        assert_eq!(api_stage["StageName"], json!("dev"));
+        let without = stage_template(
+            &stack(),
+            &stage(Routing::ApiGateway, false, Database::None),
+            &[],
+        );
+        assert_eq!(
+            without["Resources"]["ApiStage"]["Properties"]["CacheClusterEnabled"],
+            json!(false)
+        );
+    }
+
+    #[test]
+    fn load_balancer_routing_has_no_api_gateway() {
+        let template = stage_template(
+            &stack(),
+            &stage(Routing::LoadBalancer, false, Database::None),
+            &[],
+        );
+        let resources = template["Resources"].as_object().unwrap();
+        assert!(resources.contains_key("LoadBalancer") && resources.contains_key("Listener"));
+        assert!(!resources
+            .keys()
+            .any(|k| k.starts_with("Api") || k == "RestApi"));
+        assert_eq!(
+            template["Resources"]["LoadBalancer"]["Properties"]["Type"],
+            json!("application")
+        );
+    }
+
+    #[test]
+    fn database_variables_follow_the_database_setting() {
+        let existing = Database::ExistingRds {
+            identifier: "orders".into(),
+        };
+        let template = stage_template(
+            &stack(),
+            &stage(Routing::LoadBalancer, false, existing),
+            &[],
+        );
+        let text = template.to_string();
+        for name in [
+            "PG_HOST",
+            "PG_PORT",
+            "PG_DATABASE",
+            "PG_CREDENTIALS_SECRET",
+            PARAM_DATABASE_SECRET_ARN,
+        ] {
+            assert!(text.contains(name), "{name}");
+        }
+        let none = stage_template(
+            &stack(),
+            &stage(Routing::LoadBalancer, false, Database::None),
+            &[],
+        )
+        .to_string();
+        assert!(!none.contains("PG_HOST"));
+    }
+
+    #[test]
+    fn desired_count_and_image_are_parameters() {
+        let template = stage_template(
+            &stack(),
+            &stage(Routing::ApiGateway, false, Database::None),
+            &[],
+        );
+        let service = &template["Resources"]["Service"]["Properties"];
+        assert_eq!(
+            service["DesiredCount"],
+            json!({ "Ref": PARAM_DESIRED_COUNT })
+        );
+        assert_eq!(service["ServiceName"], json!("shop-dev"));
+        assert!(template["Parameters"][PARAM_IMAGE_URI].is_object());
+    }
+}
