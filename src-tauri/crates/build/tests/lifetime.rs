@@ -64,14 +64,14 @@ phases:
       - echo $$ > shell.pid; sleep 30 & echo $! > sleep.pid; wait
 ",
     );
-    let runner = BuildspecRunner::new(Duration::from_secs(2));
+    let runner = BuildspecRunner::new(Duration::from_secs(4));
     let sink = RecordingSink::new();
     let result = runner
         .run(job(dir.path(), PartKind::Build), sink.clone())
         .await;
     assert_eq!(
         result.unwrap_err().message,
-        "build.yml: timed out after 2 seconds; Stageline stopped it and every process it started"
+        "build.yml: timed out after 4 seconds; Stageline stopped it and every process it started"
     );
     let shell = read_pid(&dir.path().join("shell.pid")).await;
     let sleep = read_pid(&dir.path().join("sleep.pid")).await;
@@ -82,7 +82,7 @@ phases:
     assert!(sink
         .lines()
         .iter()
-        .any(|line| line.starts_with("[Container] Timed out after 2 seconds")));
+        .any(|line| line.starts_with("[Container] Timed out after 4 seconds")));
 }
 
 #[tokio::test]
