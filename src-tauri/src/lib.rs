@@ -42,6 +42,7 @@ pub fn run() {
             commands::accounts::delete_account,
             commands::accounts::check_account,
             commands::stacks::dashboard,
+            commands::stacks::aws_regions,
             commands::stacks::create_stack,
             commands::stacks::delete_stack,
             commands::stacks::create_stage,

@@ -47,3 +47,9 @@ pub async fn delete_stage(core: CoreState<'_>, id: StageId, confirmation: String
 pub async fn retry_delete_stage(core: CoreState<'_>, id: StageId) -> AppResult<()> {
     stages::retry_delete(&core, id).await
 }
+
+/// The AWS region codes a stage may name (R10).
+#[tauri::command]
+pub fn aws_regions() -> Vec<&'static str> {
+    stageline_engine::regions::AWS_REGIONS.to_vec()
+}

@@ -9,4 +9,4 @@ import type { StageId } from "./StageId";
 /**
  * A release held at a stage that requires manual approval (R5).
  */
-export type Approval = { id: ApprovalId, stackId: StackId, stageId: StageId, releaseId: ReleaseId, status: ApprovalStatus, requestedAt: bigint, decision: Decision | null, };
+export type Approval = { id: ApprovalId, stackId: StackId, stageId: StageId, releaseId: ReleaseId, status: ApprovalStatus, requestedAt: number, decision: Decision | null, };

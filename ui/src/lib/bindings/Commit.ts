@@ -7,4 +7,4 @@ export type Commit = { sha: string,
 /**
  * The first line of the commit message.
  */
-message: string, author: string, time: bigint, };
+message: string, author: string, time: number, };

@@ -4,4 +4,4 @@ import type { DecisionSource } from "./DecisionSource";
 /**
  * Who decided what, when, and why.
  */
-export type Decision = { by: string, at: bigint, comment: string, via: DecisionSource, };
+export type Decision = { by: string, at: number, comment: string, via: DecisionSource, };

@@ -5,7 +5,7 @@ import type { PartStatus } from "./PartStatus";
 /**
  * One part of a run, with its own log.
  */
-export type Part = { kind: PartKind, status: PartStatus, startedAt: bigint | null, finishedAt: bigint | null, 
+export type Part = { kind: PartKind, status: PartStatus, startedAt: number | null, finishedAt: number | null, 
 /**
  * A short outcome for the user ("no changes", the failing resource…).
  */

@@ -15,7 +15,7 @@ included: Array<Commit>,
 /**
  * The head was not a descendant of the previous one (a force-push).
  */
-forced: boolean, createdAt: bigint, 
+forced: boolean, createdAt: number, 
 /**
  * Set once the commit's build succeeded; reused by every later stage (R3).
  */

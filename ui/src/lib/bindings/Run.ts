@@ -14,4 +14,4 @@ export type Run = { id: RunId, stackId: StackId, stageId: StageId, releaseId: Re
 /**
  * Build, release and deploy, in that order.
  */
-parts: Array<Part>, createdAt: bigint, finishedAt: bigint | null, };
+parts: Array<Part>, createdAt: number, finishedAt: number | null, };

@@ -13,7 +13,7 @@ repository: string, branch: string, accountId: AccountId,
 /**
  * How often a remote repository is fetched; local ones are watched.
  */
-pollIntervalSecs: number, createdAt: bigint, 
+pollIntervalSecs: number, createdAt: number, 
 /**
  * Its stages are being deleted; the stack goes when the last one is gone.
  */

@@ -1,0 +1,86 @@
+// Typed calls into the backend. Every type comes from the Rust side (bindings/).
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { Account } from "./bindings/Account";
+import type { AccountId } from "./bindings/AccountId";
+import type { AppError } from "./bindings/AppError";
+import type { ApprovalId } from "./bindings/ApprovalId";
+import type { ErrorCode } from "./bindings/ErrorCode";
+import type { FieldError } from "./bindings/FieldError";
+import type { NewAccount } from "./bindings/NewAccount";
+import type { NewStack } from "./bindings/NewStack";
+import type { PartKind } from "./bindings/PartKind";
+import type { ReleaseId } from "./bindings/ReleaseId";
+import type { RunId } from "./bindings/RunId";
+import type { RunRecord } from "./bindings/RunRecord";
+import type { Stack } from "./bindings/Stack";
+import type { StackId } from "./bindings/StackId";
+import type { StackView } from "./bindings/StackView";
+import type { Stage } from "./bindings/Stage";
+import type { StageId } from "./bindings/StageId";
+import type { StageSettingsInput } from "./bindings/StageSettingsInput";
+
+/** A failed command, as the UI handles it. */
+export class ApiError extends Error {
+  code: ErrorCode;
+  fields: FieldError[];
+  constructor(error: AppError) {
+    super(error.message);
+    this.code = error.code;
+    this.fields = error.fields;
+  }
+  /** The message for one field, if a rule on it was broken. */
+  fieldMessage(field: string): string | undefined {
+    return this.fields.find((f) => f.field === field)?.message;
+  }
+}
+
+function isAppError(value: unknown): value is AppError {
+  return typeof value === "object" && value !== null && "code" in value && "message" in value;
+}
+
+/** Turns anything thrown by a command into an ApiError with a readable message. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (isAppError(error)) return new ApiError(error);
+  const message = typeof error === "string" ? error : "Something went wrong. Please try again.";
+  return new ApiError({ code: "internal", message, fields: [] });
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+export const api = {
+  dashboard: () => call<StackView[]>("dashboard"),
+  regions: () => call<string[]>("aws_regions"),
+
+  listAccounts: () => call<Account[]>("list_accounts"),
+  createAccount: (input: NewAccount) => call<Account>("create_account", { input }),
+  deleteAccount: (id: AccountId) => call<void>("delete_account", { id }),
+  checkAccount: (id: AccountId) => call<void>("check_account", { id }),
+
+  createStack: (input: NewStack) => call<Stack>("create_stack", { input }),
+  deleteStack: (id: StackId, confirmation: string) => call<void>("delete_stack", { id, confirmation }),
+
+  createStage: (stackId: StackId, after: StageId | null, settings: StageSettingsInput) =>
+    call<Stage>("create_stage", { stackId, after, settings }),
+  updateStage: (id: StageId, settings: StageSettingsInput) => call<Stage>("update_stage", { id, settings }),
+  deleteStage: (id: StageId, confirmation: string) => call<void>("delete_stage", { id, confirmation }),
+  retryDeleteStage: (id: StageId) => call<void>("retry_delete_stage", { id }),
+
+  decide: (approvalId: ApprovalId, approve: boolean, comment: string) =>
+    call<void>("decide", { approvalId, approve, comment }),
+  retryRun: (runId: RunId, comment: string) => call<void>("retry_run", { runId, comment }),
+  redeploy: (stageId: StageId, releaseId: ReleaseId, comment: string) =>
+    call<void>("redeploy", { stageId, releaseId, comment }),
+  runHistory: (stageId: StageId) => call<RunRecord[]>("run_history", { stageId }),
+  followLog: (runId: RunId, part: PartKind, onLine: (line: string) => void) => {
+    const lines = new Channel<string>();
+    lines.onmessage = onLine;
+    return call<string>("follow_log", { runId, part, lines });
+  },
+};

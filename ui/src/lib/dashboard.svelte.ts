@@ -1,0 +1,48 @@
+// The dashboard's live state: refreshed from the backend whenever the
+// pipeline reports a transition.
+import { listen } from "@tauri-apps/api/event";
+import { api, toApiError } from "./api";
+import type { Account } from "./bindings/Account";
+import type { StackView } from "./bindings/StackView";
+
+class Dashboard {
+  stacks = $state<StackView[]>([]);
+  accounts = $state<Account[]>([]);
+  regions = $state<string[]>([]);
+  loaded = $state(false);
+  loadError = $state<string | null>(null);
+  /** Ticks every second so ages and elapsed times stay current. */
+  now = $state(Date.now());
+  #pending: ReturnType<typeof setTimeout> | null = null;
+
+  async refresh(): Promise<void> {
+    try {
+      const [stacks, accounts] = await Promise.all([api.dashboard(), api.listAccounts()]);
+      this.stacks = stacks;
+      this.accounts = accounts;
+      this.loadError = null;
+    } catch (error) {
+      this.loadError = toApiError(error).message;
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  /** Coalesces bursts of events into one refresh. */
+  scheduleRefresh(): void {
+    if (this.#pending) return;
+    this.#pending = setTimeout(() => {
+      this.#pending = null;
+      void this.refresh();
+    }, 60);
+  }
+
+  async start(): Promise<void> {
+    await listen("pipeline", () => this.scheduleRefresh());
+    setInterval(() => (this.now = Date.now()), 1000);
+    this.regions = await api.regions().catch(() => []);
+    await this.refresh();
+  }
+}
+
+export const dashboard = new Dashboard();

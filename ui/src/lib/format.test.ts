@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { ago, elapsed, releaseHue, shortSha } from "./format";
+
+describe("formatting", () => {
+  it("shortens a sha to 7 characters", () => {
+    expect(shortSha("0123456789abcdef")).toBe("0123456");
+  });
+  it("says how long ago in words", () => {
+    expect(ago(0, 10_000)).toBe("just now");
+    expect(ago(0, 5 * 60_000)).toBe("5 min ago");
+    expect(ago(0, 3 * 3_600_000)).toBe("3 h ago");
+    expect(ago(0, 50 * 3_600_000)).toBe("2 days ago");
+  });
+  it("shows elapsed time as a clock", () => {
+    expect(elapsed(0, 42_000)).toBe("0:42");
+    expect(elapsed(0, 3_723_000)).toBe("1:02:03");
+  });
+  it("gives one release one color", () => {
+    expect(releaseHue("abc1234")).toBe(releaseHue("abc1234"));
+    expect(releaseHue("abc1234")).not.toBe(releaseHue("def5678"));
+  });
+});

@@ -1,0 +1,73 @@
+// Words and numbers as the user reads them.
+import type { PartKind } from "./bindings/PartKind";
+import type { Run } from "./bindings/Run";
+import type { Routing } from "./bindings/Routing";
+import type { Database } from "./bindings/Database";
+
+export function shortSha(sha: string): string {
+  return sha.slice(0, 7);
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 days ago". */
+export function ago(time: number, now: number): string {
+  const seconds = Math.max(0, Math.round((now - time) / 1000));
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.round(hours / 24);
+  return days === 1 ? "yesterday" : `${days} days ago`;
+}
+
+/** "0:42", "12:05", "1:02:03". */
+export function elapsed(from: number, to: number): string {
+  const total = Math.max(0, Math.floor((to - from) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
+export const partLabel: Record<PartKind, string> = { build: "Build", release: "Release", deploy: "Deploy" };
+
+const runningLabel: Record<PartKind, string> = { build: "Building…", release: "Releasing…", deploy: "Deploying…" };
+
+export const routingLabel: Record<Routing, string> = {
+  apiGateway: "API Gateway",
+  loadBalancer: "Load balancer",
+};
+
+export function databaseLabel(database: Database): string | null {
+  switch (database.kind) {
+    case "none":
+      return null;
+    case "newPostgres":
+      return "Postgres";
+    case "existingRds":
+      return `RDS ${database.identifier}`;
+  }
+}
+
+/** What a run is doing, in a few words. */
+export function runSummary(run: Run): string {
+  if (run.status === "running") {
+    const part = run.parts.find((p) => p.status === "running");
+    return part ? runningLabel[part.kind] : "Starting…";
+  }
+  if (run.status === "succeeded") {
+    const deploy = run.parts.find((p) => p.kind === "deploy");
+    return deploy?.message === "No changes" ? "Deployed (no changes)" : "Deployed";
+  }
+  if (run.status === "cancelled") return "Cancelled";
+  const failed = run.parts.find((p) => p.status === "failed");
+  return failed ? `${partLabel[failed.kind]} failed` : "Failed";
+}
+
+/** A stable hue for a commit, so one release has one color across the stages. */
+export function releaseHue(sha: string): number {
+  let hash = 0;
+  for (let i = 0; i < Math.min(sha.length, 12); i++) hash = (hash * 31 + sha.charCodeAt(i)) >>> 0;
+  return hash % 360;
+}

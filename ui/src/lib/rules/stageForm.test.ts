@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import type { StageSettings } from "../bindings/StageSettings";
+import {
+  cachingAvailable,
+  checkForm,
+  copyVariables,
+  emptyForm,
+  formFromSettings,
+  toSettingsInput,
+  withRouting,
+} from "./stageForm";
+
+const form = () => ({ ...emptyForm("us-east-1"), name: "prod" });
+
+describe("caching (R13)", () => {
+  it("is offered with API Gateway only", () => {
+    expect(cachingAvailable("apiGateway")).toBe(true);
+    expect(cachingAvailable("loadBalancer")).toBe(false);
+  });
+  it("turns off when the load balancer is chosen", () => {
+    const cached = { ...form(), caching: true };
+    expect(withRouting(cached, "loadBalancer").caching).toBe(false);
+    expect(withRouting(cached, "apiGateway").caching).toBe(true);
+  });
+  it("with the load balancer is an error on the caching field", () => {
+    const errors = checkForm({ ...form(), routing: "loadBalancer", caching: true }, []);
+    expect(errors.caching).toContain("API Gateway");
+  });
+  it("is never sent on with the load balancer", () => {
+    expect(toSettingsInput({ ...form(), routing: "loadBalancer", caching: true }).caching).toBe(false);
+  });
+});
+
+describe("stage name (R14)", () => {
+  it("must be unique within the stack", () => {
+    expect(checkForm(form(), ["dev", "prod"]).name).toContain("already has a stage");
+  });
+  it("follows the pattern and is not latest", () => {
+    expect(checkForm({ ...form(), name: "Prod" }, []).name).toBeDefined();
+    expect(checkForm({ ...form(), name: "latest" }, []).name).toContain("reserved");
+    expect(checkForm({ ...form(), name: "" }, []).name).toContain("required");
+    expect(checkForm(form(), ["dev"])).toEqual({});
+  });
+});
+
+describe("environment variables", () => {
+  const row = (name: string) => ({ name, value: "x", secret: false, keychainRef: null });
+  it("names follow the pattern, are unique and never Stageline's own", () => {
+    const errors = checkForm({ ...form(), buildEnv: [row("OK"), row("1X"), row("OK")], runtimeEnv: [row("STAGE_NAME")] }, []);
+    expect(errors["buildEnv.0.name"]).toBeUndefined();
+    expect(errors["buildEnv.1.name"]).toBeDefined();
+    expect(errors["buildEnv.2.name"]).toContain("twice");
+    expect(errors["runtimeEnv.0.name"]).toContain("cannot be overridden");
+  });
+  it("an existing RDS database needs its identifier", () => {
+    expect(checkForm({ ...form(), database: "existingRds" }, [])["database.identifier"]).toBeDefined();
+  });
+});
+
+describe("copy variables from stage", () => {
+  const prod: StageSettings = {
+    name: "prod",
+    region: "us-east-1",
+    database: { kind: "none" },
+    requiresApproval: true,
+    routing: "apiGateway",
+    caching: false,
+    buildEnv: [{ name: "NODE_ENV", value: { kind: "plain", value: "production" } }],
+    runtimeEnv: [{ name: "API_KEY", value: { kind: "secret", keychainRef: "env/1" } }],
+    desiredCount: 2,
+  };
+  it("copies plain values and secrets by reference, never by value", () => {
+    const copied = copyVariables(form(), prod);
+    expect(copied.buildEnv).toEqual([{ name: "NODE_ENV", value: "production", secret: false, keychainRef: null }]);
+    expect(copied.runtimeEnv).toEqual([{ name: "API_KEY", value: "", secret: true, keychainRef: "env/1" }]);
+    const input = toSettingsInput(copied);
+    expect(input.runtimeEnv[0].value).toEqual({ kind: "keepSecret", keychainRef: "env/1" });
+  });
+  it("a copied variable replaces one of the same name", () => {
+    const own = { ...form(), buildEnv: [{ name: "NODE_ENV", value: "dev", secret: false, keychainRef: null }] };
+    expect(copyVariables(own, prod).buildEnv).toHaveLength(1);
+  });
+  it("a new secret value is sent as a new secret", () => {
+    const edited = formFromSettings(prod);
+    edited.runtimeEnv[0].value = "rotated";
+    expect(toSettingsInput(edited).runtimeEnv[0].value).toEqual({ kind: "newSecret", value: "rotated" });
+  });
+});

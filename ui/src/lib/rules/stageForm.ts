@@ -1,0 +1,160 @@
+// The new-stage dialog's rules, for instant feedback. The backend checks the
+// same rules again and is the one that decides.
+import type { Database } from "../bindings/Database";
+import type { EnvVar } from "../bindings/EnvVar";
+import type { EnvVarInput } from "../bindings/EnvVarInput";
+import type { Routing } from "../bindings/Routing";
+import type { StageSettings } from "../bindings/StageSettings";
+import type { StageSettingsInput } from "../bindings/StageSettingsInput";
+
+/** One variable row as edited. A secret row shows no value unless a new one is typed. */
+export interface EnvRow {
+  name: string;
+  value: string;
+  secret: boolean;
+  /** The keychain entry an existing or copied secret comes from. */
+  keychainRef: string | null;
+}
+
+export type DatabaseChoice = "none" | "newPostgres" | "existingRds";
+
+export interface StageForm {
+  name: string;
+  region: string;
+  database: DatabaseChoice;
+  rdsIdentifier: string;
+  requiresApproval: boolean;
+  routing: Routing;
+  caching: boolean;
+  buildEnv: EnvRow[];
+  runtimeEnv: EnvRow[];
+  desiredCount: number;
+}
+
+export function emptyForm(region: string): StageForm {
+  return {
+    name: "",
+    region,
+    database: "none",
+    rdsIdentifier: "",
+    requiresApproval: false,
+    routing: "apiGateway",
+    caching: false,
+    buildEnv: [],
+    runtimeEnv: [],
+    desiredCount: 1,
+  };
+}
+
+/** R13: caching is only offered with API Gateway. */
+export function cachingAvailable(routing: Routing): boolean {
+  return routing === "apiGateway";
+}
+
+export const CACHING_UNAVAILABLE_REASON =
+  "Caching is only available with Amazon API Gateway. The Application Load Balancer does not cache responses.";
+
+/** Switching to the load balancer turns caching off (it cannot stay on). */
+export function withRouting(form: StageForm, routing: Routing): StageForm {
+  return { ...form, routing, caching: cachingAvailable(routing) ? form.caching : false };
+}
+
+const STAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const RESERVED_VARIABLES = [
+  "STAGE_NAME", "PREVIOUS_STAGE_NAME", "STAGE_REGION", "ECR_ENDPOINT", "ECR_IMAGE_URL",
+  "CLUSTER_ARN", "SERVICE_NAME", "S3_BUCKET", "PG_HOST", "PG_PORT", "PG_DATABASE", "PG_CREDENTIALS_SECRET",
+];
+
+/** Field → message for every rule the form breaks now. */
+export function checkForm(form: StageForm, existingNames: string[]): Record<string, string> {
+  const errors: Record<string, string> = {};
+  const name = form.name.trim();
+  if (!name) errors.name = "Stage name is required.";
+  else if (!STAGE_NAME.test(name))
+    errors.name = "Use lowercase letters, digits and hyphens, starting with a letter (at most 32).";
+  else if (name === "latest") errors.name = "\"latest\" is reserved for the image tag; choose another name.";
+  else if (existingNames.includes(name)) errors.name = `This stack already has a stage named "${name}".`;
+  if (form.database === "existingRds" && !form.rdsIdentifier.trim())
+    errors["database.identifier"] = "The existing RDS instance's identifier is required.";
+  if (form.caching && !cachingAvailable(form.routing)) errors.caching = CACHING_UNAVAILABLE_REASON;
+  for (const [list, rows] of [["buildEnv", form.buildEnv], ["runtimeEnv", form.runtimeEnv]] as const) {
+    const seen = new Set<string>();
+    rows.forEach((row, i) => {
+      const key = `${list}.${i}.name`;
+      const n = row.name.trim();
+      if (!n) errors[key] = "Name is required.";
+      else if (!ENV_NAME.test(n)) errors[key] = "Letters, digits and _, not starting with a digit.";
+      else if (RESERVED_VARIABLES.includes(n)) errors[key] = `${n} is set by Stageline and cannot be overridden.`;
+      else if (seen.has(n)) errors[key] = `${n} is defined twice.`;
+      seen.add(n);
+    });
+  }
+  if (!Number.isInteger(form.desiredCount) || form.desiredCount < 0 || form.desiredCount > 100)
+    errors.desiredCount = "Desired instances must be between 0 and 100.";
+  return errors;
+}
+
+function rowsFrom(vars: EnvVar[]): EnvRow[] {
+  return vars.map((v) =>
+    v.value.kind === "plain"
+      ? { name: v.name, value: v.value.value, secret: false, keychainRef: null }
+      : { name: v.name, value: "", secret: true, keychainRef: v.value.keychainRef },
+  );
+}
+
+/** "Copy variables from stage…": plain values as they are; secrets by reference (the backend copies them). */
+export function copyVariables(form: StageForm, from: StageSettings): StageForm {
+  const merge = (own: EnvRow[], copied: EnvRow[]) => [
+    ...own.filter((row) => !copied.some((c) => c.name === row.name)),
+    ...copied,
+  ];
+  return {
+    ...form,
+    buildEnv: merge(form.buildEnv, rowsFrom(from.buildEnv)),
+    runtimeEnv: merge(form.runtimeEnv, rowsFrom(from.runtimeEnv)),
+  };
+}
+
+/** A stage's current settings as a form (stage details). */
+export function formFromSettings(settings: StageSettings): StageForm {
+  return {
+    name: settings.name,
+    region: settings.region,
+    database: settings.database.kind,
+    rdsIdentifier: settings.database.kind === "existingRds" ? settings.database.identifier : "",
+    requiresApproval: settings.requiresApproval,
+    routing: settings.routing,
+    caching: settings.caching,
+    buildEnv: rowsFrom(settings.buildEnv),
+    runtimeEnv: rowsFrom(settings.runtimeEnv),
+    desiredCount: settings.desiredCount,
+  };
+}
+
+function rowInput(row: EnvRow): EnvVarInput {
+  const name = row.name.trim();
+  if (!row.secret) return { name, value: { kind: "plain", value: row.value } };
+  if (row.value !== "" || !row.keychainRef) return { name, value: { kind: "newSecret", value: row.value } };
+  return { name, value: { kind: "keepSecret", keychainRef: row.keychainRef } };
+}
+
+function databaseInput(form: StageForm): Database {
+  if (form.database === "existingRds") return { kind: "existingRds", identifier: form.rdsIdentifier.trim() };
+  return { kind: form.database };
+}
+
+/** What the backend receives. */
+export function toSettingsInput(form: StageForm): StageSettingsInput {
+  return {
+    name: form.name.trim(),
+    region: form.region,
+    database: databaseInput(form),
+    requiresApproval: form.requiresApproval,
+    routing: form.routing,
+    caching: cachingAvailable(form.routing) && form.caching,
+    buildEnv: form.buildEnv.map(rowInput),
+    runtimeEnv: form.runtimeEnv.map(rowInput),
+    desiredCount: form.desiredCount,
+  };
+}
