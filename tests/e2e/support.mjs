@@ -1,0 +1,177 @@
+// Drives the real Stageline window through tauri-driver (WebKitWebDriver).
+// Each test file gets its own data folder (XDG dirs) and its own Git
+// repository; the test command provides Xvfb, D-Bus, a keyring and moto.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { remote } from "webdriverio";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const application = process.env.STAGELINE_BINARY ?? join(root, "target/debug/stageline");
+export const screenshots = join(root, "tests/screenshots");
+const port = 4444;
+
+/** The moto server the test command started. */
+export function motoUrl() {
+  const url = process.env.STAGELINE_MOTO_URL;
+  if (!url) throw new Error("STAGELINE_MOTO_URL is not set: run the end-to-end tests through the README's test command.");
+  return url;
+}
+
+/** A temporary home for one test file: app data, config, repositories. */
+export function makeHome(name) {
+  const home = mkdtempSync(join(tmpdir(), `stageline-e2e-${name}-`));
+  for (const dir of ["data", "config", "cache", "home"]) mkdirSync(join(home, dir), { recursive: true });
+  return home;
+}
+
+function git(cwd, ...args) {
+  return execFileSync("git", args, {
+    cwd,
+    env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", HOME: cwd, GIT_AUTHOR_NAME: "Ada", GIT_AUTHOR_EMAIL: "ada@example.com", GIT_COMMITTER_NAME: "Ada", GIT_COMMITTER_EMAIL: "ada@example.com" },
+    encoding: "utf8",
+  }).trim();
+}
+
+/** A real Git repository on `main` with a tiny web app and its buildspecs. */
+export function makeRepo(home, files = {}) {
+  const repo = join(home, "shop");
+  mkdirSync(repo, { recursive: true });
+  git(repo, "init", "-q", "-b", "main");
+  const defaults = {
+    "app.js": "require('http').createServer((q, s) => s.end('hello')).listen(8080);\n",
+    "build.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo building $(git rev-parse --short HEAD)\n",
+    "release.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo releasing to $STAGE_NAME in $STAGE_REGION\n",
+  };
+  for (const [name, text] of Object.entries({ ...defaults, ...files })) writeFileSync(join(repo, name), text);
+  git(repo, "add", "-A");
+  git(repo, "commit", "-q", "-m", "First version of the shop");
+  return repo;
+}
+
+/** Commits a change to the repository; returns the new sha. */
+export function commit(repo, file, text, message) {
+  writeFileSync(join(repo, file), text);
+  git(repo, "add", "-A");
+  git(repo, "commit", "-q", "-m", message);
+  return git(repo, "rev-parse", "HEAD");
+}
+
+/** tauri-driver for one test file, with the app's data in `home`. */
+export async function startDriver(home) {
+  const env = {
+    ...process.env,
+    HOME: join(home, "home"),
+    XDG_DATA_HOME: join(home, "data"),
+    XDG_CONFIG_HOME: join(home, "config"),
+    XDG_CACHE_HOME: join(home, "cache"),
+  };
+  const driver = spawn("tauri-driver", ["--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  driver.stdout.on("data", (d) => (output += d));
+  driver.stderr.on("data", (d) => (output += d));
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/status`);
+      if (res.ok) return { driver, output: () => output };
+    } catch {
+      /* not up yet */
+    }
+    await sleep(100);
+  }
+  driver.kill();
+  throw new Error(`tauri-driver did not start: ${output}`);
+}
+
+/** A new session: starts the app (again, on the same data). */
+export async function openApp() {
+  const browser = await remote({
+    hostname: "127.0.0.1",
+    port,
+    logLevel: "error",
+    capabilities: {
+      "wdio:enforceWebDriverClassic": true,
+      "tauri:options": { application },
+    },
+  });
+  await browser.setTimeout({ implicit: 0 });
+  await browser.$('[data-testid="new-stack"]').waitForExist({ timeout: 20000 });
+  return browser;
+}
+
+/** Closes the app (a restart follows with `openApp`). */
+export async function closeApp(browser) {
+  await browser.deleteSession();
+  await sleep(500);
+}
+
+export async function stopDriver(handle, home) {
+  handle.driver.kill();
+  await sleep(300);
+  if (!process.env.STAGELINE_KEEP_E2E) rmSync(home, { recursive: true, force: true });
+}
+
+/** Saves what the window shows, for the developers to look at. */
+export async function shot(browser, name) {
+  mkdirSync(screenshots, { recursive: true });
+  await sleep(250);
+  await browser.saveScreenshot(join(screenshots, `${name}.png`));
+}
+
+export const byTestId = (browser, id) => browser.$(`[data-testid="${id}"]`);
+
+/** Clicks an element once it is there and enabled. */
+export async function click(browser, id) {
+  const el = await byTestId(browser, id);
+  await el.waitForClickable({ timeout: 15000 });
+  await el.click();
+}
+
+/** Replaces an input's value. */
+export async function type(browser, id, text) {
+  const el = await byTestId(browser, id);
+  await el.waitForExist({ timeout: 10000 });
+  await el.clearValue();
+  await el.setValue(text);
+}
+
+/** The stage names of a stack, left to right, as the dashboard shows them. */
+export async function stageOrder(browser, stack) {
+  return browser.execute((s) => {
+    const pipeline = document.querySelector(`[data-testid="pipeline-${s}"]`);
+    return pipeline ? Array.from(pipeline.querySelectorAll("[data-stage-name]")).map((e) => e.getAttribute("data-stage-name")) : [];
+  }, stack);
+}
+
+/** Waits until `check` returns true (a bound for a hung test, not a speed check). */
+export async function waitFor(browser, what, check, timeout = 30000) {
+  await browser.waitUntil(check, { timeout, interval: 200, timeoutMsg: `timed out waiting until ${what}` });
+}
+
+/** Drags the new stage card with pointer events, in steps, to just right of (or left of) a stage in the order row. */
+export async function dragNewStage(browser, targetTestId, side) {
+  const card = await byTestId(browser, "new-stage-card");
+  const target = await byTestId(browser, targetTestId);
+  await card.scrollIntoView();
+  const from = await card.getLocation();
+  const fromSize = await card.getSize();
+  const to = await target.getLocation();
+  const toSize = await target.getSize();
+  const startX = Math.round(from.x + fromSize.width / 2);
+  const startY = Math.round(from.y + fromSize.height / 2);
+  const endX = Math.round(side === "after" ? to.x + toSize.width - 4 : to.x + 4);
+  const endY = Math.round(to.y + toSize.height / 2);
+  const steps = 10;
+  let action = browser.action("pointer", { parameters: { pointerType: "mouse" } }).move({ x: startX, y: startY }).down();
+  for (let i = 1; i <= steps; i++) {
+    action = action.move({
+      x: Math.round(startX + ((endX - startX) * i) / steps),
+      y: Math.round(startY + ((endY - startY) * i) / steps),
+      duration: 50,
+    });
+  }
+  await action.up().perform();
+}
