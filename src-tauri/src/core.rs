@@ -61,14 +61,19 @@ pub struct Core {
 struct KeychainCredentials(Keychain);
 
 impl CredentialsLookup for KeychainCredentials {
-    fn credentials(&self, account: &Account) -> BoxFuture<'static, Result<Option<AwsCredentials>, PortError>> {
+    fn credentials(
+        &self,
+        account: &Account,
+    ) -> BoxFuture<'static, Result<Option<AwsCredentials>, PortError>> {
         let keychain = self.0.clone();
         let reference = match &account.credentials {
             CredentialSource::Keychain { keychain_ref } => Some(keychain_ref.clone()),
             CredentialSource::Profile { .. } => None,
         };
         Box::pin(async move {
-            let Some(reference) = reference else { return Ok(None) };
+            let Some(reference) = reference else {
+                return Ok(None);
+            };
             let keys = keychain.aws_keys(&reference).await?;
             Ok(Some(AwsCredentials {
                 access_key_id: keys.access_key_id,
@@ -82,7 +87,10 @@ impl CredentialsLookup for KeychainCredentials {
 impl Core {
     /// Opens the database in `config.data_dir`, starts the engine (resuming
     /// what was in flight) and the branch watchers.
-    pub async fn start(config: CoreConfig, events: Arc<dyn Events>) -> Result<Arc<Core>, PortError> {
+    pub async fn start(
+        config: CoreConfig,
+        events: Arc<dyn Events>,
+    ) -> Result<Arc<Core>, PortError> {
         let store = SqliteStore::open(&config.data_dir.join("stageline.db")).await?;
         let keychain = Keychain::new(config.keychain_service.clone());
         let git = GitSource::without_credentials(config.data_dir.join("mirrors"));
@@ -91,7 +99,8 @@ impl Core {
             poll_interval: config.aws_poll_interval,
             ..DeployerOptions::default()
         };
-        let deployer = CloudFormationDeployer::new(Arc::new(KeychainCredentials(keychain.clone())), options);
+        let deployer =
+            CloudFormationDeployer::new(Arc::new(KeychainCredentials(keychain.clone())), options);
         let logs = FileLogs::new(config.data_dir.join("logs"));
         let clock = Arc::new(SystemClock::default());
         let ports = Ports {
@@ -104,9 +113,13 @@ impl Core {
             clock: clock.clone() as Arc<dyn Clock>,
             events,
         };
-        let pipeline_config =
-            PipelineConfig { workspaces: config.data_dir.join("workspaces"), keep_workspaces: config.keep_workspaces };
-        let pipeline = Pipeline::start(ports, pipeline_config).await.map_err(|e| PortError::new(stageline_engine::System::Store, e.to_string()))?;
+        let pipeline_config = PipelineConfig {
+            workspaces: config.data_dir.join("workspaces"),
+            keep_workspaces: config.keep_workspaces,
+        };
+        let pipeline = Pipeline::start(ports, pipeline_config)
+            .await
+            .map_err(|e| PortError::new(stageline_engine::System::Store, e.to_string()))?;
         let core = Arc::new(Core {
             pipeline,
             store,
@@ -124,6 +137,8 @@ impl Core {
 
     /// The name decisions are recorded under: the OS user.
     pub fn user(&self) -> String {
-        std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "you".to_string())
+        std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "you".to_string())
     }
 }

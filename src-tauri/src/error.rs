@@ -28,7 +28,11 @@ impl AppError {
 
     /// Something a user cannot fix by changing input.
     pub fn internal(message: impl Into<String>) -> Self {
-        AppError { code: ErrorCode::Internal, message: message.into(), fields: Vec::new() }
+        AppError {
+            code: ErrorCode::Internal,
+            message: message.into(),
+            fields: Vec::new(),
+        }
     }
 }
 
@@ -42,7 +46,11 @@ impl std::error::Error for AppError {}
 
 impl From<FieldErrors> for AppError {
     fn from(errors: FieldErrors) -> Self {
-        AppError { code: ErrorCode::Invalid, message: errors.to_string(), fields: errors.0 }
+        AppError {
+            code: ErrorCode::Invalid,
+            message: errors.to_string(),
+            fields: errors.0,
+        }
     }
 }
 
@@ -50,7 +58,11 @@ impl From<EngineError> for AppError {
     fn from(error: EngineError) -> Self {
         match error {
             EngineError::Invalid(fields) => fields.into(),
-            other => AppError { code: other.code(), message: other.to_string(), fields: Vec::new() },
+            other => AppError {
+                code: other.code(),
+                message: other.to_string(),
+                fields: Vec::new(),
+            },
         }
     }
 }

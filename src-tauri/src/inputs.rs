@@ -13,7 +13,11 @@ use stageline_engine::{AccountId, Database, Routing};
 pub enum CredentialsInput {
     /// Access keys, stored in the OS keychain.
     #[serde(rename_all = "camelCase")]
-    Keys { access_key_id: String, secret_access_key: String, session_token: Option<String> },
+    Keys {
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: Option<String>,
+    },
     /// A named profile of ~/.aws/config; nothing is stored.
     Profile { profile: String },
 }
@@ -56,13 +60,19 @@ pub struct NewStack {
 #[serde(tag = "kind", rename_all = "camelCase")]
 #[ts(export)]
 pub enum EnvValueInput {
-    Plain { value: String },
+    Plain {
+        value: String,
+    },
     /// A new secret value, to be stored in the keychain.
-    NewSecret { value: String },
+    NewSecret {
+        value: String,
+    },
     /// An existing keychain entry: this stage's own (kept) or another
     /// stage's (copied into a new entry of this stage).
     #[serde(rename_all = "camelCase")]
-    KeepSecret { keychain_ref: String },
+    KeepSecret {
+        keychain_ref: String,
+    },
 }
 
 impl std::fmt::Debug for EnvValueInput {

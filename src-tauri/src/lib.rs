@@ -5,6 +5,7 @@
 mod clock;
 mod commands;
 pub mod core;
+pub mod demo;
 pub mod error;
 mod events;
 pub mod inputs;
@@ -31,8 +32,19 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
-            let events = Arc::new(WindowEvents { app: app.handle().clone() });
-            let core = tauri::async_runtime::block_on(Core::start(CoreConfig::new(&data_dir), events))?;
+            let events = Arc::new(WindowEvents {
+                app: app.handle().clone(),
+            });
+            let core =
+                tauri::async_runtime::block_on(Core::start(CoreConfig::new(&data_dir), events))?;
+            if let Ok(endpoint) = std::env::var(demo::DEMO_ENDPOINT_VARIABLE) {
+                let core = core.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Err(error) = demo::seed_if_empty(&core, &endpoint).await {
+                        eprintln!("Stageline: the demo could not be set up: {error}");
+                    }
+                });
+            }
             app.manage(core);
             Ok(())
         })

@@ -22,7 +22,10 @@ pub struct FileLogs {
 impl FileLogs {
     pub fn new(dir: PathBuf) -> Self {
         let _ = std::fs::create_dir_all(&dir);
-        FileLogs { dir, listeners: Arc::default() }
+        FileLogs {
+            dir,
+            listeners: Arc::default(),
+        }
     }
 
     fn path(&self, run: RunId, part: PartKind) -> PathBuf {
@@ -36,9 +39,17 @@ impl FileLogs {
 
     /// Calls `listener` with every new line of the part (until it returns false),
     /// and returns what was logged before.
-    pub fn follow(&self, run: RunId, part: PartKind, listener: impl Fn(&str) -> bool + Send + Sync + 'static) -> String {
+    pub fn follow(
+        &self,
+        run: RunId,
+        part: PartKind,
+        listener: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> String {
         let mut listeners = self.listeners.lock().unwrap();
-        listeners.entry((run, part)).or_default().push(Arc::new(listener));
+        listeners
+            .entry((run, part))
+            .or_default()
+            .push(Arc::new(listener));
         self.read(run, part)
     }
 }
@@ -67,7 +78,15 @@ impl LogSink for FileSink {
 
 impl Logs for FileLogs {
     fn open(&self, run: RunId, part: PartKind) -> Arc<dyn LogSink> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(self.path(run, part)).ok();
-        Arc::new(FileSink { key: (run, part), file: Mutex::new(file), listeners: self.listeners.clone() })
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(run, part))
+            .ok();
+        Arc::new(FileSink {
+            key: (run, part),
+            file: Mutex::new(file),
+            listeners: self.listeners.clone(),
+        })
     }
 }

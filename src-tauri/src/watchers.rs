@@ -25,10 +25,20 @@ pub async fn watch_all(core: &Arc<Core>) {
         while let Some(event) = receiver.recv().await {
             let Some(core) = weak.upgrade() else { break };
             core.pipeline.notify(match event {
-                WatchEvent::NewHead { stack_id, head, included, forced } => {
-                    Input::CommitDetected { stack_id, head, included, forced }
+                WatchEvent::NewHead {
+                    stack_id,
+                    head,
+                    included,
+                    forced,
+                } => Input::CommitDetected {
+                    stack_id,
+                    head,
+                    included,
+                    forced,
+                },
+                WatchEvent::Warning { stack_id, message } => {
+                    Input::StackWarning { stack_id, message }
                 }
-                WatchEvent::Warning { stack_id, message } => Input::StackWarning { stack_id, message },
             });
         }
     });
@@ -38,7 +48,12 @@ pub async fn watch_all(core: &Arc<Core>) {
         .read(|s| {
             s.stacks()
                 .filter(|stack| !stack.deleting)
-                .map(|stack| (stack.clone(), s.newest_release_of(stack.id).map(|r| r.commit.sha.clone())))
+                .map(|stack| {
+                    (
+                        stack.clone(),
+                        s.newest_release_of(stack.id).map(|r| r.commit.sha.clone()),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .await
@@ -51,7 +66,9 @@ pub async fn watch_all(core: &Arc<Core>) {
 /// Watches one stack's branch (replacing an earlier watch of it).
 pub fn watch(core: &Core, stack: &Stack, last_seen_head: Option<String>) {
     let mut watchers = core.watchers.lock().unwrap();
-    let Some(events) = watchers.events.clone() else { return };
+    let Some(events) = watchers.events.clone() else {
+        return;
+    };
     let handle = core.git.watch(stack, last_seen_head, events);
     watchers.handles.insert(stack.id, handle);
 }

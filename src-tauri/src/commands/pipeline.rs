@@ -9,12 +9,22 @@ use crate::commands::CoreState;
 use crate::error::AppResult;
 
 fn decision(core: &crate::core::Core, comment: String, via: DecisionSource) -> Decision {
-    Decision { by: core.user(), at: stageline_engine::ports::Clock::now(core.clock.as_ref()), comment, via }
+    Decision {
+        by: core.user(),
+        at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
+        comment,
+        via,
+    }
 }
 
 /// R5: approve or reject a waiting release.
 #[tauri::command]
-pub async fn decide(core: CoreState<'_>, approval_id: ApprovalId, approve: bool, comment: String) -> AppResult<()> {
+pub async fn decide(
+    core: CoreState<'_>,
+    approval_id: ApprovalId,
+    approve: bool,
+    comment: String,
+) -> AppResult<()> {
     let decision = decision(&core, comment, DecisionSource::Dashboard);
     Ok(core.pipeline.decide(approval_id, approve, decision).await?)
 }
@@ -23,15 +33,24 @@ pub async fn decide(core: CoreState<'_>, approval_id: ApprovalId, approve: bool,
 #[tauri::command]
 pub async fn retry_run(core: CoreState<'_>, run_id: RunId, comment: String) -> AppResult<()> {
     let decision = decision(&core, comment, DecisionSource::Dashboard);
-    core.pipeline.send(Input::Retry { run_id, decision }).await?;
+    core.pipeline
+        .send(Input::Retry { run_id, decision })
+        .await?;
     Ok(())
 }
 
 /// Deploys an earlier successful release to the stage again (rollback).
 #[tauri::command]
-pub async fn redeploy(core: CoreState<'_>, stage_id: StageId, release_id: ReleaseId, comment: String) -> AppResult<()> {
+pub async fn redeploy(
+    core: CoreState<'_>,
+    stage_id: StageId,
+    release_id: ReleaseId,
+    comment: String,
+) -> AppResult<()> {
     let decision = decision(&core, comment, DecisionSource::Dashboard);
-    core.pipeline.redeploy(stage_id, release_id, decision).await?;
+    core.pipeline
+        .redeploy(stage_id, release_id, decision)
+        .await?;
     Ok(())
 }
 
@@ -43,6 +62,13 @@ pub async fn run_history(core: CoreState<'_>, stage_id: StageId) -> AppResult<Ve
 
 /// A part's log so far; new lines then arrive on `lines` as they are written.
 #[tauri::command]
-pub async fn follow_log(core: CoreState<'_>, run_id: RunId, part: PartKind, lines: Channel<String>) -> AppResult<String> {
-    Ok(core.logs.follow(run_id, part, move |line| lines.send(line.to_string()).is_ok()))
+pub async fn follow_log(
+    core: CoreState<'_>,
+    run_id: RunId,
+    part: PartKind,
+    lines: Channel<String>,
+) -> AppResult<String> {
+    Ok(core.logs.follow(run_id, part, move |line| {
+        lines.send(line.to_string()).is_ok()
+    }))
 }

@@ -34,7 +34,11 @@ pub async fn create_stage(
 }
 
 #[tauri::command]
-pub async fn update_stage(core: CoreState<'_>, id: StageId, settings: StageSettingsInput) -> AppResult<Stage> {
+pub async fn update_stage(
+    core: CoreState<'_>,
+    id: StageId,
+    settings: StageSettingsInput,
+) -> AppResult<Stage> {
     stages::update(&core, id, settings).await
 }
 

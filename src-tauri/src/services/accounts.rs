@@ -1,7 +1,9 @@
 //! Accounts: keys to the keychain, a profile checked in the AWS files.
 
 use stageline_engine::flow::Input;
-use stageline_engine::validation::{check_display_name, check_endpoint_url, check_profile_name, check_region, FieldErrors};
+use stageline_engine::validation::{
+    check_display_name, check_endpoint_url, check_profile_name, check_region, FieldErrors,
+};
 use stageline_engine::{Account, AccountId, CredentialSource};
 use stageline_secrets::{check_profile_readable, AwsKeys, ProfileFiles};
 
@@ -20,12 +22,19 @@ pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
     let mut errors = FieldErrors::default();
     check_display_name("name", "Account name", &input.name, &mut errors);
     check_region("defaultRegion", &input.default_region, &mut errors);
-    let endpoint_url = input.endpoint_url.filter(|u| !u.trim().is_empty()).map(|u| u.trim().to_string());
+    let endpoint_url = input
+        .endpoint_url
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| u.trim().to_string());
     if let Some(url) = &endpoint_url {
         check_endpoint_url(url, &mut errors);
     }
     match &input.credentials {
-        CredentialsInput::Keys { access_key_id, secret_access_key, .. } => {
+        CredentialsInput::Keys {
+            access_key_id,
+            secret_access_key,
+            ..
+        } => {
             if access_key_id.trim().is_empty() || access_key_id.chars().any(char::is_whitespace) {
                 errors.add("accessKeyId", "Access key ID is required (no spaces).");
             }
@@ -39,17 +48,27 @@ pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
 
     let id = AccountId(stageline_engine::ports::Clock::new_id(core.clock.as_ref()));
     let credentials = match input.credentials {
-        CredentialsInput::Keys { access_key_id, secret_access_key, session_token } => {
+        CredentialsInput::Keys {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        } => {
             let keychain_ref = format!("account/{id}");
             let keys = AwsKeys {
                 access_key_id: access_key_id.trim().to_string(),
                 secret_access_key,
                 session_token: session_token.filter(|t| !t.is_empty()),
             };
-            core.keychain.put_aws_keys(&keychain_ref, &keys).await.map_err(unreadable)?;
+            core.keychain
+                .put_aws_keys(&keychain_ref, &keys)
+                .await
+                .map_err(unreadable)?;
             if core.keychain.aws_keys(&keychain_ref).await.ok() != Some(keys) {
                 let _ = core.keychain.delete(&keychain_ref).await;
-                return Err(AppError::field("credentials", "The keys could not be read back from the keychain."));
+                return Err(AppError::field(
+                    "credentials",
+                    "The keys could not be read back from the keychain.",
+                ));
             }
             CredentialSource::Keychain { keychain_ref }
         }
@@ -59,7 +78,13 @@ pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
             CredentialSource::Profile { profile }
         }
     };
-    let account = Account { id, name: input.name.trim().to_string(), credentials, default_region: input.default_region, endpoint_url };
+    let account = Account {
+        id,
+        name: input.name.trim().to_string(),
+        credentials,
+        default_region: input.default_region,
+        endpoint_url,
+    };
     if let Err(error) = core.pipeline.send(Input::PutAccount(account.clone())).await {
         forget_keys(core, &account).await;
         return Err(error.into());
@@ -68,7 +93,10 @@ pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
 }
 
 fn unreadable(error: stageline_engine::PortError) -> AppError {
-    AppError::field("credentials", format!("The keys could not be stored: {}", error.message))
+    AppError::field(
+        "credentials",
+        format!("The keys could not be stored: {}", error.message),
+    )
 }
 
 async fn forget_keys(core: &Core, account: &Account) {
@@ -79,15 +107,30 @@ async fn forget_keys(core: &Core, account: &Account) {
 
 /// Every account.
 pub async fn list(core: &Core) -> AppResult<Vec<Account>> {
-    Ok(core.pipeline.read(|s| s.accounts().cloned().collect()).await?)
+    Ok(core
+        .pipeline
+        .read(|s| s.accounts().cloned().collect())
+        .await?)
 }
 
 /// Checks that an account's credentials can be read now.
 pub async fn check_readable(core: &Core, id: AccountId) -> AppResult<()> {
-    let account = core.pipeline.read(move |s| s.account(id).cloned()).await?.ok_or_else(|| AppError::field("account", "There is no such account."))?;
+    let account = core
+        .pipeline
+        .read(move |s| s.account(id).cloned())
+        .await?
+        .ok_or_else(|| AppError::field("account", "There is no such account."))?;
     match &account.credentials {
-        CredentialSource::Keychain { keychain_ref } => core.keychain.aws_keys(keychain_ref).await.map(|_| ()).map_err(|e| AppError::field("credentials", e.message)),
-        CredentialSource::Profile { profile } => check_profile_readable(profile, &ProfileFiles::standard(&home())).map_err(|m| AppError::field("profile", m)),
+        CredentialSource::Keychain { keychain_ref } => core
+            .keychain
+            .aws_keys(keychain_ref)
+            .await
+            .map(|_| ())
+            .map_err(|e| AppError::field("credentials", e.message)),
+        CredentialSource::Profile { profile } => {
+            check_profile_readable(profile, &ProfileFiles::standard(&home()))
+                .map_err(|m| AppError::field("profile", m))
+        }
     }
 }
 

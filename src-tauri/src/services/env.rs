@@ -15,7 +15,10 @@ pub struct PreparedSettings {
 }
 
 fn new_reference(core: &Core) -> String {
-    format!("env/{}", stageline_engine::ports::Clock::new_id(core.clock.as_ref()))
+    format!(
+        "env/{}",
+        stageline_engine::ports::Clock::new_id(core.clock.as_ref())
+    )
 }
 
 async fn prepare_list(
@@ -33,7 +36,9 @@ async fn prepare_list(
                 let reference = new_reference(core);
                 core.keychain.put(&reference, &value).await?;
                 written.push(reference.clone());
-                EnvValue::Secret { keychain_ref: reference }
+                EnvValue::Secret {
+                    keychain_ref: reference,
+                }
             }
             EnvValueInput::KeepSecret { keychain_ref } if own_refs.contains(&keychain_ref) => {
                 EnvValue::Secret { keychain_ref }
@@ -41,15 +46,23 @@ async fn prepare_list(
             EnvValueInput::KeepSecret { keychain_ref } => {
                 // Copied from another stage: this stage gets its own entry.
                 let value = core.keychain.get(&keychain_ref).await.map_err(|e| {
-                    AppError::field(&format!("{list_field}.{index}.value"), format!("Could not copy the secret value: {}", e.message))
+                    AppError::field(
+                        &format!("{list_field}.{index}.value"),
+                        format!("Could not copy the secret value: {}", e.message),
+                    )
                 })?;
                 let reference = new_reference(core);
                 core.keychain.put(&reference, &value).await?;
                 written.push(reference.clone());
-                EnvValue::Secret { keychain_ref: reference }
+                EnvValue::Secret {
+                    keychain_ref: reference,
+                }
             }
         };
-        result.push(EnvVar { name: var.name.trim().to_string(), value });
+        result.push(EnvVar {
+            name: var.name.trim().to_string(),
+            value,
+        });
     }
     Ok(result)
 }
@@ -69,11 +82,23 @@ pub fn secret_refs(settings: &StageSettings) -> Vec<String> {
 
 /// Writes new secret values to the keychain and returns the settings.
 /// `own_refs` are the entries the stage already has (kept as they are).
-pub async fn prepare(core: &Core, input: StageSettingsInput, own_refs: &[String]) -> AppResult<PreparedSettings> {
+pub async fn prepare(
+    core: &Core,
+    input: StageSettingsInput,
+    own_refs: &[String],
+) -> AppResult<PreparedSettings> {
     let mut written = Vec::new();
     let result = async {
-        let build_env = prepare_list(core, "buildEnv", input.build_env, own_refs, &mut written).await?;
-        let runtime_env = prepare_list(core, "runtimeEnv", input.runtime_env, own_refs, &mut written).await?;
+        let build_env =
+            prepare_list(core, "buildEnv", input.build_env, own_refs, &mut written).await?;
+        let runtime_env = prepare_list(
+            core,
+            "runtimeEnv",
+            input.runtime_env,
+            own_refs,
+            &mut written,
+        )
+        .await?;
         Ok::<_, AppError>(StageSettings {
             name: input.name.trim().to_string(),
             region: input.region,

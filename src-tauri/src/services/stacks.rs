@@ -1,7 +1,10 @@
 //! Stacks: the repository and branch checked through Git before anything is saved.
 
 use stageline_engine::flow::{Input, Reply, StackView};
-use stageline_engine::validation::{check_branch_name, check_poll_interval, check_repository_location, check_stack_name, FieldErrors};
+use stageline_engine::validation::{
+    check_branch_name, check_poll_interval, check_repository_location, check_stack_name,
+    FieldErrors,
+};
 use stageline_engine::{Stack, StackId};
 use stageline_git::{check_repository, GitCredentials};
 
@@ -26,12 +29,17 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
     check_branch_name(&branch, &mut errors);
     check_poll_interval(input.poll_interval_secs, &mut errors);
     let account_id = input.account_id;
-    let account = core.pipeline.read(move |s| s.account(account_id).cloned()).await?;
+    let account = core
+        .pipeline
+        .read(move |s| s.account(account_id).cloned())
+        .await?;
     if account.is_none() {
         errors.add("accountId", "Choose an account.");
     }
     errors.into_result()?;
-    check_repository(&repository, &branch, GitCredentials::default()).await.map_err(FieldErrors::from)?;
+    check_repository(&repository, &branch, GitCredentials::default())
+        .await
+        .map_err(FieldErrors::from)?;
 
     let stack = Stack {
         id: StackId(stageline_engine::ports::Clock::new_id(core.clock.as_ref())),
@@ -44,7 +52,14 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
         deleting: false,
     };
     let region = account.map(|a| a.default_region).unwrap_or_default();
-    let Reply::Stack(stack) = core.pipeline.send(Input::CreateStack { stack, first_region: region }).await? else {
+    let Reply::Stack(stack) = core
+        .pipeline
+        .send(Input::CreateStack {
+            stack,
+            first_region: region,
+        })
+        .await?
+    else {
         return Err(AppError::internal("The stack was not created."));
     };
     crate::watchers::watch(core, &stack, None);
@@ -53,7 +68,12 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
 
 /// Deletes every stage's AWS stack, then the stack (`confirmation` must be `delete`).
 pub async fn delete(core: &Core, id: StackId, confirmation: String) -> AppResult<()> {
-    core.pipeline.send(Input::DeleteStack { stack_id: id, confirmation }).await?;
+    core.pipeline
+        .send(Input::DeleteStack {
+            stack_id: id,
+            confirmation,
+        })
+        .await?;
     crate::watchers::unwatch(core, id);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Stages: settings with their secrets, inserted, updated and deleted through the engine.
 
 use stageline_engine::flow::{Input, Reply};
-use stageline_engine::{Stage, StackId, StageId};
+use stageline_engine::{StackId, Stage, StageId};
 
 use crate::core::Core;
 use crate::error::{AppError, AppResult};
@@ -16,9 +16,22 @@ async fn stage(core: &Core, id: StageId) -> AppResult<Stage> {
 }
 
 /// R1/R7: inserts a stage right after `after` (`None`: first).
-pub async fn create(core: &Core, stack_id: StackId, after: Option<StageId>, input: StageSettingsInput) -> AppResult<Stage> {
+pub async fn create(
+    core: &Core,
+    stack_id: StackId,
+    after: Option<StageId>,
+    input: StageSettingsInput,
+) -> AppResult<Stage> {
     let prepared = env::prepare(core, input, &[]).await?;
-    match core.pipeline.send(Input::CreateStage { stack_id, after, settings: prepared.settings }).await {
+    match core
+        .pipeline
+        .send(Input::CreateStage {
+            stack_id,
+            after,
+            settings: prepared.settings,
+        })
+        .await
+    {
         Ok(Reply::Stage(stage)) => Ok(stage),
         Ok(_) => Err(AppError::internal("The stage was not created.")),
         Err(error) => {
@@ -33,10 +46,20 @@ pub async fn update(core: &Core, id: StageId, input: StageSettingsInput) -> AppR
     let before = stage(core, id).await?;
     let own = env::secret_refs(&before.settings);
     let prepared = env::prepare(core, input, &own).await?;
-    match core.pipeline.send(Input::UpdateStage { stage_id: id, settings: prepared.settings }).await {
+    match core
+        .pipeline
+        .send(Input::UpdateStage {
+            stage_id: id,
+            settings: prepared.settings,
+        })
+        .await
+    {
         Ok(Reply::Stage(updated)) => {
             let still_used = env::secret_refs(&updated.settings);
-            let dropped: Vec<String> = own.into_iter().filter(|r| !still_used.contains(r)).collect();
+            let dropped: Vec<String> = own
+                .into_iter()
+                .filter(|r| !still_used.contains(r))
+                .collect();
             env::forget(core, &dropped).await;
             Ok(updated)
         }
@@ -51,7 +74,12 @@ pub async fn update(core: &Core, id: StageId, input: StageSettingsInput) -> AppR
 /// R9: deletes a stage once the word `delete` is typed (checked by the engine).
 pub async fn delete(core: &Core, id: StageId, confirmation: String) -> AppResult<()> {
     let before = stage(core, id).await?;
-    core.pipeline.send(Input::DeleteStage { stage_id: id, confirmation }).await?;
+    core.pipeline
+        .send(Input::DeleteStage {
+            stage_id: id,
+            confirmation,
+        })
+        .await?;
     env::forget(core, &env::secret_refs(&before.settings)).await;
     Ok(())
 }

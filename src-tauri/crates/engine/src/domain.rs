@@ -68,7 +68,9 @@ pub enum Database {
     NewPostgres,
     /// An existing RDS instance, looked up by its identifier.
     #[serde(rename_all = "camelCase")]
-    ExistingRds { identifier: String },
+    ExistingRds {
+        identifier: String,
+    },
 }
 
 /// How requests reach the stage's service.
@@ -262,7 +264,13 @@ pub struct Part {
 impl Part {
     /// A part that has not started.
     pub fn pending(kind: PartKind) -> Self {
-        Part { kind, status: PartStatus::Pending, started_at: None, finished_at: None, message: None }
+        Part {
+            kind,
+            status: PartStatus::Pending,
+            started_at: None,
+            finished_at: None,
+            message: None,
+        }
     }
 }
 
@@ -341,17 +349,26 @@ pub struct Run {
 impl Run {
     /// The part of the given kind.
     pub fn part(&self, kind: PartKind) -> &Part {
-        self.parts.iter().find(|p| p.kind == kind).expect("every run has all three parts")
+        self.parts
+            .iter()
+            .find(|p| p.kind == kind)
+            .expect("every run has all three parts")
     }
 
     /// The part of the given kind, to change it.
     pub fn part_mut(&mut self, kind: PartKind) -> &mut Part {
-        self.parts.iter_mut().find(|p| p.kind == kind).expect("every run has all three parts")
+        self.parts
+            .iter_mut()
+            .find(|p| p.kind == kind)
+            .expect("every run has all three parts")
     }
 
     /// The part running now, if any.
     pub fn running_part(&self) -> Option<PartKind> {
-        self.parts.iter().find(|p| p.status == PartStatus::Running).map(|p| p.kind)
+        self.parts
+            .iter()
+            .find(|p| p.status == PartStatus::Running)
+            .map(|p| p.kind)
     }
 }
 

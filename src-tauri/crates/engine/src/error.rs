@@ -46,7 +46,10 @@ pub struct PortError {
 impl PortError {
     /// A failure of `system`, with a message a user understands.
     pub fn new(system: System, message: impl Into<String>) -> Self {
-        PortError { system, message: message.into() }
+        PortError {
+            system,
+            message: message.into(),
+        }
     }
 }
 

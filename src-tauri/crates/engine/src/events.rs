@@ -17,28 +17,48 @@ pub enum PipelineEvent {
     RunStarted { run: Run },
     /// A part of a run changed status.
     #[serde(rename_all = "camelCase")]
-    PartChanged { run: Run, part: PartKind, status: PartStatus },
+    PartChanged {
+        run: Run,
+        part: PartKind,
+        status: PartStatus,
+    },
     /// A run ended (succeeded, failed or cancelled).
     RunFinished { run: Run },
     /// A release is held at a stage that requires approval (R5).
-    ApprovalRequested { approval: Approval, release: Release },
+    ApprovalRequested {
+        approval: Approval,
+        release: Release,
+    },
     /// An approval was decided (approved, rejected, superseded or cancelled).
     ApprovalDecided { approval: Approval },
     /// A newer release took this one's place at a stage (R16).
     #[serde(rename_all = "camelCase")]
-    ReleaseSuperseded { release_id: ReleaseId, stage_id: StageId, by: ReleaseId },
+    ReleaseSuperseded {
+        release_id: ReleaseId,
+        stage_id: StageId,
+        by: ReleaseId,
+    },
     /// A release waits at a busy stage (R16).
     #[serde(rename_all = "camelCase")]
-    ReleaseQueued { release_id: ReleaseId, stage_id: StageId },
+    ReleaseQueued {
+        release_id: ReleaseId,
+        stage_id: StageId,
+    },
     /// A stage was created, changed, or started or failed deleting.
     StageChanged { stage: Stage },
     /// A stage is gone: its AWS stack was deleted.
     #[serde(rename_all = "camelCase")]
-    StageRemoved { stack_id: StackId, stage_id: StageId },
+    StageRemoved {
+        stack_id: StackId,
+        stage_id: StageId,
+    },
     /// A stack was created or changed.
     #[serde(rename_all = "camelCase")]
     StackChanged { stack_id: StackId },
     /// Something about a stack the user should know (an unreachable remote…); `None` clears it.
     #[serde(rename_all = "camelCase")]
-    StackWarning { stack_id: StackId, message: Option<String> },
+    StackWarning {
+        stack_id: StackId,
+        message: Option<String>,
+    },
 }

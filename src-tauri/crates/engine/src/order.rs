@@ -1,7 +1,7 @@
 //! Stage order (R1) and deletion (R9). A stage's position is chosen once, at
 //! creation; there is deliberately no operation that moves an existing stage.
 
-use crate::domain::{Database, Routing, Stage, StageLifecycle, StageSettings, Stack};
+use crate::domain::{Database, Routing, Stack, Stage, StageLifecycle, StageSettings};
 use crate::ids::StageId;
 use crate::validation::FieldErrors;
 use crate::EngineError;

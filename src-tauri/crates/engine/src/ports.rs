@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::domain::{
-    Account, Approval, Artifact, Commit, PartKind, Release, Run, Stack, Stage,
-};
+use crate::domain::{Account, Approval, Artifact, Commit, PartKind, Release, Run, Stack, Stage};
 use crate::error::PortError;
 use crate::events::PipelineEvent;
 use crate::ids::{AccountId, ApprovalId, Millis, ReleaseId, RunId, StackId, StageId};
@@ -103,7 +101,11 @@ pub trait Store: Send + Sync {
     /// An approval in any status (to tell a superseded one from an unknown one).
     fn approval(&self, id: ApprovalId) -> BoxFuture<'_, Result<Option<Approval>, PortError>>;
     /// The release, if a run of it once succeeded at the stage (what can be redeployed).
-    fn deployed_release(&self, stage: StageId, release: ReleaseId) -> BoxFuture<'_, Result<Option<Release>, PortError>>;
+    fn deployed_release(
+        &self,
+        stage: StageId,
+        release: ReleaseId,
+    ) -> BoxFuture<'_, Result<Option<Release>, PortError>>;
 }
 
 /// The branch a stack follows.
@@ -111,7 +113,12 @@ pub trait Source: Send + Sync {
     /// The branch head now (for a new first stage, R7).
     fn head(&self, stack: &Stack) -> BoxFuture<'_, Result<Commit, PortError>>;
     /// Checks out exactly `sha` into `dir` as a real Git working tree.
-    fn checkout(&self, stack: &Stack, sha: &str, dir: PathBuf) -> BoxFuture<'_, Result<(), PortError>>;
+    fn checkout(
+        &self,
+        stack: &Stack,
+        sha: &str,
+        dir: PathBuf,
+    ) -> BoxFuture<'_, Result<(), PortError>>;
 }
 
 /// An environment variable with its value read from the keychain if secret.
@@ -125,7 +132,11 @@ pub struct ResolvedVar {
 
 impl std::fmt::Debug for ResolvedVar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = if self.secret { "***" } else { self.value.as_str() };
+        let value = if self.secret {
+            "***"
+        } else {
+            self.value.as_str()
+        };
         write!(f, "{}={}", self.name, value)
     }
 }
@@ -147,7 +158,11 @@ pub struct BuildJob {
 pub trait Builder: Send + Sync {
     /// Runs `build.yml` (part Build) or `release.yml` (part Release) in `job.workdir`.
     /// Fails with a message a user understands (which file, which phase, which exit code).
-    fn run(&self, job: BuildJob, log: Arc<dyn LogSink>) -> BoxFuture<'static, Result<(), PortError>>;
+    fn run(
+        &self,
+        job: BuildJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<(), PortError>>;
 }
 
 /// What the deployer knows of a stage's place in AWS: the values injected
@@ -198,11 +213,30 @@ pub trait Deployer: Send + Sync {
     /// The values release.yml gets for this stage (pure naming, no AWS call).
     fn stage_facts(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageFacts;
     /// Creates or updates the stage's stack with the release.
-    fn deploy(&self, job: DeployJob, log: Arc<dyn LogSink>) -> BoxFuture<'static, Result<DeployOutcome, PortError>>;
+    fn deploy(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<DeployOutcome, PortError>>;
     /// Finds out whether an interrupted deploy of `job` happened.
-    fn reconcile(&self, job: DeployJob, log: Arc<dyn LogSink>) -> BoxFuture<'static, Result<DeployedState, PortError>>;
+    fn reconcile(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<DeployedState, PortError>>;
     /// Sets the stage service's desired count without a redeploy (R12).
-    fn scale(&self, account: Account, stack: Stack, stage: Stage, count: u32) -> BoxFuture<'static, Result<(), PortError>>;
+    fn scale(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        count: u32,
+    ) -> BoxFuture<'static, Result<(), PortError>>;
     /// Deletes the stage's stack and waits until it is gone (R9).
-    fn delete_stage(&self, account: Account, stack: Stack, stage: Stage) -> BoxFuture<'static, Result<(), PortError>>;
+    fn delete_stage(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    ) -> BoxFuture<'static, Result<(), PortError>>;
 }

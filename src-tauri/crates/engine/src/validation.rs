@@ -28,7 +28,10 @@ pub struct FieldErrors(pub Vec<FieldError>);
 impl FieldErrors {
     /// Records a broken rule.
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), message: message.into() });
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     /// `Ok` when no rule is broken.
@@ -71,7 +74,8 @@ pub const INJECTED_VARIABLES: &[&str] = &[
 ];
 
 /// Variables the database setting gives the app (R15); users cannot override them.
-pub const DATABASE_VARIABLES: &[&str] = &["PG_HOST", "PG_PORT", "PG_DATABASE", "PG_CREDENTIALS_SECRET"];
+pub const DATABASE_VARIABLES: &[&str] =
+    &["PG_HOST", "PG_PORT", "PG_DATABASE", "PG_CREDENTIALS_SECRET"];
 
 fn is_lower_name(s: &str, max_len: usize) -> bool {
     let mut chars = s.chars();
@@ -90,7 +94,10 @@ pub fn check_stage_name(name: &str, errors: &mut FieldErrors) {
             "Stage name must start with a lowercase letter and use only lowercase letters, digits and hyphens (at most 32 characters).",
         );
     } else if name == RESERVED_STAGE_NAME {
-        errors.add("name", "Stage name \"latest\" is reserved for the image tag; choose another name.");
+        errors.add(
+            "name",
+            "Stage name \"latest\" is reserved for the image tag; choose another name.",
+        );
     }
 }
 
@@ -111,7 +118,10 @@ pub fn check_region(field: &str, region: &str, errors: &mut FieldErrors) {
     if region.is_empty() {
         errors.add(field, "Region is required.");
     } else if !is_aws_region(region) {
-        errors.add(field, format!("\"{region}\" is not an AWS region code (for example us-east-1)."));
+        errors.add(
+            field,
+            format!("\"{region}\" is not an AWS region code (for example us-east-1)."),
+        );
     }
 }
 
@@ -133,7 +143,10 @@ pub fn check_env_vars(list_field: &str, vars: &[EnvVar], errors: &mut FieldError
                 format!("\"{name}\" is not a valid variable name: use letters, digits and _, not starting with a digit."),
             );
         } else if INJECTED_VARIABLES.contains(&name) || DATABASE_VARIABLES.contains(&name) {
-            errors.add(field, format!("{name} is set by Stageline for every release and cannot be overridden."));
+            errors.add(
+                field,
+                format!("{name} is set by Stageline for every release and cannot be overridden."),
+            );
         } else if !seen.insert(name) {
             errors.add(field, format!("{name} is defined twice."));
         }
@@ -149,7 +162,10 @@ fn check_rds_identifier(identifier: &str, errors: &mut FieldErrors) {
         && !identifier.contains("--")
         && !identifier.ends_with('-');
     if identifier.is_empty() {
-        errors.add("database.identifier", "The existing RDS instance's identifier is required.");
+        errors.add(
+            "database.identifier",
+            "The existing RDS instance's identifier is required.",
+        );
     } else if !valid {
         errors.add(
             "database.identifier",
@@ -168,7 +184,13 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
     let mut errors = FieldErrors::default();
     check_stage_name(&settings.name, &mut errors);
     if !errors.has("name") && others.iter().any(|s| s.settings.name == settings.name) {
-        errors.add("name", format!("This stack already has a stage named \"{}\"; stage names must be unique.", settings.name));
+        errors.add(
+            "name",
+            format!(
+                "This stack already has a stage named \"{}\"; stage names must be unique.",
+                settings.name
+            ),
+        );
     }
     check_region("region", &settings.region, &mut errors);
     if let Database::ExistingRds { identifier } = &settings.database {
@@ -183,7 +205,10 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
     check_env_vars("buildEnv", &settings.build_env, &mut errors);
     check_env_vars("runtimeEnv", &settings.runtime_env, &mut errors);
     if settings.desired_count > MAX_DESIRED_COUNT {
-        errors.add("desiredCount", format!("Desired instances must be between 0 and {MAX_DESIRED_COUNT}."));
+        errors.add(
+            "desiredCount",
+            format!("Desired instances must be between 0 and {MAX_DESIRED_COUNT}."),
+        );
     }
     errors.into_result()
 }
@@ -232,15 +257,23 @@ pub fn check_branch_name(branch: &str, errors: &mut FieldErrors) {
     if branch.is_empty() {
         errors.add("branch", "Branch is required.");
     } else if !ok {
-        errors.add("branch", format!("\"{branch}\" is not a valid Git branch name."));
+        errors.add(
+            "branch",
+            format!("\"{branch}\" is not a valid Git branch name."),
+        );
     }
 }
 
 /// An endpoint URL (for an AWS emulator) is an http or https URL with a host.
 pub fn check_endpoint_url(url: &str, errors: &mut FieldErrors) {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
     if !matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(' ')) {
-        errors.add("endpointUrl", "Endpoint URL must be an http:// or https:// URL, for example http://127.0.0.1:5000.");
+        errors.add(
+            "endpointUrl",
+            "Endpoint URL must be an http:// or https:// URL, for example http://127.0.0.1:5000.",
+        );
     }
 }
 
@@ -256,9 +289,14 @@ pub fn check_display_name(field: &str, what: &str, name: &str, errors: &mut Fiel
 /// A named profile of the AWS config files.
 pub fn check_profile_name(profile: &str, errors: &mut FieldErrors) {
     let ok = !profile.is_empty()
-        && profile.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !ok {
-        errors.add("profile", "Profile must be the name of a profile in ~/.aws/config (letters, digits, _ . -).");
+        errors.add(
+            "profile",
+            "Profile must be the name of a profile in ~/.aws/config (letters, digits, _ . -).",
+        );
     }
 }
 

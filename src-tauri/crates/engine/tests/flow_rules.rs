@@ -24,7 +24,13 @@ async fn r2_the_same_head_twice_is_one_release() {
     flow.commit(1).await;
     flow.commit(1).await;
     flow.wait_deployed("dev", 1).await;
-    let created = flow.fakes.events.all().iter().filter(|e| matches!(e, PipelineEvent::ReleaseCreated { .. })).count();
+    let created = flow
+        .fakes
+        .events
+        .all()
+        .iter()
+        .filter(|e| matches!(e, PipelineEvent::ReleaseCreated { .. }))
+        .count();
     assert_eq!(created, 1);
 }
 
@@ -36,7 +42,13 @@ async fn r3_build_runs_once_per_commit_release_and_deploy_once_per_stage() {
     let builder = &flow.fakes.builder;
     assert_eq!(builder.count(PartKind::Build), 1, "one build per commit");
     assert_eq!(builder.count(PartKind::Release), 3, "release.yml per stage");
-    let deployed: Vec<String> = flow.fakes.deployer.deploys().into_iter().map(|(name, _)| name).collect();
+    let deployed: Vec<String> = flow
+        .fakes
+        .deployer
+        .deploys()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     assert_eq!(deployed, ["dev", "test", "prod"]);
     let test_run = flow.latest_run("test").await.unwrap();
     assert_eq!(test_run.part(PartKind::Build).status, PartStatus::Reused);
@@ -47,9 +59,19 @@ async fn r3_release_yml_gets_the_injected_variables() {
     let flow = Flow::new(&[("prod", false)]).await;
     flow.commit(1).await;
     flow.wait_deployed("prod", 1).await;
-    let releases: Vec<_> = flow.fakes.builder.calls().into_iter().filter(|c| c.part == PartKind::Release).collect();
+    let releases: Vec<_> = flow
+        .fakes
+        .builder
+        .calls()
+        .into_iter()
+        .filter(|c| c.part == PartKind::Release)
+        .collect();
     let var = |call: &testing::BuilderCall, name: &str| {
-        call.injected.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        call.injected
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
     assert_eq!(var(&releases[0], "STAGE_NAME"), "dev");
     assert_eq!(var(&releases[0], "PREVIOUS_STAGE_NAME"), "latest");
@@ -71,11 +93,24 @@ async fn r4_a_failed_deploy_stops_the_flow_and_later_stages_keep_what_they_run()
     flow.wait_run("test", RunStatus::Failed).await;
     flow.settle().await;
     assert_eq!(flow.deployed_sha("dev").await, Some(commit(2).sha));
-    assert_eq!(flow.deployed_sha("test").await, Some(commit(1).sha), "test keeps its previous release");
-    assert_eq!(flow.deployed_sha("prod").await, Some(commit(1).sha), "prod never saw commit 2");
+    assert_eq!(
+        flow.deployed_sha("test").await,
+        Some(commit(1).sha),
+        "test keeps its previous release"
+    );
+    assert_eq!(
+        flow.deployed_sha("prod").await,
+        Some(commit(1).sha),
+        "prod never saw commit 2"
+    );
     let failed = flow.latest_run("test").await.unwrap();
     assert_eq!(failed.part(PartKind::Deploy).status, PartStatus::Failed);
-    assert!(failed.part(PartKind::Deploy).message.as_deref().unwrap().contains("rolled back"));
+    assert!(failed
+        .part(PartKind::Deploy)
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("rolled back"));
 }
 
 #[tokio::test]
@@ -108,7 +143,10 @@ async fn r5_a_stage_requiring_approval_holds_the_release() {
     let approval = flow.wait_approval("prod", 1).await;
     assert_eq!(approval.status, ApprovalStatus::Pending);
     flow.settle().await;
-    assert!(flow.latest_run("prod").await.is_none(), "nothing runs before the decision");
+    assert!(
+        flow.latest_run("prod").await.is_none(),
+        "nothing runs before the decision"
+    );
 }
 
 #[tokio::test]
@@ -116,10 +154,24 @@ async fn r5_approving_starts_the_release_at_once_and_records_the_decision() {
     let flow = Flow::new(&[("prod", true)]).await;
     flow.commit(1).await;
     let approval = flow.wait_approval("prod", 1).await;
-    let decision = Decision { by: "ada".into(), at: 5, comment: "Looks good".into(), via: DecisionSource::Notification };
-    flow.pipeline.decide(approval.id, true, decision.clone()).await.unwrap();
+    let decision = Decision {
+        by: "ada".into(),
+        at: 5,
+        comment: "Looks good".into(),
+        via: DecisionSource::Notification,
+    };
+    flow.pipeline
+        .decide(approval.id, true, decision.clone())
+        .await
+        .unwrap();
     flow.wait_deployed("prod", 1).await;
-    let stored = flow.fakes.store.approvals().into_iter().find(|a| a.id == approval.id).unwrap();
+    let stored = flow
+        .fakes
+        .store
+        .approvals()
+        .into_iter()
+        .find(|a| a.id == approval.id)
+        .unwrap();
     assert_eq!(stored.status, ApprovalStatus::Approved);
     assert_eq!(stored.decision, Some(decision));
 }
@@ -129,14 +181,31 @@ async fn r5_rejecting_ends_the_release_there() {
     let flow = Flow::new(&[("prod", true)]).await;
     flow.commit(1).await;
     let approval = flow.wait_approval("prod", 1).await;
-    flow.pipeline.decide(approval.id, false, by_ada("Not this one")).await.unwrap();
+    flow.pipeline
+        .decide(approval.id, false, by_ada("Not this one"))
+        .await
+        .unwrap();
     flow.settle().await;
     assert!(flow.latest_run("prod").await.is_none());
-    let stored = flow.fakes.store.approvals().into_iter().find(|a| a.id == approval.id).unwrap();
+    let stored = flow
+        .fakes
+        .store
+        .approvals()
+        .into_iter()
+        .find(|a| a.id == approval.id)
+        .unwrap();
     assert_eq!(stored.status, ApprovalStatus::Rejected);
     assert_eq!(stored.decision.unwrap().comment, "Not this one");
-    let again = flow.pipeline.decide(approval.id, true, by_ada("")).await.unwrap_err();
-    assert_eq!(again.code(), ErrorCode::Conflict, "a decided approval cannot be decided again");
+    let again = flow
+        .pipeline
+        .decide(approval.id, true, by_ada(""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.code(),
+        ErrorCode::Conflict,
+        "a decided approval cannot be decided again"
+    );
 }
 
 #[tokio::test]
@@ -147,11 +216,26 @@ async fn r6_switching_to_automatic_starts_the_waiting_release() {
     let prod = flow.stage("prod").await;
     let mut automatic = settings("prod", false);
     automatic.region = "us-east-1".into();
-    flow.pipeline.send(Input::UpdateStage { stage_id: prod, settings: automatic }).await.unwrap();
+    flow.pipeline
+        .send(Input::UpdateStage {
+            stage_id: prod,
+            settings: automatic,
+        })
+        .await
+        .unwrap();
     flow.wait_deployed("prod", 1).await;
-    let stored = flow.fakes.store.approvals().into_iter().find(|a| a.id == approval.id).unwrap();
+    let stored = flow
+        .fakes
+        .store
+        .approvals()
+        .into_iter()
+        .find(|a| a.id == approval.id)
+        .unwrap();
     assert_eq!(stored.status, ApprovalStatus::Approved);
-    assert_eq!(stored.decision.unwrap().via, DecisionSource::SwitchedToAutomatic);
+    assert_eq!(
+        stored.decision.unwrap().via,
+        DecisionSource::SwitchedToAutomatic
+    );
 }
 
 #[tokio::test]
@@ -160,7 +244,13 @@ async fn r6_switching_to_manual_holds_later_releases() {
     flow.commit(1).await;
     flow.wait_deployed("prod", 1).await;
     let prod = flow.stage("prod").await;
-    flow.pipeline.send(Input::UpdateStage { stage_id: prod, settings: settings("prod", true) }).await.unwrap();
+    flow.pipeline
+        .send(Input::UpdateStage {
+            stage_id: prod,
+            settings: settings("prod", true),
+        })
+        .await
+        .unwrap();
     flow.commit(2).await;
     flow.wait_approval("prod", 2).await;
     assert_eq!(flow.deployed_sha("prod").await, Some(commit(1).sha));
@@ -172,7 +262,10 @@ async fn r7_a_new_stage_deploys_its_predecessors_last_release_at_once_without_ap
     flow.commit(1).await;
     flow.wait_deployed("dev", 1).await;
     let dev = flow.stage("dev").await;
-    let canary = flow.create_stage(Some(dev), settings("canary", true)).await.unwrap();
+    let canary = flow
+        .create_stage(Some(dev), settings("canary", true))
+        .await
+        .unwrap();
     flow.wait_deployed("canary", 1).await;
     let run = flow.latest_run("canary").await.unwrap();
     assert_eq!(run.trigger, RunTrigger::NewStage);
@@ -185,7 +278,9 @@ async fn r7_a_new_stage_deploys_its_predecessors_last_release_at_once_without_ap
 async fn r7_a_new_stage_with_nothing_upstream_waits_for_the_next_release() {
     let flow = Flow::new(&[]).await;
     let dev = flow.stage("dev").await;
-    flow.create_stage(Some(dev), settings("prod", false)).await.unwrap();
+    flow.create_stage(Some(dev), settings("prod", false))
+        .await
+        .unwrap();
     flow.settle().await;
     assert!(flow.latest_run("prod").await.is_none());
 }
@@ -195,9 +290,14 @@ async fn r7_a_new_first_stage_deploys_the_branch_head() {
     let flow = Flow::new(&[]).await;
     flow.commit(1).await;
     flow.wait_deployed("dev", 1).await;
-    flow.create_stage(None, settings("build", true)).await.unwrap();
+    flow.create_stage(None, settings("build", true))
+        .await
+        .unwrap();
     flow.wait_deployed("build", 1).await;
-    assert_eq!(flow.latest_run("build").await.unwrap().trigger, RunTrigger::NewStage);
+    assert_eq!(
+        flow.latest_run("build").await.unwrap().trigger,
+        RunTrigger::NewStage
+    );
     let names: Vec<StageId> = flow.stage_ids().await;
     assert_eq!(names[0], flow.stage("build").await);
 }
@@ -215,10 +315,20 @@ async fn r8_approving_while_the_new_stage_deploys_starts_at_once() {
     flow.create_stage(Some(dev), canary).await.unwrap();
     flow.wait_part("canary", PartKind::Deploy).await;
     let still_pending = flow.wait_approval("prod", 1).await;
-    assert_eq!(still_pending.id, approval.id, "the approval stays where it is");
-    flow.pipeline.decide(approval.id, true, by_ada("ship it")).await.unwrap();
+    assert_eq!(
+        still_pending.id, approval.id,
+        "the approval stays where it is"
+    );
+    flow.pipeline
+        .decide(approval.id, true, by_ada("ship it"))
+        .await
+        .unwrap();
     flow.wait_deployed("prod", 1).await;
-    assert_eq!(flow.latest_run("canary").await.unwrap().status, RunStatus::Running, "canary is still deploying");
+    assert_eq!(
+        flow.latest_run("canary").await.unwrap().status,
+        RunStatus::Running,
+        "canary is still deploying"
+    );
     flow.fakes.deployer.release("canary");
     flow.wait_deployed("canary", 1).await;
 }
@@ -227,7 +337,14 @@ async fn r8_approving_while_the_new_stage_deploys_starts_at_once() {
 async fn r9_deleting_needs_the_typed_word_and_changes_nothing_otherwise() {
     let flow = Flow::new(&[("prod", false)]).await;
     let prod = flow.stage("prod").await;
-    let error = flow.pipeline.send(Input::DeleteStage { stage_id: prod, confirmation: "yes".into() }).await.unwrap_err();
+    let error = flow
+        .pipeline
+        .send(Input::DeleteStage {
+            stage_id: prod,
+            confirmation: "yes".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), ErrorCode::Invalid);
     assert_eq!(flow.stage_ids().await.len(), 2);
     assert!(flow.fakes.deployer.deleted().is_empty());
@@ -240,16 +357,36 @@ async fn r9_deleting_a_stage_cancels_its_run_and_the_next_releases_flow_past_the
     flow.commit(1).await;
     flow.wait_part("canary", PartKind::Deploy).await;
     let canary = flow.stage("canary").await;
-    flow.pipeline.send(Input::DeleteStage { stage_id: canary, confirmation: "delete".into() }).await.unwrap();
+    flow.pipeline
+        .send(Input::DeleteStage {
+            stage_id: canary,
+            confirmation: "delete".into(),
+        })
+        .await
+        .unwrap();
     let stack = flow.stack;
-    wait_until(&flow.pipeline, "canary is gone", move |s| s.stages_of(stack).len() == 2).await;
-    let cancelled = flow.fakes.store.runs().into_iter().find(|r| r.stage_id == canary).unwrap();
+    wait_until(&flow.pipeline, "canary is gone", move |s| {
+        s.stages_of(stack).len() == 2
+    })
+    .await;
+    let cancelled = flow
+        .fakes
+        .store
+        .runs()
+        .into_iter()
+        .find(|r| r.stage_id == canary)
+        .unwrap();
     assert_eq!(cancelled.status, RunStatus::Cancelled);
     assert_eq!(flow.fakes.deployer.deleted(), ["canary"]);
     flow.commit(2).await;
     flow.wait_deployed("prod", 2).await;
-    let positions: Vec<(String, u32)> =
-        flow.fakes.store.stages().into_iter().map(|s| (s.settings.name, s.position)).collect();
+    let positions: Vec<(String, u32)> = flow
+        .fakes
+        .store
+        .stages()
+        .into_iter()
+        .map(|s| (s.settings.name, s.position))
+        .collect();
     assert_eq!(positions, [("dev".to_string(), 0), ("prod".to_string(), 1)]);
 }
 
@@ -258,15 +395,30 @@ async fn r9_a_stage_whose_aws_stack_fails_to_delete_stays_listed_and_can_be_retr
     let flow = Flow::new(&[("prod", false)]).await;
     flow.fakes.deployer.fail_delete("prod", true);
     let prod = flow.stage("prod").await;
-    flow.pipeline.send(Input::DeleteStage { stage_id: prod, confirmation: "delete".into() }).await.unwrap();
+    flow.pipeline
+        .send(Input::DeleteStage {
+            stage_id: prod,
+            confirmation: "delete".into(),
+        })
+        .await
+        .unwrap();
     wait_until(&flow.pipeline, "the delete failed", move |s| {
-        matches!(s.stage(prod).map(|st| &st.lifecycle), Some(StageLifecycle::DeleteFailed { .. }))
+        matches!(
+            s.stage(prod).map(|st| &st.lifecycle),
+            Some(StageLifecycle::DeleteFailed { .. })
+        )
     })
     .await;
     assert_eq!(flow.stage_ids().await.len(), 1, "it has left the flow");
     flow.fakes.deployer.fail_delete("prod", false);
-    flow.pipeline.send(Input::RetryDeleteStage(prod)).await.unwrap();
-    wait_until(&flow.pipeline, "prod is gone", move |s| s.stage(prod).is_none()).await;
+    flow.pipeline
+        .send(Input::RetryDeleteStage(prod))
+        .await
+        .unwrap();
+    wait_until(&flow.pipeline, "prod is gone", move |s| {
+        s.stage(prod).is_none()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -285,9 +437,19 @@ async fn r16_a_newer_release_waits_at_a_busy_stage_and_a_still_newer_one_superse
     flow.fakes.deployer.release("dev");
     flow.wait_deployed("dev", 3).await;
     let dev = flow.stage("dev").await;
-    let ran: Vec<ReleaseId> =
-        flow.fakes.store.runs().into_iter().filter(|r| r.stage_id == dev).map(|r| r.release_id).collect();
-    assert_eq!(ran, [flow.release_of(1), flow.release_of(3)], "commit 2 never ran");
+    let ran: Vec<ReleaseId> = flow
+        .fakes
+        .store
+        .runs()
+        .into_iter()
+        .filter(|r| r.stage_id == dev)
+        .map(|r| r.release_id)
+        .collect();
+    assert_eq!(
+        ran,
+        [flow.release_of(1), flow.release_of(3)],
+        "commit 2 never ran"
+    );
 }
 
 #[tokio::test]
@@ -297,9 +459,19 @@ async fn r16_only_the_newest_release_waits_at_an_approval_gate() {
     let first = flow.wait_approval("prod", 1).await;
     flow.commit(2).await;
     let second = flow.wait_approval("prod", 2).await;
-    let pending = flow.pipeline.read(|s| s.pending_approvals().count()).await.unwrap();
+    let pending = flow
+        .pipeline
+        .read(|s| s.pending_approvals().count())
+        .await
+        .unwrap();
     assert_eq!(pending, 1);
-    let stored = flow.fakes.store.approvals().into_iter().find(|a| a.id == first.id).unwrap();
+    let stored = flow
+        .fakes
+        .store
+        .approvals()
+        .into_iter()
+        .find(|a| a.id == first.id)
+        .unwrap();
     assert_eq!(stored.status, ApprovalStatus::Superseded);
     assert_ne!(first.id, second.id);
 }
@@ -311,11 +483,18 @@ async fn r16_approving_a_superseded_release_returns_a_clear_error() {
     let first = flow.wait_approval("prod", 1).await;
     flow.commit(2).await;
     flow.wait_approval("prod", 2).await;
-    let error = flow.pipeline.decide(first.id, true, by_ada("")).await.unwrap_err();
+    let error = flow
+        .pipeline
+        .decide(first.id, true, by_ada(""))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), ErrorCode::Superseded);
     assert!(error.to_string().contains("newer release"));
     flow.settle().await;
-    assert!(flow.latest_run("prod").await.is_none(), "nothing was deployed");
+    assert!(
+        flow.latest_run("prod").await.is_none(),
+        "nothing was deployed"
+    );
 }
 
 #[tokio::test]
@@ -326,7 +505,13 @@ async fn retrying_a_failed_run_runs_the_release_again_and_it_flows_on() {
     flow.wait_run("dev", RunStatus::Failed).await;
     flow.fakes.builder.heal();
     let failed = flow.latest_run("dev").await.unwrap();
-    flow.pipeline.send(Input::Retry { run_id: failed.id, decision: by_ada("fixed the runner") }).await.unwrap();
+    flow.pipeline
+        .send(Input::Retry {
+            run_id: failed.id,
+            decision: by_ada("fixed the runner"),
+        })
+        .await
+        .unwrap();
     flow.wait_deployed("prod", 1).await;
     assert_eq!(flow.fakes.builder.count(PartKind::Build), 2);
 }
@@ -339,11 +524,16 @@ async fn redeploying_an_earlier_release_rolls_back_without_a_rebuild() {
     flow.commit(2).await;
     flow.wait_deployed("dev", 2).await;
     let dev = flow.stage("dev").await;
-    flow.pipeline.redeploy(dev, flow.release_of(1), by_ada("roll back")).await.unwrap();
+    flow.pipeline
+        .redeploy(dev, flow.release_of(1), by_ada("roll back"))
+        .await
+        .unwrap();
     flow.wait_deployed("dev", 1).await;
     assert_eq!(flow.fakes.builder.count(PartKind::Build), 2, "no rebuild");
     let run = flow.latest_run("dev").await.unwrap();
-    assert!(matches!(run.trigger, RunTrigger::Redeploy { decision } if decision.comment == "roll back"));
+    assert!(
+        matches!(run.trigger, RunTrigger::Redeploy { decision } if decision.comment == "roll back")
+    );
 }
 
 #[tokio::test]
@@ -352,7 +542,11 @@ async fn redeploying_a_release_that_never_ran_at_the_stage_is_refused() {
     flow.commit(1).await;
     flow.wait_approval("prod", 1).await;
     let prod = flow.stage("prod").await;
-    let error = flow.pipeline.redeploy(prod, flow.release_of(1), by_ada("")).await.unwrap_err();
+    let error = flow
+        .pipeline
+        .redeploy(prod, flow.release_of(1), by_ada(""))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), ErrorCode::Conflict);
 }
 
@@ -360,16 +554,29 @@ async fn redeploying_a_release_that_never_ran_at_the_stage_is_refused() {
 async fn different_stacks_run_in_parallel() {
     let flow = Flow::new(&[]).await;
     let other = test_stack(50, "blog", AccountId(1));
-    flow.pipeline.send(Input::CreateStack { stack: other.clone(), first_region: "eu-west-1".into() }).await.unwrap();
+    flow.pipeline
+        .send(Input::CreateStack {
+            stack: other.clone(),
+            first_region: "eu-west-1".into(),
+        })
+        .await
+        .unwrap();
     flow.fakes.builder.hold(PartKind::Build);
     flow.commit(1).await;
     flow.wait_part("dev", PartKind::Build).await;
     flow.fakes.builder.release(PartKind::Build);
-    let input = Input::CommitDetected { stack_id: other.id, head: commit(9), included: vec![], forced: false };
+    let input = Input::CommitDetected {
+        stack_id: other.id,
+        head: commit(9),
+        included: vec![],
+        forced: false,
+    };
     flow.pipeline.send(input).await.unwrap();
     flow.wait_deployed("dev", 1).await;
     wait_until(&flow.pipeline, "blog's dev runs commit 9", move |s| {
-        s.flow_of(other.id).first().is_some_and(|st| s.flow(st.id).deployed.is_some())
+        s.flow_of(other.id)
+            .first()
+            .is_some_and(|st| s.flow(st.id).deployed.is_some())
     })
     .await;
 }
@@ -379,14 +586,22 @@ async fn every_transition_emits_an_event_the_ui_can_render() {
     let flow = Flow::new(&[("prod", true)]).await;
     flow.commit(1).await;
     let approval = flow.wait_approval("prod", 1).await;
-    flow.pipeline.decide(approval.id, true, by_ada("")).await.unwrap();
+    flow.pipeline
+        .decide(approval.id, true, by_ada(""))
+        .await
+        .unwrap();
     flow.wait_deployed("prod", 1).await;
     let kinds: Vec<String> = flow
         .fakes
         .events
         .all()
         .iter()
-        .map(|e| serde_json::to_value(e).unwrap()["kind"].as_str().unwrap().to_string())
+        .map(|e| {
+            serde_json::to_value(e).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .filter(|k| k != "stageChanged" && k != "stackChanged")
         .collect();
     assert_eq!(
@@ -410,7 +625,10 @@ async fn every_transition_emits_an_event_the_ui_can_render() {
 async fn a_failed_write_changes_nothing() {
     let flow = Flow::new(&[]).await;
     flow.fakes.store.fail_next_apply();
-    let error = flow.create_stage(Some(flow.stage("dev").await), settings("prod", false)).await.unwrap_err();
+    let error = flow
+        .create_stage(Some(flow.stage("dev").await), settings("prod", false))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), ErrorCode::Store);
     assert_eq!(flow.stage_ids().await.len(), 1, "memory follows the store");
     assert_eq!(flow.fakes.store.stages().len(), 1);
@@ -424,7 +642,9 @@ async fn bad_stage_settings_are_refused_and_nothing_is_written() {
     bad.routing = Routing::LoadBalancer;
     bad.caching = true;
     let error = flow.create_stage(None, bad).await.unwrap_err();
-    let EngineError::Invalid(fields) = error else { panic!("expected a validation error") };
+    let EngineError::Invalid(fields) = error else {
+        panic!("expected a validation error")
+    };
     assert!(fields.has("name") && fields.has("caching"));
     assert_eq!(flow.fakes.store.applies(), writes);
 }
@@ -437,7 +657,13 @@ async fn scaling_a_stage_reaches_its_service_without_a_redeploy_r12() {
     let dev = flow.stage("dev").await;
     let mut stopped = settings("dev", false);
     stopped.desired_count = 0;
-    flow.pipeline.send(Input::UpdateStage { stage_id: dev, settings: stopped }).await.unwrap();
+    flow.pipeline
+        .send(Input::UpdateStage {
+            stage_id: dev,
+            settings: stopped,
+        })
+        .await
+        .unwrap();
     flow.settle().await;
     assert_eq!(flow.fakes.deployer.scales(), [("dev".to_string(), 0)]);
     assert_eq!(flow.fakes.deployer.deploys().len(), 1, "no redeploy");

@@ -32,9 +32,17 @@ async fn r17_a_deploy_that_finished_while_stopped_is_never_redone() {
     flow.wait_deployed("dev", 1).await;
     flow.fakes.deployer.release("dev");
     flow.settle().await;
-    assert!(flow.fakes.deployer.deploys().is_empty(), "not deployed a second time");
+    assert!(
+        flow.fakes.deployer.deploys().is_empty(),
+        "not deployed a second time"
+    );
     let run = flow.latest_run("dev").await.unwrap();
-    assert!(run.part(PartKind::Deploy).message.as_deref().unwrap().contains("restart"));
+    assert!(run
+        .part(PartKind::Deploy)
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("restart"));
 }
 
 #[tokio::test]
@@ -57,7 +65,10 @@ async fn r17_no_approval_is_lost_across_a_restart() {
     let flow = flow.restart().await;
     let kept = flow.wait_approval("prod", 1).await;
     assert_eq!(kept.id, approval.id);
-    flow.pipeline.decide(approval.id, true, by_ada("after restart")).await.unwrap();
+    flow.pipeline
+        .decide(approval.id, true, by_ada("after restart"))
+        .await
+        .unwrap();
     flow.wait_deployed("prod", 1).await;
 }
 

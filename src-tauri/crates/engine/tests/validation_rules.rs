@@ -1,7 +1,8 @@
 //! The input rules: every rule names its field and its reason.
 
 use stageline_engine::order::{
-    check_delete_confirmation, close_gap, first_stage, flow_order, insert_position, shift_for_insert,
+    check_delete_confirmation, close_gap, first_stage, flow_order, insert_position,
+    shift_for_insert,
 };
 use stageline_engine::validation::*;
 use stageline_engine::*;
@@ -32,20 +33,47 @@ fn stage(id: i64, name: &str, position: u32) -> Stage {
 }
 
 fn plain(name: &str) -> EnvVar {
-    EnvVar { name: name.to_string(), value: EnvValue::Plain { value: "x".into() } }
+    EnvVar {
+        name: name.to_string(),
+        value: EnvValue::Plain { value: "x".into() },
+    }
 }
 
 fn field_errors(result: Result<(), FieldErrors>) -> Vec<String> {
-    result.err().map(|e| e.0.into_iter().map(|f| f.field).collect()).unwrap_or_default()
+    result
+        .err()
+        .map(|e| e.0.into_iter().map(|f| f.field).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn stage_name_follows_r14_pattern() {
-    for good in ["dev", "prod", "canary-2", "a", "x0123456789012345678901234567890"] {
-        assert!(check_stage_settings(&settings(good), &[]).is_ok(), "{good} should be accepted");
+    for good in [
+        "dev",
+        "prod",
+        "canary-2",
+        "a",
+        "x0123456789012345678901234567890",
+    ] {
+        assert!(
+            check_stage_settings(&settings(good), &[]).is_ok(),
+            "{good} should be accepted"
+        );
     }
-    for bad in ["", "Dev", "1dev", "-dev", "dev_1", "dev stage", "x01234567890123456789012345678901"] {
-        assert_eq!(field_errors(check_stage_settings(&settings(bad), &[])), ["name"], "{bad:?} should be refused");
+    for bad in [
+        "",
+        "Dev",
+        "1dev",
+        "-dev",
+        "dev_1",
+        "dev stage",
+        "x01234567890123456789012345678901",
+    ] {
+        assert_eq!(
+            field_errors(check_stage_settings(&settings(bad), &[])),
+            ["name"],
+            "{bad:?} should be refused"
+        );
     }
 }
 
@@ -61,7 +89,9 @@ fn stage_name_must_be_unique_within_the_stack() {
     let others = [stage(1, "dev", 0), stage(2, "prod", 1)];
     let errors = check_stage_settings(&settings("prod"), &others).unwrap_err();
     assert_eq!(errors.0[0].field, "name");
-    assert!(errors.0[0].message.contains("already has a stage named \"prod\""));
+    assert!(errors.0[0]
+        .message
+        .contains("already has a stage named \"prod\""));
     assert!(check_stage_settings(&settings("canary"), &others).is_ok());
 }
 
@@ -69,7 +99,10 @@ fn stage_name_must_be_unique_within_the_stack() {
 fn caching_is_refused_with_a_load_balancer_r13() {
     let mut s = settings("prod");
     s.caching = true;
-    assert!(check_stage_settings(&s, &[]).is_ok(), "caching with API Gateway is fine");
+    assert!(
+        check_stage_settings(&s, &[]).is_ok(),
+        "caching with API Gateway is fine"
+    );
     s.routing = Routing::LoadBalancer;
     let errors = check_stage_settings(&s, &[]).unwrap_err();
     assert_eq!(errors.0[0].field, "caching");
@@ -85,30 +118,60 @@ fn region_must_be_an_aws_region_code_r10() {
     }
     for bad in ["", "us-east-9", "mars-north-1", "US-EAST-1"] {
         s.region = bad.into();
-        assert_eq!(field_errors(check_stage_settings(&s, &[])), ["region"], "{bad:?}");
+        assert_eq!(
+            field_errors(check_stage_settings(&s, &[])),
+            ["region"],
+            "{bad:?}"
+        );
     }
 }
 
 #[test]
 fn env_var_names_follow_the_pattern() {
     let mut s = settings("prod");
-    s.build_env = vec![plain("GOOD_1"), plain("_ok"), plain("1BAD"), plain("has-dash"), plain("")];
-    s.runtime_env = vec![plain("A"), plain("A"), plain("STAGE_NAME"), plain("PG_HOST")];
+    s.build_env = vec![
+        plain("GOOD_1"),
+        plain("_ok"),
+        plain("1BAD"),
+        plain("has-dash"),
+        plain(""),
+    ];
+    s.runtime_env = vec![
+        plain("A"),
+        plain("A"),
+        plain("STAGE_NAME"),
+        plain("PG_HOST"),
+    ];
     let fields = field_errors(check_stage_settings(&s, &[]));
     assert_eq!(
         fields,
-        ["buildEnv.2.name", "buildEnv.3.name", "buildEnv.4.name", "runtimeEnv.1.name", "runtimeEnv.2.name", "runtimeEnv.3.name"]
+        [
+            "buildEnv.2.name",
+            "buildEnv.3.name",
+            "buildEnv.4.name",
+            "runtimeEnv.1.name",
+            "runtimeEnv.2.name",
+            "runtimeEnv.3.name"
+        ]
     );
 }
 
 #[test]
 fn existing_rds_needs_a_valid_identifier_r15() {
     let mut s = settings("prod");
-    s.database = Database::ExistingRds { identifier: "orders-db".into() };
+    s.database = Database::ExistingRds {
+        identifier: "orders-db".into(),
+    };
     assert!(check_stage_settings(&s, &[]).is_ok());
     for bad in ["", "1db", "db--x", "db-", "db_x"] {
-        s.database = Database::ExistingRds { identifier: bad.into() };
-        assert_eq!(field_errors(check_stage_settings(&s, &[])), ["database.identifier"], "{bad:?}");
+        s.database = Database::ExistingRds {
+            identifier: bad.into(),
+        };
+        assert_eq!(
+            field_errors(check_stage_settings(&s, &[])),
+            ["database.identifier"],
+            "{bad:?}"
+        );
     }
 }
 
@@ -118,7 +181,10 @@ fn desired_count_has_an_upper_bound_r12() {
     s.desired_count = 0;
     assert!(check_stage_settings(&s, &[]).is_ok(), "0 stops the service");
     s.desired_count = MAX_DESIRED_COUNT + 1;
-    assert_eq!(field_errors(check_stage_settings(&s, &[])), ["desiredCount"]);
+    assert_eq!(
+        field_errors(check_stage_settings(&s, &[])),
+        ["desiredCount"]
+    );
 }
 
 #[test]
@@ -127,17 +193,32 @@ fn every_broken_rule_is_reported_at_once() {
     s.region = "nowhere".into();
     s.routing = Routing::LoadBalancer;
     s.caching = true;
-    assert_eq!(field_errors(check_stage_settings(&s, &[])), ["name", "region", "caching"]);
+    assert_eq!(
+        field_errors(check_stage_settings(&s, &[])),
+        ["name", "region", "caching"]
+    );
 }
 
 #[test]
 fn repository_location_is_a_path_or_a_supported_url() {
-    for good in ["/home/me/app", "file:///srv/git/app.git", "https://github.com/me/app.git", "ssh://git@host/me/app.git"] {
+    for good in [
+        "/home/me/app",
+        "file:///srv/git/app.git",
+        "https://github.com/me/app.git",
+        "ssh://git@host/me/app.git",
+    ] {
         let mut errors = FieldErrors::default();
         check_repository_location(good, &mut errors);
         assert!(errors.0.is_empty(), "{good}");
     }
-    for bad in ["", "relative/path", "ftp://host/x", "https://", "file://relative", "git@github.com:me/app"] {
+    for bad in [
+        "",
+        "relative/path",
+        "ftp://host/x",
+        "https://",
+        "file://relative",
+        "git@github.com:me/app",
+    ] {
         let mut errors = FieldErrors::default();
         check_repository_location(bad, &mut errors);
         assert!(errors.has("repository"), "{bad:?}");
@@ -151,7 +232,24 @@ fn branch_names_follow_git_rules() {
         check_branch_name(good, &mut errors);
         assert!(errors.0.is_empty(), "{good}");
     }
-    for bad in ["", "-x", "a..b", "a b", "x.lock", "x/", "/x", "a~1", "a^", "a:b", "a?", "a*", "a[b", "@", "a@{1}", "x/.hidden"] {
+    for bad in [
+        "",
+        "-x",
+        "a..b",
+        "a b",
+        "x.lock",
+        "x/",
+        "/x",
+        "a~1",
+        "a^",
+        "a:b",
+        "a?",
+        "a*",
+        "a[b",
+        "@",
+        "a@{1}",
+        "x/.hidden",
+    ] {
         let mut errors = FieldErrors::default();
         check_branch_name(bad, &mut errors);
         assert!(errors.has("branch"), "{bad:?}");
@@ -171,7 +269,10 @@ fn stack_names_endpoint_urls_profiles_and_poll_intervals() {
     check_profile_name("my profile", &mut errors);
     check_poll_interval(1, &mut errors);
     let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(fields, ["name", "endpointUrl", "profile", "pollIntervalSecs"]);
+    assert_eq!(
+        fields,
+        ["name", "endpointUrl", "profile", "pollIntervalSecs"]
+    );
 }
 
 #[test]
@@ -191,37 +292,60 @@ fn insert_at_any_position_renumbers_later_stages_r1() {
     assert_eq!(position, 1);
     shift_for_insert(&mut stages, position);
     stages.push(stage(3, "canary", position));
-    let names: Vec<&str> = flow_order(&stages).iter().map(|s| s.settings.name.as_str()).collect();
+    let names: Vec<&str> = flow_order(&stages)
+        .iter()
+        .map(|s| s.settings.name.as_str())
+        .collect();
     assert_eq!(names, ["dev", "canary", "prod"]);
     // a new first stage
     let position = insert_position(&stages, None).unwrap();
     assert_eq!(position, 0);
     shift_for_insert(&mut stages, position);
     stages.push(stage(4, "build", 0));
-    let names: Vec<&str> = flow_order(&stages).iter().map(|s| s.settings.name.as_str()).collect();
+    let names: Vec<&str> = flow_order(&stages)
+        .iter()
+        .map(|s| s.settings.name.as_str())
+        .collect();
     assert_eq!(names, ["build", "dev", "canary", "prod"]);
 }
 
 #[test]
 fn inserting_after_an_unknown_stage_is_refused() {
     let stages = vec![stage(1, "dev", 0)];
-    assert!(matches!(insert_position(&stages, Some(StageId(9))), Err(EngineError::NotFound(_))));
+    assert!(matches!(
+        insert_position(&stages, Some(StageId(9))),
+        Err(EngineError::NotFound(_))
+    ));
 }
 
 #[test]
 fn removing_a_stage_closes_the_gap_r9() {
-    let mut stages = vec![stage(1, "dev", 0), stage(2, "canary", 1), stage(3, "prod", 2)];
+    let mut stages = vec![
+        stage(1, "dev", 0),
+        stage(2, "canary", 1),
+        stage(3, "prod", 2),
+    ];
     close_gap(&mut stages, 1);
     stages.retain(|s| s.id != StageId(2));
-    let positions: Vec<(String, u32)> = stages.iter().map(|s| (s.settings.name.clone(), s.position)).collect();
+    let positions: Vec<(String, u32)> = stages
+        .iter()
+        .map(|s| (s.settings.name.clone(), s.position))
+        .collect();
     assert_eq!(positions, [("dev".into(), 0), ("prod".into(), 1)]);
 }
 
 #[test]
 fn stages_being_deleted_leave_the_flow() {
-    let mut stages = vec![stage(1, "dev", 0), stage(2, "canary", 1), stage(3, "prod", 2)];
+    let mut stages = vec![
+        stage(1, "dev", 0),
+        stage(2, "canary", 1),
+        stage(3, "prod", 2),
+    ];
     stages[1].lifecycle = StageLifecycle::Deleting;
-    let names: Vec<&str> = flow_order(&stages).iter().map(|s| s.settings.name.as_str()).collect();
+    let names: Vec<&str> = flow_order(&stages)
+        .iter()
+        .map(|s| s.settings.name.as_str())
+        .collect();
     assert_eq!(names, ["dev", "prod"]);
 }
 

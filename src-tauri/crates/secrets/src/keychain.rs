@@ -32,13 +32,18 @@ fn keychain_error(what: &str, error: keyring::Error) -> PortError {
         }
         other => other.to_string(),
     };
-    PortError::new(System::Keychain, format!("Could not {what} in the keychain: {reason}."))
+    PortError::new(
+        System::Keychain,
+        format!("Could not {what} in the keychain: {reason}."),
+    )
 }
 
 impl Keychain {
     /// The keychain entries of `service`.
     pub fn new(service: impl Into<String>) -> Self {
-        Keychain { service: service.into() }
+        Keychain {
+            service: service.into(),
+        }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -50,7 +55,8 @@ impl Keychain {
         let service = self.service.clone();
         let reference = reference.to_string();
         tokio::task::spawn_blocking(move || {
-            let entry = keyring::Entry::new(&service, &reference).map_err(|e| keychain_error(what, e))?;
+            let entry =
+                keyring::Entry::new(&service, &reference).map_err(|e| keychain_error(what, e))?;
             call(entry).map_err(|e| keychain_error(what, e))
         })
         .await
@@ -60,12 +66,18 @@ impl Keychain {
     /// Stores `value` under `reference`, replacing what was there.
     pub async fn put(&self, reference: &str, value: &str) -> Result<(), PortError> {
         let value = value.to_string();
-        self.blocking(reference, move |entry| entry.set_password(&value), "store a secret").await
+        self.blocking(
+            reference,
+            move |entry| entry.set_password(&value),
+            "store a secret",
+        )
+        .await
     }
 
     /// The value stored under `reference`.
     pub async fn get(&self, reference: &str) -> Result<String, PortError> {
-        self.blocking(reference, |entry| entry.get_password(), "read a secret").await
+        self.blocking(reference, |entry| entry.get_password(), "read a secret")
+            .await
     }
 
     /// Removes `reference`; a missing entry is not an error.
@@ -92,7 +104,10 @@ impl Keychain {
     pub async fn aws_keys(&self, reference: &str) -> Result<AwsKeys, PortError> {
         let json = self.get(reference).await?;
         serde_json::from_str(&json).map_err(|_| {
-            PortError::new(System::Keychain, "The keychain entry of this account does not hold AWS keys.")
+            PortError::new(
+                System::Keychain,
+                "The keychain entry of this account does not hold AWS keys.",
+            )
         })
     }
 }

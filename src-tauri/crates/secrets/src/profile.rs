@@ -14,11 +14,16 @@ impl ProfileFiles {
     /// The files the AWS SDKs read: `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`,
     /// else `~/.aws/config` and `~/.aws/credentials`.
     pub fn standard(home: &Path) -> Self {
-        let config = std::env::var_os("AWS_CONFIG_FILE").map(PathBuf::from).unwrap_or_else(|| home.join(".aws/config"));
+        let config = std::env::var_os("AWS_CONFIG_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".aws/config"));
         let credentials = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
             .map(PathBuf::from)
             .unwrap_or_else(|| home.join(".aws/credentials"));
-        ProfileFiles { config, credentials }
+        ProfileFiles {
+            config,
+            credentials,
+        }
     }
 }
 
@@ -47,7 +52,9 @@ fn section_keys(text: &str, wanted: &[String]) -> Option<Vec<String>> {
             }
         } else if in_section {
             if let Some((key, _)) = line.split_once('=') {
-                found.get_or_insert_with(Vec::new).push(key.trim().to_lowercase());
+                found
+                    .get_or_insert_with(Vec::new)
+                    .push(key.trim().to_lowercase());
             }
         }
     }
@@ -72,7 +79,11 @@ pub fn check_profile_readable(profile: &str, files: &ProfileFiles) -> Result<(),
             files.credentials.display()
         ));
     }
-    let keys: Vec<String> = in_config.into_iter().chain(in_credentials).flatten().collect();
+    let keys: Vec<String> = in_config
+        .into_iter()
+        .chain(in_credentials)
+        .flatten()
+        .collect();
     if keys.iter().any(|k| CREDENTIAL_KEYS.contains(&k.as_str())) {
         Ok(())
     } else {

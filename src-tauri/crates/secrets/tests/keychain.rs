@@ -17,15 +17,35 @@ fn isolated_keychain() -> Keychain {
 #[tokio::test]
 async fn a_secret_is_stored_read_and_deleted() {
     let keychain = isolated_keychain();
-    keychain.put("stage/1/runtime/API_KEY", "s3cr3t-value").await.unwrap();
-    assert_eq!(keychain.get("stage/1/runtime/API_KEY").await.unwrap(), "s3cr3t-value");
-    assert_eq!(keychain.read("stage/1/runtime/API_KEY").await.unwrap(), "s3cr3t-value", "through the Secrets port");
-    keychain.put("stage/1/runtime/API_KEY", "rotated").await.unwrap();
-    assert_eq!(keychain.get("stage/1/runtime/API_KEY").await.unwrap(), "rotated");
+    keychain
+        .put("stage/1/runtime/API_KEY", "s3cr3t-value")
+        .await
+        .unwrap();
+    assert_eq!(
+        keychain.get("stage/1/runtime/API_KEY").await.unwrap(),
+        "s3cr3t-value"
+    );
+    assert_eq!(
+        keychain.read("stage/1/runtime/API_KEY").await.unwrap(),
+        "s3cr3t-value",
+        "through the Secrets port"
+    );
+    keychain
+        .put("stage/1/runtime/API_KEY", "rotated")
+        .await
+        .unwrap();
+    assert_eq!(
+        keychain.get("stage/1/runtime/API_KEY").await.unwrap(),
+        "rotated"
+    );
     keychain.delete("stage/1/runtime/API_KEY").await.unwrap();
     keychain.delete("stage/1/runtime/API_KEY").await.unwrap();
     let missing = keychain.get("stage/1/runtime/API_KEY").await.unwrap_err();
-    assert!(missing.message.contains("no such entry"), "{}", missing.message);
+    assert!(
+        missing.message.contains("no such entry"),
+        "{}",
+        missing.message
+    );
 }
 
 #[tokio::test]
@@ -45,15 +65,26 @@ async fn aws_keys_round_trip_and_never_print() {
 #[tokio::test]
 async fn a_profile_is_readable_only_with_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let files = ProfileFiles { config: dir.path().join("config"), credentials: dir.path().join("credentials") };
+    let files = ProfileFiles {
+        config: dir.path().join("config"),
+        credentials: dir.path().join("credentials"),
+    };
     std::fs::write(
         &files.config,
         "[default]\nregion = us-east-1\n\n[profile work]\nsso_session = corp\n\n[profile empty]\nregion = eu-west-1\n",
     )
     .unwrap();
-    std::fs::write(&files.credentials, "[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n").unwrap();
+    std::fs::write(
+        &files.credentials,
+        "[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n",
+    )
+    .unwrap();
     assert!(check_profile_readable("default", &files).is_ok());
     assert!(check_profile_readable("work", &files).is_ok());
-    assert!(check_profile_readable("empty", &files).unwrap_err().contains("has no credentials"));
-    assert!(check_profile_readable("nope", &files).unwrap_err().contains("There is no profile \"nope\""));
+    assert!(check_profile_readable("empty", &files)
+        .unwrap_err()
+        .contains("has no credentials"));
+    assert!(check_profile_readable("nope", &files)
+        .unwrap_err()
+        .contains("There is no profile \"nope\""));
 }

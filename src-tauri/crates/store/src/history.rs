@@ -19,7 +19,11 @@ pub struct RunRecord {
 
 impl SqliteStore {
     /// The stage's newest runs first, at most `limit`.
-    pub async fn run_history(&self, stage: StageId, limit: u32) -> Result<Vec<RunRecord>, PortError> {
+    pub async fn run_history(
+        &self,
+        stage: StageId,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, PortError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT runs.data, releases.data FROM runs JOIN releases ON releases.id = runs.release_id
              WHERE runs.stage_id = ? ORDER BY runs.id DESC LIMIT ?",
@@ -29,7 +33,14 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| store_error("read the run history", e))?;
-        rows.iter().map(|(run, release)| Ok(RunRecord { run: from_json(run)?, release: from_json(release)? })).collect()
+        rows.iter()
+            .map(|(run, release)| {
+                Ok(RunRecord {
+                    run: from_json(run)?,
+                    release: from_json(release)?,
+                })
+            })
+            .collect()
     }
 
     /// A run by id.
@@ -53,13 +64,19 @@ impl SqliteStore {
     }
 
     /// An approval's decisions at a stage, newest first (the audit trail).
-    pub async fn approval_history(&self, stage: StageId, limit: u32) -> Result<Vec<Approval>, PortError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT data FROM approvals WHERE stage_id = ? ORDER BY id DESC LIMIT ?")
-            .bind(stage.0)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| store_error("read the approvals", e))?;
+    pub async fn approval_history(
+        &self,
+        stage: StageId,
+        limit: u32,
+    ) -> Result<Vec<Approval>, PortError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT data FROM approvals WHERE stage_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(stage.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| store_error("read the approvals", e))?;
         rows.iter().map(|(json,)| from_json(json)).collect()
     }
 }

@@ -19,7 +19,10 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<SqliteStore, PortError> {
         Self::open_inner(path).await.map_err(|e| {
-            PortError::new(System::Store, format!("Could not open the database {}: {e:#}", path.display()))
+            PortError::new(
+                System::Store,
+                format!("Could not open the database {}: {e:#}", path.display()),
+            )
         })
     }
 
@@ -34,20 +37,37 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.context("connecting")?;
-        sqlx::migrate!("./migrations").run(&pool).await.context("running migrations")?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .context("connecting")?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .context("running migrations")?;
         Ok(SqliteStore { pool })
     }
 
     /// The value of a pragma on a pooled connection (`journal_mode`, `foreign_keys`…).
     pub async fn pragma(&self, name: &str) -> Result<String, PortError> {
-        let allowed = ["journal_mode", "foreign_keys", "busy_timeout", "synchronous"];
+        let allowed = [
+            "journal_mode",
+            "foreign_keys",
+            "busy_timeout",
+            "synchronous",
+        ];
         if !allowed.contains(&name) {
-            return Err(store_error("read a setting", format!("unknown pragma {name}")));
+            return Err(store_error(
+                "read a setting",
+                format!("unknown pragma {name}"),
+            ));
         }
         let sql = format!("SELECT CAST({name} AS TEXT) FROM pragma_{name}");
-        let (value,): (String,) =
-            sqlx::query_as(&sql).fetch_one(&self.pool).await.map_err(|e| store_error("read a setting", e))?;
+        let (value,): (String,) = sqlx::query_as(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| store_error("read a setting", e))?;
         Ok(value)
     }
 
@@ -59,5 +79,8 @@ impl SqliteStore {
 
 /// A database failure as the user sees it.
 pub(crate) fn store_error(what: &str, error: impl std::fmt::Display) -> PortError {
-    PortError::new(System::Store, format!("Could not {what} in the database: {error}"))
+    PortError::new(
+        System::Store,
+        format!("Could not {what} in the database: {error}"),
+    )
 }

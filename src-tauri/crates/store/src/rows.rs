@@ -16,5 +16,8 @@ pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, PortError>
 
 /// An enum's serialized name ("running", "pending"…), for status columns.
 pub(crate) fn tag(value: &impl Serialize) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

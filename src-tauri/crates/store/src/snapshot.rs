@@ -11,23 +11,35 @@ type StackRow = (i64, String, String, String, i64, i64, i64, bool);
 type StageRow = (i64, i64, i64, String, String);
 
 impl SqliteStore {
-    async fn json_column<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, PortError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as(sql).fetch_all(&self.pool).await.map_err(|e| store_error("read the pipeline state", e))?;
+    async fn json_column<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<T>, PortError> {
+        let rows: Vec<(String,)> = sqlx::query_as(sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| store_error("read the pipeline state", e))?;
         rows.iter().map(|(json,)| from_json(json)).collect()
     }
 
     async fn load_snapshot(&self) -> Result<Snapshot, PortError> {
         let read = |e| store_error("read the pipeline state", e);
-        let accounts: Vec<AccountRow> =
-            sqlx::query_as("SELECT id, name, credentials, default_region, endpoint_url FROM accounts ORDER BY id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(read)?;
+        let accounts: Vec<AccountRow> = sqlx::query_as(
+            "SELECT id, name, credentials, default_region, endpoint_url FROM accounts ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read)?;
         let accounts = accounts
             .into_iter()
             .map(|(id, name, credentials, default_region, endpoint_url)| {
-                Ok(Account { id: AccountId(id), name, credentials: from_json(&credentials)?, default_region, endpoint_url })
+                Ok(Account {
+                    id: AccountId(id),
+                    name,
+                    credentials: from_json(&credentials)?,
+                    default_region,
+                    endpoint_url,
+                })
             })
             .collect::<Result<Vec<_>, PortError>>()?;
         let stacks: Vec<StackRow> = sqlx::query_as(
@@ -38,16 +50,18 @@ impl SqliteStore {
         .map_err(read)?;
         let stacks = stacks
             .into_iter()
-            .map(|(id, name, repository, branch, account, poll, created_at, deleting)| Stack {
-                id: StackId(id),
-                name,
-                repository,
-                branch,
-                account_id: AccountId(account),
-                poll_interval_secs: poll as u32,
-                created_at,
-                deleting,
-            })
+            .map(
+                |(id, name, repository, branch, account, poll, created_at, deleting)| Stack {
+                    id: StackId(id),
+                    name,
+                    repository,
+                    branch,
+                    account_id: AccountId(account),
+                    poll_interval_secs: poll as u32,
+                    created_at,
+                    deleting,
+                },
+            )
             .collect();
         let stages: Vec<StageRow> =
             sqlx::query_as("SELECT id, stack_id, position, settings, lifecycle FROM stages ORDER BY stack_id, position")
@@ -66,11 +80,12 @@ impl SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, PortError>>()?;
-        let flows: Vec<(i64, Option<i64>, Option<i64>)> =
-            sqlx::query_as("SELECT stage_id, deployed_release_id, waiting_release_id FROM stage_flows")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(read)?;
+        let flows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT stage_id, deployed_release_id, waiting_release_id FROM stage_flows",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read)?;
         let flows = flows
             .into_iter()
             .map(|(stage, deployed, waiting)| StageFlow {
@@ -79,15 +94,18 @@ impl SqliteStore {
                 waiting: waiting.map(ReleaseId),
             })
             .collect();
-        let active_runs: Vec<Run> = self.json_column("SELECT data FROM runs WHERE status = 'running' ORDER BY id").await?;
+        let active_runs: Vec<Run> = self
+            .json_column("SELECT data FROM runs WHERE status = 'running' ORDER BY id")
+            .await?;
         let latest_runs: Vec<Run> = self
             .json_column(
                 "SELECT data FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY stage_id)
                    AND stage_id IN (SELECT id FROM stages) ORDER BY id",
             )
             .await?;
-        let pending_approvals: Vec<Approval> =
-            self.json_column("SELECT data FROM approvals WHERE status = 'pending' ORDER BY id").await?;
+        let pending_approvals: Vec<Approval> = self
+            .json_column("SELECT data FROM approvals WHERE status = 'pending' ORDER BY id")
+            .await?;
         // Only the releases live state refers to: the load does not grow with history.
         let releases: Vec<Release> = self
             .json_column(
@@ -100,7 +118,16 @@ impl SqliteStore {
                  ORDER BY id",
             )
             .await?;
-        Ok(Snapshot { accounts, stacks, stages, flows, releases, active_runs, latest_runs, pending_approvals })
+        Ok(Snapshot {
+            accounts,
+            stacks,
+            stages,
+            flows,
+            releases,
+            active_runs,
+            latest_runs,
+            pending_approvals,
+        })
     }
 }
 
@@ -124,7 +151,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn deployed_release(&self, stage: StageId, release: ReleaseId) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+    fn deployed_release(
+        &self,
+        stage: StageId,
+        release: ReleaseId,
+    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
         Box::pin(async move {
             let row: Option<(String,)> = sqlx::query_as(
                 "SELECT data FROM releases WHERE id = ? AND EXISTS (

@@ -9,7 +9,11 @@ use crate::rows::{tag, to_json};
 
 impl SqliteStore {
     pub(crate) async fn apply_changes(&self, changes: Vec<Change>) -> Result<(), PortError> {
-        let mut tx = self.pool.begin().await.map_err(|e| store_error("start a transaction", e))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| store_error("start a transaction", e))?;
         for change in changes {
             apply_one(&mut tx, change).await?;
         }
@@ -158,5 +162,7 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
             .await
         }
     };
-    result.map(|_| ()).map_err(|e| store_error("save a change", e))
+    result
+        .map(|_| ())
+        .map_err(|e| store_error("save a change", e))
 }

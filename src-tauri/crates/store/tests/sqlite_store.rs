@@ -10,26 +10,41 @@ use stageline_store::SqliteStore;
 
 async fn open_temp() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("stageline.db")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("stageline.db"))
+        .await
+        .unwrap();
     (dir, store)
 }
 
 fn stage(id: i64, name: &str, position: u32) -> Stage {
     let mut settings = first_stage_settings("us-east-1");
     settings.name = name.to_string();
-    Stage { id: StageId(id), stack_id: StackId(2), position, settings, lifecycle: StageLifecycle::Active }
+    Stage {
+        id: StageId(id),
+        stack_id: StackId(2),
+        position,
+        settings,
+        lifecycle: StageLifecycle::Active,
+    }
 }
 
 async fn with_stack(store: &SqliteStore) {
     store
-        .apply(vec![Change::PutAccount(test_account(1)), Change::PutStack(test_stack(2, "shop", AccountId(1)))])
+        .apply(vec![
+            Change::PutAccount(test_account(1)),
+            Change::PutStack(test_stack(2, "shop", AccountId(1))),
+        ])
         .await
         .unwrap();
 }
 
 async fn order(store: &SqliteStore) -> Vec<(String, u32)> {
     let snapshot = store.load().await.unwrap();
-    let mut stages: Vec<(String, u32)> = snapshot.stages.into_iter().map(|s| (s.settings.name, s.position)).collect();
+    let mut stages: Vec<(String, u32)> = snapshot
+        .stages
+        .into_iter()
+        .map(|s| (s.settings.name, s.position))
+        .collect();
     stages.sort_by_key(|(_, p)| *p);
     stages
 }
@@ -42,9 +57,10 @@ async fn opening_creates_the_file_in_wal_mode_with_foreign_keys() {
     assert_eq!(store.pragma("foreign_keys").await.unwrap(), "1");
     // Opening again runs no migration twice.
     store.close().await;
-    SqliteStore::open(&dir.path().join("stageline.db")).await.unwrap();
+    SqliteStore::open(&dir.path().join("stageline.db"))
+        .await
+        .unwrap();
 }
-
 
 #[tokio::test]
 async fn everything_written_is_loaded_back() {
@@ -57,7 +73,9 @@ async fn everything_written_is_loaded_back() {
         included: vec![commit(0)],
         forced: true,
         created_at: 5,
-        artifact: Some(Artifact { image: "repo:sha".into() }),
+        artifact: Some(Artifact {
+            image: "repo:sha".into(),
+        }),
     };
     let run = Run {
         id: RunId(11),
@@ -79,7 +97,11 @@ async fn everything_written_is_loaded_back() {
         requested_at: 7,
         decision: None,
     };
-    let flow = StageFlow { stage_id: StageId(3), deployed: Some(ReleaseId(10)), waiting: None };
+    let flow = StageFlow {
+        stage_id: StageId(3),
+        deployed: Some(ReleaseId(10)),
+        waiting: None,
+    };
     store
         .apply(vec![
             Change::InsertStage(stage(3, "dev", 0)),
@@ -95,22 +117,40 @@ async fn everything_written_is_loaded_back() {
     assert_eq!(snapshot.stacks, [test_stack(2, "shop", AccountId(1))]);
     assert_eq!(snapshot.stages, [stage(3, "dev", 0)]);
     assert_eq!(snapshot.releases, [release]);
-    assert_eq!(snapshot.active_runs, [run.clone()]);
+    assert_eq!(snapshot.active_runs, std::slice::from_ref(&run));
     assert_eq!(snapshot.latest_runs, [run]);
-    assert_eq!(snapshot.pending_approvals, [approval.clone()]);
+    assert_eq!(snapshot.pending_approvals, std::slice::from_ref(&approval));
     assert_eq!(snapshot.flows, [flow]);
-    assert_eq!(store.approval(ApprovalId(12)).await.unwrap(), Some(approval));
+    assert_eq!(
+        store.approval(ApprovalId(12)).await.unwrap(),
+        Some(approval)
+    );
 }
 
 #[tokio::test]
 async fn inserting_a_stage_renumbers_the_later_ones_in_the_same_transaction() {
     let (_dir, store) = open_temp().await;
     with_stack(&store).await;
-    store.apply(vec![Change::InsertStage(stage(3, "dev", 0))]).await.unwrap();
-    store.apply(vec![Change::InsertStage(stage(4, "prod", 1))]).await.unwrap();
-    store.apply(vec![Change::InsertStage(stage(5, "canary", 1))]).await.unwrap();
-    assert_eq!(order(&store).await, [("dev".into(), 0), ("canary".into(), 1), ("prod".into(), 2)]);
-    store.apply(vec![Change::RemoveStage(StageId(5))]).await.unwrap();
+    store
+        .apply(vec![Change::InsertStage(stage(3, "dev", 0))])
+        .await
+        .unwrap();
+    store
+        .apply(vec![Change::InsertStage(stage(4, "prod", 1))])
+        .await
+        .unwrap();
+    store
+        .apply(vec![Change::InsertStage(stage(5, "canary", 1))])
+        .await
+        .unwrap();
+    assert_eq!(
+        order(&store).await,
+        [("dev".into(), 0), ("canary".into(), 1), ("prod".into(), 2)]
+    );
+    store
+        .apply(vec![Change::RemoveStage(StageId(5))])
+        .await
+        .unwrap();
     assert_eq!(order(&store).await, [("dev".into(), 0), ("prod".into(), 1)]);
 }
 
@@ -118,11 +158,24 @@ async fn inserting_a_stage_renumbers_the_later_ones_in_the_same_transaction() {
 async fn a_failing_change_writes_nothing_of_its_transaction() {
     let (_dir, store) = open_temp().await;
     with_stack(&store).await;
-    store.apply(vec![Change::InsertStage(stage(3, "dev", 0)), Change::InsertStage(stage(4, "prod", 1))]).await.unwrap();
+    store
+        .apply(vec![
+            Change::InsertStage(stage(3, "dev", 0)),
+            Change::InsertStage(stage(4, "prod", 1)),
+        ])
+        .await
+        .unwrap();
     // A second "dev" breaks the unique name rule after the renumbering ran.
-    let error = store.apply(vec![Change::InsertStage(stage(5, "dev", 1))]).await.unwrap_err();
+    let error = store
+        .apply(vec![Change::InsertStage(stage(5, "dev", 1))])
+        .await
+        .unwrap_err();
     assert_eq!(error.system, System::Store);
-    assert_eq!(order(&store).await, [("dev".into(), 0), ("prod".into(), 1)], "positions untouched");
+    assert_eq!(
+        order(&store).await,
+        [("dev".into(), 0), ("prod".into(), 1)],
+        "positions untouched"
+    );
 }
 
 #[tokio::test]
@@ -130,7 +183,10 @@ async fn history_is_not_loaded_but_can_be_read() {
     let (_dir, store) = open_temp().await;
     with_stack(&store).await;
     let dev = stage(3, "dev", 0);
-    store.apply(vec![Change::InsertStage(dev.clone())]).await.unwrap();
+    store
+        .apply(vec![Change::InsertStage(dev.clone())])
+        .await
+        .unwrap();
     let mut changes = Vec::new();
     for n in 0..50 {
         let release = Release {
@@ -164,13 +220,28 @@ async fn history_is_not_loaded_but_can_be_read() {
     assert!(snapshot.active_runs.is_empty());
     assert_eq!(snapshot.latest_runs.len(), 1);
     assert_eq!(snapshot.latest_runs[0].id, RunId(1049));
-    assert_eq!(snapshot.releases.len(), 1, "only the newest release is live");
+    assert_eq!(
+        snapshot.releases.len(),
+        1,
+        "only the newest release is live"
+    );
     let history = store.run_history(dev.id, 10).await.unwrap();
     assert_eq!(history.len(), 10);
     assert_eq!(history[0].run.id, RunId(1049));
     assert_eq!(history[0].release.id, ReleaseId(149));
-    assert!(store.deployed_release(dev.id, ReleaseId(120)).await.unwrap().is_some());
-    assert!(store.deployed_release(dev.id, ReleaseId(149)).await.unwrap().is_none(), "failed there");
+    assert!(store
+        .deployed_release(dev.id, ReleaseId(120))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        store
+            .deployed_release(dev.id, ReleaseId(149))
+            .await
+            .unwrap()
+            .is_none(),
+        "failed there"
+    );
 }
 
 #[tokio::test]
@@ -183,30 +254,77 @@ async fn the_engine_flows_and_restarts_on_a_real_file() {
         ports.store = std::sync::Arc::new(store);
         Pipeline::start(ports, test_config())
     };
-    let pipeline = start(SqliteStore::open(&path).await.unwrap()).await.unwrap();
-    pipeline.send(Input::PutAccount(test_account(1))).await.unwrap();
+    let pipeline = start(SqliteStore::open(&path).await.unwrap())
+        .await
+        .unwrap();
+    pipeline
+        .send(Input::PutAccount(test_account(1)))
+        .await
+        .unwrap();
     let stack = test_stack(2, "shop", AccountId(1));
-    pipeline.send(Input::CreateStack { stack: stack.clone(), first_region: "us-east-1".into() }).await.unwrap();
-    let dev = pipeline.read(move |s| s.flow_of(StackId(2))[0].id).await.unwrap();
+    pipeline
+        .send(Input::CreateStack {
+            stack: stack.clone(),
+            first_region: "us-east-1".into(),
+        })
+        .await
+        .unwrap();
+    let dev = pipeline
+        .read(move |s| s.flow_of(StackId(2))[0].id)
+        .await
+        .unwrap();
     let mut prod = first_stage_settings("us-west-2");
     prod.name = "prod".into();
     prod.requires_approval = true;
-    pipeline.send(Input::CreateStage { stack_id: stack.id, after: Some(dev), settings: prod }).await.unwrap();
     pipeline
-        .send(Input::CommitDetected { stack_id: stack.id, head: commit(1), included: vec![], forced: false })
+        .send(Input::CreateStage {
+            stack_id: stack.id,
+            after: Some(dev),
+            settings: prod,
+        })
         .await
         .unwrap();
-    wait_until(&pipeline, "prod awaits approval", |s| s.pending_approvals().count() == 1).await;
-    drop(pipeline);
-
-    let pipeline = start(SqliteStore::open(&path).await.unwrap()).await.unwrap();
-    let approval = pipeline.read(|s| s.pending_approvals().next().cloned()).await.unwrap().expect("kept");
-    let decision = Decision { by: "ada".into(), at: 1, comment: "go".into(), via: DecisionSource::Dashboard };
-    pipeline.decide(approval.id, true, decision).await.unwrap();
-    wait_until(&pipeline, "prod runs commit 1", |s| {
-        s.stages_of(StackId(2)).iter().all(|st| s.flow(st.id).deployed.is_some())
+    pipeline
+        .send(Input::CommitDetected {
+            stack_id: stack.id,
+            head: commit(1),
+            included: vec![],
+            forced: false,
+        })
+        .await
+        .unwrap();
+    wait_until(&pipeline, "prod awaits approval", |s| {
+        s.pending_approvals().count() == 1
     })
     .await;
-    let names: Vec<String> = fakes.deployer.deploys().into_iter().map(|(n, _)| n).collect();
+    drop(pipeline);
+
+    let pipeline = start(SqliteStore::open(&path).await.unwrap())
+        .await
+        .unwrap();
+    let approval = pipeline
+        .read(|s| s.pending_approvals().next().cloned())
+        .await
+        .unwrap()
+        .expect("kept");
+    let decision = Decision {
+        by: "ada".into(),
+        at: 1,
+        comment: "go".into(),
+        via: DecisionSource::Dashboard,
+    };
+    pipeline.decide(approval.id, true, decision).await.unwrap();
+    wait_until(&pipeline, "prod runs commit 1", |s| {
+        s.stages_of(StackId(2))
+            .iter()
+            .all(|st| s.flow(st.id).deployed.is_some())
+    })
+    .await;
+    let names: Vec<String> = fakes
+        .deployer
+        .deploys()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(names, ["dev", "prod"]);
 }

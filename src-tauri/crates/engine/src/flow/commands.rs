@@ -1,6 +1,8 @@
 //! Configuration commands: accounts, stacks and stages (R1, R6, R7, R9, R12).
 
-use crate::domain::{Account, Decision, DecisionSource, Stack, StageLifecycle, StageSettings, Stage, RunTrigger};
+use crate::domain::{
+    Account, Decision, DecisionSource, RunTrigger, Stack, Stage, StageLifecycle, StageSettings,
+};
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::tx::Tx;
@@ -23,7 +25,10 @@ impl Tx<'_> {
                 stack.name
             )));
         }
-        self.s.accounts.remove(&id).ok_or(EngineError::NotFound("The account"))?;
+        self.s
+            .accounts
+            .remove(&id)
+            .ok_or(EngineError::NotFound("The account"))?;
         self.change(Change::DeleteAccount(id));
         Ok(())
     }
@@ -32,7 +37,13 @@ impl Tx<'_> {
     pub fn create_stack(&mut self, stack: Stack, first_region: &str) -> Result<Reply, EngineError> {
         let mut errors = FieldErrors::default();
         if self.s.stacks.values().any(|s| s.name == stack.name) {
-            errors.add("name", format!("A stack named \"{}\" already exists; stack names must be unique.", stack.name));
+            errors.add(
+                "name",
+                format!(
+                    "A stack named \"{}\" already exists; stack names must be unique.",
+                    stack.name
+                ),
+            );
         }
         if !self.s.accounts.contains_key(&stack.account_id) {
             errors.add("accountId", "Choose an account.");
@@ -48,9 +59,18 @@ impl Tx<'_> {
     }
 
     /// Starts deleting every stage of the stack; the stack goes with the last.
-    pub fn delete_stack(&mut self, stack_id: StackId, confirmation: &str) -> Result<(), EngineError> {
+    pub fn delete_stack(
+        &mut self,
+        stack_id: StackId,
+        confirmation: &str,
+    ) -> Result<(), EngineError> {
         check_delete_confirmation(confirmation)?;
-        let mut stack = self.s.stacks.get(&stack_id).cloned().ok_or(EngineError::NotFound("The stack"))?;
+        let mut stack = self
+            .s
+            .stacks
+            .get(&stack_id)
+            .cloned()
+            .ok_or(EngineError::NotFound("The stack"))?;
         stack.deleting = true;
         self.s.stacks.insert(stack.id, stack.clone());
         self.change(Change::PutStack(stack));
@@ -83,9 +103,16 @@ impl Tx<'_> {
         after: Option<StageId>,
         settings: StageSettings,
     ) -> Result<Reply, EngineError> {
-        let stack = self.s.stacks.get(&stack_id).ok_or(EngineError::NotFound("The stack"))?.clone();
+        let stack = self
+            .s
+            .stacks
+            .get(&stack_id)
+            .ok_or(EngineError::NotFound("The stack"))?
+            .clone();
         if stack.deleting {
-            return Err(EngineError::Conflict("This stack is being deleted.".to_string()));
+            return Err(EngineError::Conflict(
+                "This stack is being deleted.".to_string(),
+            ));
         }
         let existing: Vec<Stage> = self.s.stages_of(stack_id).into_iter().cloned().collect();
         check_stage_settings(&settings, &existing)?;
@@ -97,17 +124,27 @@ impl Tx<'_> {
             settings,
             lifecycle: StageLifecycle::Active,
         };
-        for other in self.s.stages.values_mut().filter(|s| s.stack_id == stack_id && s.position >= position) {
+        for other in self
+            .s
+            .stages
+            .values_mut()
+            .filter(|s| s.stack_id == stack_id && s.position >= position)
+        {
             other.position += 1;
         }
         self.s.stages.insert(stage.id, stage.clone());
         self.change(Change::InsertStage(stage.clone()));
-        self.event(PipelineEvent::StageChanged { stage: stage.clone() });
+        self.event(PipelineEvent::StageChanged {
+            stage: stage.clone(),
+        });
 
         let flow = self.s.flow_of(stack_id);
         let index = flow.iter().position(|s| s.id == stage.id).unwrap_or(0);
         if index == 0 {
-            self.effect(Effect::FetchHead { stack, stage_id: stage.id });
+            self.effect(Effect::FetchHead {
+                stack,
+                stage_id: stage.id,
+            });
         } else if let Some(release) = self.s.flow(flow[index - 1].id).deployed {
             self.start_run(stage.id, release, RunTrigger::NewStage);
         }
@@ -115,12 +152,27 @@ impl Tx<'_> {
     }
 
     /// R7 for a new first stage: deploy the branch head.
-    pub fn head_fetched(&mut self, stage_id: StageId, result: Result<crate::domain::Commit, String>) {
-        let Some(stage) = self.s.stages.get(&stage_id).filter(|s| s.is_active()).cloned() else { return };
+    pub fn head_fetched(
+        &mut self,
+        stage_id: StageId,
+        result: Result<crate::domain::Commit, String>,
+    ) {
+        let Some(stage) = self
+            .s
+            .stages
+            .get(&stage_id)
+            .filter(|s| s.is_active())
+            .cloned()
+        else {
+            return;
+        };
         let commit = match result {
             Ok(commit) => commit,
             Err(message) => {
-                let message = format!("Could not read the branch head for the new stage {}: {message}", stage.settings.name);
+                let message = format!(
+                    "Could not read the branch head for the new stage {}: {message}",
+                    stage.settings.name
+                );
                 self.set_warning(stage.stack_id, Some(message));
                 return;
             }
@@ -128,7 +180,11 @@ impl Tx<'_> {
         if self.s.running_at(stage_id).is_some() {
             return;
         }
-        match self.s.newest_release_of(stage.stack_id).filter(|r| r.commit.sha == commit.sha) {
+        match self
+            .s
+            .newest_release_of(stage.stack_id)
+            .filter(|r| r.commit.sha == commit.sha)
+        {
             Some(release) => {
                 let id = release.id;
                 self.start_run(stage_id, id, RunTrigger::NewStage);
@@ -145,7 +201,9 @@ impl Tx<'_> {
                     artifact: None,
                 };
                 self.put_release(&release);
-                self.event(PipelineEvent::ReleaseCreated { release: release.clone() });
+                self.event(PipelineEvent::ReleaseCreated {
+                    release: release.clone(),
+                });
                 self.start_run(stage_id, release.id, RunTrigger::Flow);
             }
         }
@@ -154,21 +212,40 @@ impl Tx<'_> {
     /// New settings for a stage. Name and region name its AWS stack, so they
     /// are fixed; switching approval off starts a waiting release (R6); a new
     /// desired count scales the service without a redeploy (R12).
-    pub fn update_stage(&mut self, stage_id: StageId, settings: StageSettings) -> Result<Reply, EngineError> {
-        let stage = self.s.stages.get(&stage_id).ok_or(EngineError::NotFound("The stage"))?.clone();
+    pub fn update_stage(
+        &mut self,
+        stage_id: StageId,
+        settings: StageSettings,
+    ) -> Result<Reply, EngineError> {
+        let stage = self
+            .s
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?
+            .clone();
         if !stage.is_active() {
-            return Err(EngineError::Conflict("This stage is being deleted.".to_string()));
+            return Err(EngineError::Conflict(
+                "This stage is being deleted.".to_string(),
+            ));
         }
         let mut errors = FieldErrors::default();
         if settings.name != stage.settings.name {
             errors.add("name", "A stage's name cannot change (it names its AWS stack); delete and re-create the stage instead.");
         }
         if settings.region != stage.settings.region {
-            errors.add("region", "A stage's region cannot change; delete and re-create the stage instead.");
+            errors.add(
+                "region",
+                "A stage's region cannot change; delete and re-create the stage instead.",
+            );
         }
         errors.into_result()?;
-        let others: Vec<Stage> =
-            self.s.stages_of(stage.stack_id).into_iter().filter(|s| s.id != stage_id).cloned().collect();
+        let others: Vec<Stage> = self
+            .s
+            .stages_of(stage.stack_id)
+            .into_iter()
+            .filter(|s| s.id != stage_id)
+            .cloned()
+            .collect();
         check_stage_settings(&settings, &others)?;
 
         let old = stage.settings.clone();
@@ -189,18 +266,32 @@ impl Tx<'_> {
         if old.desired_count != updated.settings.desired_count {
             let stack = self.s.stacks[&updated.stack_id].clone();
             let account = self.s.accounts[&stack.account_id].clone();
-            self.effect(Effect::Scale { account, stack, stage: updated.clone() });
+            self.effect(Effect::Scale {
+                account,
+                stack,
+                stage: updated.clone(),
+            });
         }
         Ok(Reply::Stage(updated))
     }
 
     /// R9: with the word `delete` typed, the stage leaves the flow at once and
     /// its AWS stack is deleted; it stays listed until that is done.
-    pub fn delete_stage(&mut self, stage_id: StageId, confirmation: &str) -> Result<(), EngineError> {
+    pub fn delete_stage(
+        &mut self,
+        stage_id: StageId,
+        confirmation: &str,
+    ) -> Result<(), EngineError> {
         check_delete_confirmation(confirmation)?;
-        let stage = self.s.stages.get(&stage_id).ok_or(EngineError::NotFound("The stage"))?;
+        let stage = self
+            .s
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?;
         if matches!(stage.lifecycle, StageLifecycle::Deleting) {
-            return Err(EngineError::Conflict("This stage is already being deleted.".to_string()));
+            return Err(EngineError::Conflict(
+                "This stage is already being deleted.".to_string(),
+            ));
         }
         self.begin_stage_delete(stage_id);
         Ok(())
@@ -217,7 +308,10 @@ impl Tx<'_> {
         }
         let flow = self.s.flow(stage_id);
         if flow.waiting.is_some() {
-            self.put_flow(crate::ports::StageFlow { waiting: None, ..flow });
+            self.put_flow(crate::ports::StageFlow {
+                waiting: None,
+                ..flow
+            });
         }
         let mut stage = self.s.stages[&stage_id].clone();
         stage.lifecycle = StageLifecycle::Deleting;
@@ -228,14 +322,25 @@ impl Tx<'_> {
     fn request_stage_stack_delete(&mut self, stage: Stage) {
         let stack = self.s.stacks[&stage.stack_id].clone();
         let account = self.s.accounts[&stack.account_id].clone();
-        self.effect(Effect::DeleteStageStack { account, stack, stage });
+        self.effect(Effect::DeleteStageStack {
+            account,
+            stack,
+            stage,
+        });
     }
 
     /// Tries again to delete a stage whose AWS stack failed to delete.
     pub fn retry_delete_stage(&mut self, stage_id: StageId) -> Result<(), EngineError> {
-        let mut stage = self.s.stages.get(&stage_id).ok_or(EngineError::NotFound("The stage"))?.clone();
+        let mut stage = self
+            .s
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?
+            .clone();
         if !matches!(stage.lifecycle, StageLifecycle::DeleteFailed { .. }) {
-            return Err(EngineError::Conflict("Only a stage that failed to delete can be retried.".to_string()));
+            return Err(EngineError::Conflict(
+                "Only a stage that failed to delete can be retried.".to_string(),
+            ));
         }
         stage.lifecycle = StageLifecycle::Deleting;
         self.put_stage(&stage);
@@ -245,12 +350,19 @@ impl Tx<'_> {
 
     /// The stage's AWS stack is gone (the stage goes, closing the gap) or failed to go.
     pub fn stage_stack_deleted(&mut self, stage_id: StageId, result: Result<(), String>) {
-        let Some(mut stage) = self.s.stages.get(&stage_id).cloned() else { return };
+        let Some(mut stage) = self.s.stages.get(&stage_id).cloned() else {
+            return;
+        };
         match result {
             Ok(()) => {
                 self.s.stages.remove(&stage_id);
-                let mut siblings: Vec<Stage> =
-                    self.s.stages.values().filter(|s| s.stack_id == stage.stack_id).cloned().collect();
+                let mut siblings: Vec<Stage> = self
+                    .s
+                    .stages
+                    .values()
+                    .filter(|s| s.stack_id == stage.stack_id)
+                    .cloned()
+                    .collect();
                 close_gap(&mut siblings, stage.position);
                 for sibling in siblings {
                     self.s.stages.insert(sibling.id, sibling);
@@ -258,7 +370,10 @@ impl Tx<'_> {
                 self.s.flows.remove(&stage_id);
                 self.s.latest_runs.remove(&stage_id);
                 self.change(Change::RemoveStage(stage_id));
-                self.event(PipelineEvent::StageRemoved { stack_id: stage.stack_id, stage_id });
+                self.event(PipelineEvent::StageRemoved {
+                    stack_id: stage.stack_id,
+                    stage_id,
+                });
                 self.remove_stack_if_empty(stage.stack_id);
             }
             Err(message) => {

@@ -13,7 +13,9 @@ pub use rules::apply_input;
 pub use state::FlowState;
 pub use view::{PendingApproval, StackView, StageView};
 
-use crate::domain::{Account, Commit, Decision, PartKind, Release, Run, Stack, Stage, StageSettings};
+use crate::domain::{
+    Account, Commit, Decision, PartKind, Release, Run, Stack, Stage, StageSettings,
+};
 use crate::events::PipelineEvent;
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
 use crate::ports::{Change, DeployOutcome, DeployedState};
@@ -26,39 +28,93 @@ pub enum Input {
     PutAccount(Account),
     DeleteAccount(AccountId),
     /// A new stack with its `dev` stage (in `first_region`).
-    CreateStack { stack: Stack, first_region: String },
+    CreateStack {
+        stack: Stack,
+        first_region: String,
+    },
     /// Deletes every stage's AWS stack, then the stack; `confirmation` must be `delete`.
-    DeleteStack { stack_id: StackId, confirmation: String },
+    DeleteStack {
+        stack_id: StackId,
+        confirmation: String,
+    },
     /// R1/R7: a new stage right after `after` (`None`: first).
-    CreateStage { stack_id: StackId, after: Option<StageId>, settings: StageSettings },
+    CreateStage {
+        stack_id: StackId,
+        after: Option<StageId>,
+        settings: StageSettings,
+    },
     /// New settings (R6 when approval is switched off, R12 for the count).
-    UpdateStage { stage_id: StageId, settings: StageSettings },
+    UpdateStage {
+        stage_id: StageId,
+        settings: StageSettings,
+    },
     /// R9: `confirmation` must be the word `delete`.
-    DeleteStage { stage_id: StageId, confirmation: String },
+    DeleteStage {
+        stage_id: StageId,
+        confirmation: String,
+    },
     /// Retry deleting a stage whose AWS stack failed to delete.
     RetryDeleteStage(StageId),
     /// R2: the branch has a new head.
-    CommitDetected { stack_id: StackId, head: Commit, included: Vec<Commit>, forced: bool },
+    CommitDetected {
+        stack_id: StackId,
+        head: Commit,
+        included: Vec<Commit>,
+        forced: bool,
+    },
     /// The watcher's warning about a stack (`None` clears it).
-    StackWarning { stack_id: StackId, message: Option<String> },
+    StackWarning {
+        stack_id: StackId,
+        message: Option<String>,
+    },
     /// R5: approve or reject a waiting release.
-    Decide { approval_id: ApprovalId, approve: bool, decision: Decision },
+    Decide {
+        approval_id: ApprovalId,
+        approve: bool,
+        decision: Decision,
+    },
     /// Run a failed run's release again at its stage.
-    Retry { run_id: RunId, decision: Decision },
+    Retry {
+        run_id: RunId,
+        decision: Decision,
+    },
     /// Deploy an earlier successful release to a stage again (rollback).
-    Redeploy { stage_id: StageId, release: Release, decision: Decision },
+    Redeploy {
+        stage_id: StageId,
+        release: Release,
+        decision: Decision,
+    },
     /// A build of a release ended (shared by every run of that release).
-    BuildFinished { release_id: ReleaseId, result: Result<crate::domain::Artifact, String> },
+    BuildFinished {
+        release_id: ReleaseId,
+        result: Result<crate::domain::Artifact, String>,
+    },
     /// The release or deploy part of a run ended.
-    PartFinished { run_id: RunId, part: PartKind, result: Result<Option<DeployOutcome>, String> },
+    PartFinished {
+        run_id: RunId,
+        part: PartKind,
+        result: Result<Option<DeployOutcome>, String>,
+    },
     /// The real state of an interrupted deploy (R17).
-    DeployReconciled { run_id: RunId, result: Result<DeployedState, String> },
+    DeployReconciled {
+        run_id: RunId,
+        result: Result<DeployedState, String>,
+    },
     /// The branch head, asked for by a new first stage (R7).
-    HeadFetched { stage_id: StageId, result: Result<Commit, String> },
+    HeadFetched {
+        stage_id: StageId,
+        result: Result<Commit, String>,
+    },
     /// A stage's AWS stack was deleted, or failed to be.
-    StageStackDeleted { stage_id: StageId, result: Result<(), String> },
+    StageStackDeleted {
+        stage_id: StageId,
+        result: Result<(), String>,
+    },
     /// Scaling a stage's service failed.
-    ScaleFailed { stage_id: StageId, message: String },
+    ScaleFailed {
+        stage_id: StageId,
+        message: String,
+    },
 }
 
 /// Everything a part needs to run, copied out of the state.
@@ -91,9 +147,17 @@ pub enum Effect {
     /// Ask the Source for the branch head, for a new first stage (R7).
     FetchHead { stack: Stack, stage_id: StageId },
     /// Delete a stage's AWS stack (R9).
-    DeleteStageStack { account: Account, stack: Stack, stage: Stage },
+    DeleteStageStack {
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    },
     /// Set a stage's desired count on its service (R12).
-    Scale { account: Account, stack: Stack, stage: Stage },
+    Scale {
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    },
 }
 
 /// What an input did: the writes (one transaction), the events, the effects.

@@ -12,7 +12,11 @@ use crate::ports::{Clock, DeployedState};
 /// Applies one input to the state. On `Err` the state is unchanged and
 /// nothing is to be written; on `Ok` the transition's changes must be
 /// persisted before its effects run.
-pub fn apply_input(state: &mut FlowState, input: Input, clock: &dyn Clock) -> Result<Transition, EngineError> {
+pub fn apply_input(
+    state: &mut FlowState,
+    input: Input,
+    clock: &dyn Clock,
+) -> Result<Transition, EngineError> {
     let mut tx = Tx::new(state, clock);
     let reply = match input {
         Input::Started => {
@@ -27,14 +31,27 @@ pub fn apply_input(state: &mut FlowState, input: Input, clock: &dyn Clock) -> Re
             tx.delete_account(id)?;
             Reply::Done
         }
-        Input::CreateStack { stack, first_region } => tx.create_stack(stack, &first_region)?,
-        Input::DeleteStack { stack_id, confirmation } => {
+        Input::CreateStack {
+            stack,
+            first_region,
+        } => tx.create_stack(stack, &first_region)?,
+        Input::DeleteStack {
+            stack_id,
+            confirmation,
+        } => {
             tx.delete_stack(stack_id, &confirmation)?;
             Reply::Done
         }
-        Input::CreateStage { stack_id, after, settings } => tx.create_stage(stack_id, after, settings)?,
+        Input::CreateStage {
+            stack_id,
+            after,
+            settings,
+        } => tx.create_stage(stack_id, after, settings)?,
         Input::UpdateStage { stage_id, settings } => tx.update_stage(stage_id, settings)?,
-        Input::DeleteStage { stage_id, confirmation } => {
+        Input::DeleteStage {
+            stage_id,
+            confirmation,
+        } => {
             tx.delete_stage(stage_id, &confirmation)?;
             Reply::Done
         }
@@ -42,9 +59,16 @@ pub fn apply_input(state: &mut FlowState, input: Input, clock: &dyn Clock) -> Re
             tx.retry_delete_stage(stage_id)?;
             Reply::Done
         }
-        Input::CommitDetected { stack_id, head, included, forced } => {
+        Input::CommitDetected {
+            stack_id,
+            head,
+            included,
+            forced,
+        } => {
             let known = tx.s.stacks.get(&stack_id).is_some_and(|s| !s.deleting);
-            let seen = tx.s.newest_release_of(stack_id).is_some_and(|r| r.commit.sha == head.sha);
+            let seen =
+                tx.s.newest_release_of(stack_id)
+                    .is_some_and(|r| r.commit.sha == head.sha);
             if known && !seen {
                 let release = Release {
                     id: ReleaseId(tx.new_id()),
@@ -65,31 +89,49 @@ pub fn apply_input(state: &mut FlowState, input: Input, clock: &dyn Clock) -> Re
             }
             Reply::Done
         }
-        Input::Decide { approval_id, approve, decision } => {
+        Input::Decide {
+            approval_id,
+            approve,
+            decision,
+        } => {
             let approval =
-                tx.s.pending_approvals.get(&approval_id).cloned().ok_or(EngineError::NotFound("The approval"))?;
+                tx.s.pending_approvals
+                    .get(&approval_id)
+                    .cloned()
+                    .ok_or(EngineError::NotFound("The approval"))?;
             tx.decide(approval, approve, decision);
             Reply::Done
         }
         Input::Retry { run_id, decision } => {
-            let run = tx
-                .s
-                .latest_runs
-                .values()
-                .find(|r| r.id == run_id)
-                .cloned()
-                .ok_or_else(|| EngineError::Conflict("Only a stage's most recent run can be retried.".to_string()))?;
+            let run =
+                tx.s.latest_runs
+                    .values()
+                    .find(|r| r.id == run_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        EngineError::Conflict(
+                            "Only a stage's most recent run can be retried.".to_string(),
+                        )
+                    })?;
             if run.status != RunStatus::Failed && run.status != RunStatus::Cancelled {
-                return Err(EngineError::Conflict("Only a failed run can be retried.".to_string()));
+                return Err(EngineError::Conflict(
+                    "Only a failed run can be retried.".to_string(),
+                ));
             }
             tx.ensure_idle(run.stage_id)?;
             let id = tx.start_run(run.stage_id, run.release_id, RunTrigger::Retry { decision });
             Reply::Run(id)
         }
-        Input::Redeploy { stage_id, release, decision } => {
+        Input::Redeploy {
+            stage_id,
+            release,
+            decision,
+        } => {
             tx.ensure_idle(stage_id)?;
             if release.artifact.is_none() {
-                return Err(EngineError::Conflict("This release was never built; it cannot be redeployed.".to_string()));
+                return Err(EngineError::Conflict(
+                    "This release was never built; it cannot be redeployed.".to_string(),
+                ));
             }
             tx.s.releases.insert(release.id, release.clone());
             let id = tx.start_run(stage_id, release.id, RunTrigger::Redeploy { decision });
@@ -99,7 +141,11 @@ pub fn apply_input(state: &mut FlowState, input: Input, clock: &dyn Clock) -> Re
             tx.build_finished(release_id, result);
             Reply::Done
         }
-        Input::PartFinished { run_id, part, result } => {
+        Input::PartFinished {
+            run_id,
+            part,
+            result,
+        } => {
             tx.part_finished(run_id, part, result);
             Reply::Done
         }
@@ -130,9 +176,15 @@ pub fn apply_input(state: &mut FlowState, input: Input, clock: &dyn Clock) -> Re
 impl Tx<'_> {
     /// The stage is active and runs nothing now (R16: one run per stage).
     fn ensure_idle(&self, stage_id: crate::ids::StageId) -> Result<(), EngineError> {
-        let stage = self.s.stages.get(&stage_id).ok_or(EngineError::NotFound("The stage"))?;
+        let stage = self
+            .s
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?;
         if !stage.is_active() {
-            return Err(EngineError::Conflict("This stage is being deleted.".to_string()));
+            return Err(EngineError::Conflict(
+                "This stage is being deleted.".to_string(),
+            ));
         }
         if self.s.running_at(stage_id).is_some() {
             return Err(EngineError::Conflict(
@@ -153,7 +205,10 @@ impl Tx<'_> {
             match run.running_part() {
                 Some(PartKind::Build) => {
                     if builds_started.insert(run.release_id) {
-                        self.effect(Effect::Build { run_id: run.id, context });
+                        self.effect(Effect::Build {
+                            run_id: run.id,
+                            context,
+                        });
                     }
                 }
                 Some(PartKind::Release) => self.effect(Effect::Release { run, context }),
@@ -171,7 +226,11 @@ impl Tx<'_> {
         for stage in deleting {
             let stack = self.s.stacks[&stage.stack_id].clone();
             let account = self.s.accounts[&stack.account_id].clone();
-            self.effect(Effect::DeleteStageStack { account, stack, stage });
+            self.effect(Effect::DeleteStageStack {
+                account,
+                stack,
+                stage,
+            });
         }
         let idle_with_waiting: Vec<_> = self
             .s
@@ -186,8 +245,14 @@ impl Tx<'_> {
     }
 
     /// R17: what AWS says about a deploy interrupted by a restart.
-    fn deploy_reconciled(&mut self, run_id: crate::ids::RunId, result: Result<DeployedState, String>) {
-        let Some(run) = self.s.active_runs.get(&run_id).cloned() else { return };
+    fn deploy_reconciled(
+        &mut self,
+        run_id: crate::ids::RunId,
+        result: Result<DeployedState, String>,
+    ) {
+        let Some(run) = self.s.active_runs.get(&run_id).cloned() else {
+            return;
+        };
         match result {
             Ok(DeployedState::Deployed) => self.deploy_confirmed(run_id),
             Ok(DeployedState::Failed { message }) => self.fail_run(run, PartKind::Deploy, message),

@@ -2,7 +2,8 @@
 //! busy stage, the three parts of a run, and what happens when a run ends.
 
 use crate::domain::{
-    Approval, ApprovalStatus, Artifact, Decision, Part, PartKind, PartStatus, Release, Run, RunStatus, RunTrigger,
+    Approval, ApprovalStatus, Artifact, Decision, Part, PartKind, PartStatus, Release, Run,
+    RunStatus, RunTrigger,
 };
 use crate::events::PipelineEvent;
 use crate::flow::tx::Tx;
@@ -24,7 +25,13 @@ impl Tx<'_> {
             .map(|i| flow[i].settings.name.clone())
             .unwrap_or_else(|| crate::validation::RESERVED_STAGE_NAME.to_string());
         let release = self.s.releases[&release_id].clone();
-        PartContext { account, stack, stage, previous_stage_name, release }
+        PartContext {
+            account,
+            stack,
+            stage,
+            previous_stage_name,
+            release,
+        }
     }
 
     /// R2/R5/R16: a release reaches a stage through the flow.
@@ -81,16 +88,28 @@ impl Tx<'_> {
             if waiting >= release_id {
                 return;
             }
-            self.event(PipelineEvent::ReleaseSuperseded { release_id: waiting, stage_id, by: release_id });
+            self.event(PipelineEvent::ReleaseSuperseded {
+                release_id: waiting,
+                stage_id,
+                by: release_id,
+            });
         }
         flow.waiting = Some(release_id);
         self.put_flow(flow);
-        self.event(PipelineEvent::ReleaseQueued { release_id, stage_id });
+        self.event(PipelineEvent::ReleaseQueued {
+            release_id,
+            stage_id,
+        });
     }
 
     /// Starts a run of `release_id` at an idle stage. The build runs once per
     /// commit (R3): an earlier artifact is reused, a build under way is shared.
-    pub fn start_run(&mut self, stage_id: StageId, release_id: ReleaseId, trigger: RunTrigger) -> RunId {
+    pub fn start_run(
+        &mut self,
+        stage_id: StageId,
+        release_id: ReleaseId,
+        trigger: RunTrigger,
+    ) -> RunId {
         let stage = &self.s.stages[&stage_id];
         let mut run = Run {
             id: RunId(self.new_id()),
@@ -111,11 +130,17 @@ impl Tx<'_> {
             build.status = PartStatus::Reused;
             build.message = Some("Built earlier for this commit".to_string());
             self.begin_part(&mut run, PartKind::Release);
-            self.effect(Effect::Release { run: run.clone(), context });
+            self.effect(Effect::Release {
+                run: run.clone(),
+                context,
+            });
         } else {
             self.begin_part(&mut run, PartKind::Build);
             if !build_under_way {
-                self.effect(Effect::Build { run_id: run.id, context });
+                self.effect(Effect::Build {
+                    run_id: run.id,
+                    context,
+                });
             }
         }
         self.put_run(&run);
@@ -124,10 +149,9 @@ impl Tx<'_> {
     }
 
     fn build_under_way(&self, release_id: ReleaseId) -> bool {
-        self.s
-            .active_runs
-            .values()
-            .any(|r| r.release_id == release_id && r.part(PartKind::Build).status == PartStatus::Running)
+        self.s.active_runs.values().any(|r| {
+            r.release_id == release_id && r.part(PartKind::Build).status == PartStatus::Running
+        })
     }
 
     fn begin_part(&self, run: &mut Run, kind: PartKind) {
@@ -154,7 +178,9 @@ impl Tx<'_> {
             .s
             .active_runs
             .values()
-            .filter(|r| r.release_id == release_id && r.part(PartKind::Build).status == PartStatus::Running)
+            .filter(|r| {
+                r.release_id == release_id && r.part(PartKind::Build).status == PartStatus::Running
+            })
             .cloned()
             .collect();
         for mut run in waiting {
@@ -164,7 +190,10 @@ impl Tx<'_> {
                     self.begin_part(&mut run, PartKind::Release);
                     self.put_run(&run);
                     let context = self.context(run.stage_id, release_id);
-                    self.effect(Effect::Release { run: run.clone(), context });
+                    self.effect(Effect::Release {
+                        run: run.clone(),
+                        context,
+                    });
                     self.event(PipelineEvent::PartChanged {
                         run,
                         part: PartKind::Release,
@@ -178,8 +207,15 @@ impl Tx<'_> {
 
     /// The release or deploy part of a run ended. Results for runs that are no
     /// longer running (cancelled, or from before a restart) are ignored.
-    pub fn part_finished(&mut self, run_id: RunId, kind: PartKind, result: Result<Option<DeployOutcome>, String>) {
-        let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else { return };
+    pub fn part_finished(
+        &mut self,
+        run_id: RunId,
+        kind: PartKind,
+        result: Result<Option<DeployOutcome>, String>,
+    ) {
+        let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else {
+            return;
+        };
         if run.part(kind).status != PartStatus::Running {
             return;
         }
@@ -190,11 +226,19 @@ impl Tx<'_> {
                 self.begin_part(&mut run, PartKind::Deploy);
                 self.put_run(&run);
                 let context = self.context(run.stage_id, run.release_id);
-                self.effect(Effect::Deploy { run: run.clone(), context });
-                self.event(PipelineEvent::PartChanged { run, part: PartKind::Deploy, status: PartStatus::Running });
+                self.effect(Effect::Deploy {
+                    run: run.clone(),
+                    context,
+                });
+                self.event(PipelineEvent::PartChanged {
+                    run,
+                    part: PartKind::Deploy,
+                    status: PartStatus::Running,
+                });
             }
             (PartKind::Deploy, Ok(outcome)) => {
-                let message = (outcome == Some(DeployOutcome::NoChanges)).then(|| "No changes".to_string());
+                let message =
+                    (outcome == Some(DeployOutcome::NoChanges)).then(|| "No changes".to_string());
                 self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
                 self.succeed_run(run);
             }
@@ -204,7 +248,9 @@ impl Tx<'_> {
 
     /// A deploy that succeeded before a restart is recorded, never redone (R17).
     pub fn deploy_confirmed(&mut self, run_id: RunId) {
-        let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else { return };
+        let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else {
+            return;
+        };
         let message = Some("Deployed (confirmed after a restart)".to_string());
         self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
         self.succeed_run(run);
@@ -242,13 +288,20 @@ impl Tx<'_> {
     /// R9: stops a stage's run. A build shared with another run keeps going.
     pub fn cancel_run(&mut self, mut run: Run) {
         if let Some(kind) = run.running_part() {
-            self.end_part(&mut run, kind, PartStatus::Cancelled, Some("Cancelled".to_string()));
+            self.end_part(
+                &mut run,
+                kind,
+                PartStatus::Cancelled,
+                Some("Cancelled".to_string()),
+            );
         }
         run.status = RunStatus::Cancelled;
         run.finished_at = Some(self.now);
         self.put_run(&run);
         self.effect(Effect::CancelRun(run.id));
-        if run.part(PartKind::Build).status == PartStatus::Cancelled && !self.build_under_way(run.release_id) {
+        if run.part(PartKind::Build).status == PartStatus::Cancelled
+            && !self.build_under_way(run.release_id)
+        {
             self.effect(Effect::CancelBuild(run.release_id));
         }
         self.event(PipelineEvent::RunFinished { run });
@@ -259,7 +312,10 @@ impl Tx<'_> {
         let flow = self.s.flow(stage_id);
         let active = self.s.stages.get(&stage_id).is_some_and(|s| s.is_active());
         if let (Some(waiting), true) = (flow.waiting, active) {
-            self.put_flow(StageFlow { waiting: None, ..flow });
+            self.put_flow(StageFlow {
+                waiting: None,
+                ..flow
+            });
             if self.s.running_at(stage_id).is_none() {
                 self.start_run(stage_id, waiting, RunTrigger::Flow);
             }
@@ -276,10 +332,16 @@ impl Tx<'_> {
 
     /// R5: decides a pending approval.
     pub fn decide(&mut self, mut approval: Approval, approve: bool, decision: Decision) {
-        approval.status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        approval.status = if approve {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Rejected
+        };
         approval.decision = Some(decision);
         self.put_approval(&approval);
-        self.event(PipelineEvent::ApprovalDecided { approval: approval.clone() });
+        self.event(PipelineEvent::ApprovalDecided {
+            approval: approval.clone(),
+        });
         if approve {
             self.enter(approval.stage_id, approval.release_id);
         }
@@ -288,7 +350,9 @@ impl Tx<'_> {
     /// A release the flow has not seen yet, entering the stack's first stage.
     pub fn new_release(&mut self, release: Release) {
         self.put_release(&release);
-        self.event(PipelineEvent::ReleaseCreated { release: release.clone() });
+        self.event(PipelineEvent::ReleaseCreated {
+            release: release.clone(),
+        });
         if let Some(first) = self.s.flow_of(release.stack_id).first().map(|s| s.id) {
             self.arrive(first, release.id);
         }

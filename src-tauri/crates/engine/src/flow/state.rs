@@ -32,13 +32,22 @@ pub struct FlowState {
 impl FlowState {
     /// The state a snapshot describes.
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
-        let mut state = FlowState::default();
-        state.accounts = snapshot.accounts.into_iter().map(|a| (a.id, a)).collect();
-        state.stacks = snapshot.stacks.into_iter().map(|s| (s.id, s)).collect();
-        state.stages = snapshot.stages.into_iter().map(|s| (s.id, s)).collect();
-        state.flows = snapshot.flows.into_iter().map(|f| (f.stage_id, f)).collect();
+        let mut state = FlowState {
+            accounts: snapshot.accounts.into_iter().map(|a| (a.id, a)).collect(),
+            stacks: snapshot.stacks.into_iter().map(|s| (s.id, s)).collect(),
+            stages: snapshot.stages.into_iter().map(|s| (s.id, s)).collect(),
+            flows: snapshot
+                .flows
+                .into_iter()
+                .map(|f| (f.stage_id, f))
+                .collect(),
+            ..FlowState::default()
+        };
         for release in snapshot.releases {
-            let newest = state.newest_release.entry(release.stack_id).or_insert(release.id);
+            let newest = state
+                .newest_release
+                .entry(release.stack_id)
+                .or_insert(release.id);
             if release.id > *newest {
                 *newest = release.id;
             }
@@ -48,7 +57,10 @@ impl FlowState {
             state.latest_runs.insert(run.stage_id, run);
         }
         for run in snapshot.active_runs {
-            state.latest_runs.entry(run.stage_id).or_insert_with(|| run.clone());
+            state
+                .latest_runs
+                .entry(run.stage_id)
+                .or_insert_with(|| run.clone());
             state.active_runs.insert(run.id, run);
         }
         state.pending_approvals = snapshot
@@ -107,7 +119,11 @@ impl FlowState {
 
     /// The stack's stages (all lifecycles), in position order.
     pub fn stages_of(&self, stack: StackId) -> Vec<&Stage> {
-        let mut stages: Vec<&Stage> = self.stages.values().filter(|s| s.stack_id == stack).collect();
+        let mut stages: Vec<&Stage> = self
+            .stages
+            .values()
+            .filter(|s| s.stack_id == stack)
+            .collect();
         stages.sort_by_key(|s| s.position);
         stages
     }
@@ -119,7 +135,11 @@ impl FlowState {
 
     /// The stage's flow record (deployed and waiting releases).
     pub fn flow(&self, stage: StageId) -> StageFlow {
-        self.flows.get(&stage).copied().unwrap_or(StageFlow { stage_id: stage, deployed: None, waiting: None })
+        self.flows.get(&stage).copied().unwrap_or(StageFlow {
+            stage_id: stage,
+            deployed: None,
+            waiting: None,
+        })
     }
 
     /// The run now running at a stage (R16: at most one).
@@ -129,7 +149,9 @@ impl FlowState {
 
     /// The approval waiting at a stage (R16: at most one).
     pub fn pending_at(&self, stage: StageId) -> Option<&Approval> {
-        self.pending_approvals.values().find(|a| a.stage_id == stage)
+        self.pending_approvals
+            .values()
+            .find(|a| a.stage_id == stage)
     }
 
     /// The stage's newest run.
@@ -139,7 +161,9 @@ impl FlowState {
 
     /// The stack's newest release.
     pub fn newest_release_of(&self, stack: StackId) -> Option<&Release> {
-        self.newest_release.get(&stack).and_then(|id| self.releases.get(id))
+        self.newest_release
+            .get(&stack)
+            .and_then(|id| self.releases.get(id))
     }
 
     /// The watcher's warning about a stack, if any.
@@ -150,7 +174,12 @@ impl FlowState {
     /// Forgets releases nothing live refers to any more; they stay in the store.
     pub(crate) fn prune_releases(&mut self) {
         let mut keep: std::collections::HashSet<ReleaseId> = std::collections::HashSet::new();
-        keep.extend(self.flows.values().flat_map(|f| [f.deployed, f.waiting]).flatten());
+        keep.extend(
+            self.flows
+                .values()
+                .flat_map(|f| [f.deployed, f.waiting])
+                .flatten(),
+        );
         keep.extend(self.active_runs.values().map(|r| r.release_id));
         keep.extend(self.latest_runs.values().map(|r| r.release_id));
         keep.extend(self.pending_approvals.values().map(|a| a.release_id));

@@ -18,7 +18,12 @@ pub(crate) struct Tx<'a> {
 impl<'a> Tx<'a> {
     pub fn new(s: &'a mut FlowState, clock: &'a dyn Clock) -> Self {
         let now = clock.now();
-        Tx { s, clock, now, out: Transition::default() }
+        Tx {
+            s,
+            clock,
+            now,
+            out: Transition::default(),
+        }
     }
 
     pub fn new_id(&self) -> i64 {
@@ -44,7 +49,11 @@ impl<'a> Tx<'a> {
         } else {
             self.s.active_runs.insert(run.id, run.clone());
         }
-        let newer_exists = self.s.latest_runs.get(&run.stage_id).is_some_and(|latest| latest.id > run.id);
+        let newer_exists = self
+            .s
+            .latest_runs
+            .get(&run.stage_id)
+            .is_some_and(|latest| latest.id > run.id);
         if !newer_exists {
             self.s.latest_runs.insert(run.stage_id, run.clone());
         }
@@ -52,7 +61,11 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_release(&mut self, release: &Release) {
-        let newest = self.s.newest_release.entry(release.stack_id).or_insert(release.id);
+        let newest = self
+            .s
+            .newest_release
+            .entry(release.stack_id)
+            .or_insert(release.id);
         if release.id > *newest {
             *newest = release.id;
         }
@@ -68,7 +81,9 @@ impl<'a> Tx<'a> {
     /// Records an approval: kept in memory only while pending.
     pub fn put_approval(&mut self, approval: &Approval) {
         if approval.status == ApprovalStatus::Pending {
-            self.s.pending_approvals.insert(approval.id, approval.clone());
+            self.s
+                .pending_approvals
+                .insert(approval.id, approval.clone());
         } else {
             self.s.pending_approvals.remove(&approval.id);
         }
@@ -79,7 +94,9 @@ impl<'a> Tx<'a> {
     pub fn put_stage(&mut self, stage: &Stage) {
         self.s.stages.insert(stage.id, stage.clone());
         self.change(Change::PutStage(stage.clone()));
-        self.event(PipelineEvent::StageChanged { stage: stage.clone() });
+        self.event(PipelineEvent::StageChanged {
+            stage: stage.clone(),
+        });
     }
 
     pub fn finish(self) -> Transition {

@@ -47,7 +47,8 @@ pub struct StackView {
 impl FlowState {
     /// Every stack as the dashboard shows it, by name.
     pub fn dashboard(&self) -> Vec<StackView> {
-        let mut stacks: Vec<StackView> = self.stacks().map(|stack| self.stack_view(stack)).collect();
+        let mut stacks: Vec<StackView> =
+            self.stacks().map(|stack| self.stack_view(stack)).collect();
         stacks.sort_by(|a, b| a.stack.name.cmp(&b.stack.name));
         stacks
     }
@@ -66,14 +67,20 @@ impl FlowState {
                     deployed: flow.deployed.and_then(release),
                     waiting: flow.waiting.and_then(release),
                     pending_approval: self.pending_at(stage.id).and_then(|approval| {
-                        Some(PendingApproval { approval: approval.clone(), release: release(approval.release_id)? })
+                        Some(PendingApproval {
+                            approval: approval.clone(),
+                            release: release(approval.release_id)?,
+                        })
                     }),
                     stage: stage.clone(),
                 }
             })
             .collect();
         StackView {
-            account_name: self.account(stack.account_id).map(|a| a.name.clone()).unwrap_or_default(),
+            account_name: self
+                .account(stack.account_id)
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
             warning: self.stack_warning(stack.id).map(str::to_string),
             newest_release: self.newest_release_of(stack.id).cloned(),
             stack: stack.clone(),

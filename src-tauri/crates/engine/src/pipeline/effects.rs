@@ -18,41 +18,78 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             Some(Input::BuildFinished { release_id, result })
         }
         Effect::Release { run, context } => {
-            let result = release(run.id, &context, &ports, &config).await.map(|()| None);
-            Some(Input::PartFinished { run_id: run.id, part: PartKind::Release, result })
+            let result = release(run.id, &context, &ports, &config)
+                .await
+                .map(|()| None);
+            Some(Input::PartFinished {
+                run_id: run.id,
+                part: PartKind::Release,
+                result,
+            })
         }
         Effect::Deploy { run, context } => {
             let log = ports.logs.open(run.id, PartKind::Deploy);
             let result = match deploy_job(&context, &ports).await {
-                Ok(job) => ports.deployer.deploy(job, log).await.map(Some).map_err(|e| e.message),
+                Ok(job) => ports
+                    .deployer
+                    .deploy(job, log)
+                    .await
+                    .map(Some)
+                    .map_err(|e| e.message),
                 Err(message) => Err(message),
             };
-            Some(Input::PartFinished { run_id: run.id, part: PartKind::Deploy, result })
+            Some(Input::PartFinished {
+                run_id: run.id,
+                part: PartKind::Deploy,
+                result,
+            })
         }
         Effect::ReconcileDeploy { run, context } => {
             let log = ports.logs.open(run.id, PartKind::Deploy);
             log.line("Stageline restarted during this deploy; checking its real state in AWS…");
             let result = match deploy_job(&context, &ports).await {
-                Ok(job) => ports.deployer.reconcile(job, log).await.map_err(|e| e.message),
+                Ok(job) => ports
+                    .deployer
+                    .reconcile(job, log)
+                    .await
+                    .map_err(|e| e.message),
                 Err(message) => Err(message),
             };
-            Some(Input::DeployReconciled { run_id: run.id, result })
+            Some(Input::DeployReconciled {
+                run_id: run.id,
+                result,
+            })
         }
         Effect::FetchHead { stack, stage_id } => {
             let result = ports.source.head(&stack).await.map_err(|e| e.message);
             Some(Input::HeadFetched { stage_id, result })
         }
-        Effect::DeleteStageStack { account, stack, stage } => {
+        Effect::DeleteStageStack {
+            account,
+            stack,
+            stage,
+        } => {
             let stage_id = stage.id;
-            let result = ports.deployer.delete_stage(account, stack, stage).await.map_err(|e| e.message);
+            let result = ports
+                .deployer
+                .delete_stage(account, stack, stage)
+                .await
+                .map_err(|e| e.message);
             Some(Input::StageStackDeleted { stage_id, result })
         }
-        Effect::Scale { account, stack, stage } => {
+        Effect::Scale {
+            account,
+            stack,
+            stage,
+        } => {
             let stage_id = stage.id;
             let count = stage.settings.desired_count;
             match ports.deployer.scale(account, stack, stage, count).await {
                 Ok(()) => None,
-                Err(error) => Some(Input::ScaleFailed { stage_id, message: error.message }),
+                Err(error) => Some(Input::ScaleFailed {
+                    stage_id,
+                    message: error.message,
+                }),
             }
         }
         Effect::CancelRun(_) | Effect::CancelBuild(_) => None,
@@ -83,18 +120,42 @@ async fn checkout(
 ) -> Result<Workspace, String> {
     let dir = config.workspaces.join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    let workspace = Workspace { dir: dir.clone(), keep: config.keep_workspaces };
-    log.line(&format!("Checking out {} ({})", context.release.commit.short_sha(), context.release.commit.message));
-    ports.source.checkout(&context.stack, &context.release.commit.sha, dir).await.map_err(|e| e.message)?;
+    let workspace = Workspace {
+        dir: dir.clone(),
+        keep: config.keep_workspaces,
+    };
+    log.line(&format!(
+        "Checking out {} ({})",
+        context.release.commit.short_sha(),
+        context.release.commit.message
+    ));
+    ports
+        .source
+        .checkout(&context.stack, &context.release.commit.sha, dir)
+        .await
+        .map_err(|e| e.message)?;
     Ok(workspace)
 }
 
 /// R3: Stageline's variables for a part at a stage.
-fn injected(context: &PartContext, facts: &StageFacts, build_image: Option<&Artifact>) -> Vec<(String, String)> {
+fn injected(
+    context: &PartContext,
+    facts: &StageFacts,
+    build_image: Option<&Artifact>,
+) -> Vec<(String, String)> {
     let mut vars = vec![
-        ("STAGE_NAME".to_string(), context.stage.settings.name.clone()),
-        ("PREVIOUS_STAGE_NAME".to_string(), context.previous_stage_name.clone()),
-        ("STAGE_REGION".to_string(), context.stage.settings.region.clone()),
+        (
+            "STAGE_NAME".to_string(),
+            context.stage.settings.name.clone(),
+        ),
+        (
+            "PREVIOUS_STAGE_NAME".to_string(),
+            context.previous_stage_name.clone(),
+        ),
+        (
+            "STAGE_REGION".to_string(),
+            context.stage.settings.region.clone(),
+        ),
         ("ECR_ENDPOINT".to_string(), facts.ecr_endpoint.clone()),
         ("ECR_IMAGE_URL".to_string(), facts.ecr_image_url.clone()),
         ("CLUSTER_ARN".to_string(), facts.cluster_arn.clone()),
@@ -110,7 +171,9 @@ fn injected(context: &PartContext, facts: &StageFacts, build_image: Option<&Arti
 
 /// The image a stage deploys: its regional repository, tagged with the commit.
 fn stage_image(facts: &StageFacts, context: &PartContext) -> Artifact {
-    Artifact { image: format!("{}:{}", facts.ecr_image_url, context.release.commit.sha) }
+    Artifact {
+        image: format!("{}:{}", facts.ecr_image_url, context.release.commit.sha),
+    }
 }
 
 async fn resolve(vars: &[EnvVar], ports: &Ports) -> Result<Vec<ResolvedVar>, String> {
@@ -120,22 +183,43 @@ async fn resolve(vars: &[EnvVar], ports: &Ports) -> Result<Vec<ResolvedVar>, Str
             EnvValue::Plain { value } => (value.clone(), false),
             EnvValue::Secret { keychain_ref } => {
                 let value = ports.secrets.read(keychain_ref).await.map_err(|e| {
-                    format!("Could not read the secret value of {} from the keychain: {}", var.name, e.message)
+                    format!(
+                        "Could not read the secret value of {} from the keychain: {}",
+                        var.name, e.message
+                    )
                 })?;
                 (value, true)
             }
         };
-        resolved.push(ResolvedVar { name: var.name.clone(), value, secret });
+        resolved.push(ResolvedVar {
+            name: var.name.clone(),
+            value,
+            secret,
+        });
     }
     Ok(resolved)
 }
 
 /// Checks out the commit and runs build.yml; the image is the stage's
 /// repository URL tagged with the commit sha (the hand-off to every stage).
-async fn build(run_id: RunId, context: &PartContext, ports: &Ports, config: &PipelineConfig) -> Result<Artifact, String> {
+async fn build(
+    run_id: RunId,
+    context: &PartContext,
+    ports: &Ports,
+    config: &PipelineConfig,
+) -> Result<Artifact, String> {
     let log = ports.logs.open(run_id, PartKind::Build);
-    let facts = ports.deployer.stage_facts(&context.account, &context.stack, &context.stage);
-    let workspace = checkout(format!("build-{}", context.release.id), context, ports, config, &log).await?;
+    let facts = ports
+        .deployer
+        .stage_facts(&context.account, &context.stack, &context.stage);
+    let workspace = checkout(
+        format!("build-{}", context.release.id),
+        context,
+        ports,
+        config,
+        &log,
+    )
+    .await?;
     let job = BuildJob {
         workdir: workspace.dir.clone(),
         part: PartKind::Build,
@@ -147,9 +231,16 @@ async fn build(run_id: RunId, context: &PartContext, ports: &Ports, config: &Pip
 }
 
 /// Checks out the commit and runs release.yml for the run's stage.
-async fn release(run_id: RunId, context: &PartContext, ports: &Ports, config: &PipelineConfig) -> Result<(), String> {
+async fn release(
+    run_id: RunId,
+    context: &PartContext,
+    ports: &Ports,
+    config: &PipelineConfig,
+) -> Result<(), String> {
     let log = ports.logs.open(run_id, PartKind::Release);
-    let facts = ports.deployer.stage_facts(&context.account, &context.stack, &context.stage);
+    let facts = ports
+        .deployer
+        .stage_facts(&context.account, &context.stack, &context.stage);
     let workspace = checkout(format!("release-{run_id}"), context, ports, config, &log).await?;
     let job = BuildJob {
         workdir: workspace.dir.clone(),
@@ -161,7 +252,9 @@ async fn release(run_id: RunId, context: &PartContext, ports: &Ports, config: &P
 }
 
 async fn deploy_job(context: &PartContext, ports: &Ports) -> Result<DeployJob, String> {
-    let facts = ports.deployer.stage_facts(&context.account, &context.stack, &context.stage);
+    let facts = ports
+        .deployer
+        .stage_facts(&context.account, &context.stack, &context.stage);
     Ok(DeployJob {
         account: context.account.clone(),
         stack: context.stack.clone(),

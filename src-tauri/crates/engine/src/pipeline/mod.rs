@@ -41,7 +41,10 @@ pub struct PipelineConfig {
 type ReadFn = Box<dyn FnOnce(&FlowState) + Send>;
 
 enum Message {
-    Input(Input, Option<oneshot::Sender<Result<Reply, EngineError>>>),
+    Input(
+        Box<Input>,
+        Option<oneshot::Sender<Result<Reply, EngineError>>>,
+    ),
     Read(ReadFn),
 }
 
@@ -66,9 +69,20 @@ impl Pipeline {
         let state = FlowState::from_snapshot(snapshot);
         let (inbox, receiver) = mpsc::unbounded_channel();
         let store = ports.store.clone();
-        let actor = Actor { state, ports, config, inbox: inbox.clone(), tasks: JoinSet::new(), handles: HashMap::new() };
+        let actor = Actor {
+            state,
+            ports,
+            config,
+            inbox: inbox.clone(),
+            tasks: JoinSet::new(),
+            handles: HashMap::new(),
+        };
         let actor = tokio::spawn(actor.run(receiver));
-        let pipeline = Pipeline { inbox, actor, store };
+        let pipeline = Pipeline {
+            inbox,
+            actor,
+            store,
+        };
         pipeline.send(Input::Started).await?;
         Ok(pipeline)
     }
@@ -76,35 +90,56 @@ impl Pipeline {
     /// Applies an input and waits until it is persisted.
     pub async fn send(&self, input: Input) -> Result<Reply, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.inbox.send(Message::Input(input, Some(reply))).map_err(|_| EngineError::Stopped)?;
+        self.inbox
+            .send(Message::Input(Box::new(input), Some(reply)))
+            .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// Queues an input without waiting (watcher events).
     pub fn notify(&self, input: Input) {
-        let _ = self.inbox.send(Message::Input(input, None));
+        let _ = self.inbox.send(Message::Input(Box::new(input), None));
     }
 
     /// Reads the live state.
-    pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&FlowState) -> T + Send + 'static) -> Result<T, EngineError> {
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&FlowState) -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
         let (reply, answer) = oneshot::channel();
         let read: ReadFn = Box::new(move |state| {
             let _ = reply.send(f(state));
         });
-        self.inbox.send(Message::Read(read)).map_err(|_| EngineError::Stopped)?;
+        self.inbox
+            .send(Message::Read(read))
+            .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)
     }
 
     /// R5/R16: approves or rejects a waiting release. An approval that is no
     /// longer pending gets a clear error saying why.
-    pub async fn decide(&self, approval_id: ApprovalId, approve: bool, decision: Decision) -> Result<(), EngineError> {
-        match self.send(Input::Decide { approval_id, approve, decision }).await {
+    pub async fn decide(
+        &self,
+        approval_id: ApprovalId,
+        approve: bool,
+        decision: Decision,
+    ) -> Result<(), EngineError> {
+        match self
+            .send(Input::Decide {
+                approval_id,
+                approve,
+                decision,
+            })
+            .await
+        {
             Err(EngineError::NotFound(_)) => Err(match self.store.approval(approval_id).await? {
                 None => EngineError::NotFound("The approval"),
-                Some(a) if a.status == ApprovalStatus::Superseded => EngineError::ApprovalSuperseded,
-                Some(a) if a.status == ApprovalStatus::Cancelled => {
-                    EngineError::Conflict("The stage was deleted; this approval no longer applies.".to_string())
+                Some(a) if a.status == ApprovalStatus::Superseded => {
+                    EngineError::ApprovalSuperseded
                 }
+                Some(a) if a.status == ApprovalStatus::Cancelled => EngineError::Conflict(
+                    "The stage was deleted; this approval no longer applies.".to_string(),
+                ),
                 Some(_) => EngineError::Conflict("This approval was already decided.".to_string()),
             }),
             other => other.map(|_| ()),
@@ -112,11 +147,23 @@ impl Pipeline {
     }
 
     /// Deploys an earlier successful release to a stage again (rollback; no rebuild).
-    pub async fn redeploy(&self, stage_id: StageId, release_id: ReleaseId, decision: Decision) -> Result<RunId, EngineError> {
+    pub async fn redeploy(
+        &self,
+        stage_id: StageId,
+        release_id: ReleaseId,
+        decision: Decision,
+    ) -> Result<RunId, EngineError> {
         let release = self.store.deployed_release(stage_id, release_id).await?.ok_or_else(|| {
             EngineError::Conflict("Only a release that once deployed successfully to this stage can be redeployed.".to_string())
         })?;
-        match self.send(Input::Redeploy { stage_id, release, decision }).await? {
+        match self
+            .send(Input::Redeploy {
+                stage_id,
+                release,
+                decision,
+            })
+            .await?
+        {
             Reply::Run(id) => Ok(id),
             _ => Err(EngineError::Stopped),
         }
@@ -146,7 +193,7 @@ impl Actor {
             match message {
                 Message::Read(read) => read(&self.state),
                 Message::Input(input, reply) => {
-                    let result = self.step(input).await;
+                    let result = self.step(*input).await;
                     if let Some(reply) = reply {
                         let _ = reply.send(result);
                     }
@@ -182,16 +229,16 @@ impl Actor {
             Effect::CancelRun(run_id) => return self.abort(TaskKey::Run(*run_id)),
             Effect::CancelBuild(release_id) => return self.abort(TaskKey::Build(*release_id)),
             Effect::Build { context, .. } => Some(TaskKey::Build(context.release.id)),
-            Effect::Release { run, .. } | Effect::Deploy { run, .. } | Effect::ReconcileDeploy { run, .. } => {
-                Some(TaskKey::Run(run.id))
-            }
+            Effect::Release { run, .. }
+            | Effect::Deploy { run, .. }
+            | Effect::ReconcileDeploy { run, .. } => Some(TaskKey::Run(run.id)),
             _ => None,
         };
         let work = effects::perform(effect, self.ports.clone(), self.config.clone());
         let inbox = self.inbox.clone();
         let handle = self.tasks.spawn(async move {
             if let Some(input) = work.await {
-                let _ = inbox.send(Message::Input(input, None));
+                let _ = inbox.send(Message::Input(Box::new(input), None));
             }
         });
         if let Some(key) = key {

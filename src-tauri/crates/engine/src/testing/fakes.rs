@@ -13,8 +13,8 @@ use crate::error::{PortError, System};
 use crate::events::PipelineEvent;
 use crate::ids::{Millis, ReleaseId, RunId, StackId};
 use crate::ports::{
-    BoxFuture, BuildJob, Builder, Clock, DeployJob, DeployOutcome, DeployedState, Deployer, Events, LogSink, Logs,
-    Secrets, Source, StageFacts,
+    BoxFuture, BuildJob, Builder, Clock, DeployJob, DeployOutcome, DeployedState, Deployer, Events,
+    LogSink, Logs, Secrets, Source, StageFacts,
 };
 
 /// A clock at a fixed time, with ids counting up from 1,000.
@@ -25,7 +25,10 @@ pub struct FixedClock {
 
 impl Default for FixedClock {
     fn default() -> Self {
-        FixedClock { now: AtomicI64::new(1_700_000_000_000), next_id: AtomicI64::new(1000) }
+        FixedClock {
+            now: AtomicI64::new(1_700_000_000_000),
+            next_id: AtomicI64::new(1000),
+        }
     }
 }
 
@@ -54,7 +57,12 @@ struct Gates {
 
 impl Gates {
     fn sender(&self, name: &str) -> watch::Sender<bool> {
-        self.gates.lock().unwrap().entry(name.to_string()).or_insert_with(|| watch::channel(false).0).clone()
+        self.gates
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_insert_with(|| watch::channel(false).0)
+            .clone()
     }
 
     fn hold(&self, name: &str) {
@@ -88,13 +96,24 @@ impl FakeSource {
 impl Source for FakeSource {
     fn head(&self, stack: &Stack) -> BoxFuture<'_, Result<Commit, PortError>> {
         let head = self.heads.lock().unwrap().get(&stack.id).cloned();
-        Box::pin(async move { head.ok_or_else(|| PortError::new(System::Git, "The branch has no commits.")) })
+        Box::pin(async move {
+            head.ok_or_else(|| PortError::new(System::Git, "The branch has no commits."))
+        })
     }
 
-    fn checkout(&self, stack: &Stack, sha: &str, dir: PathBuf) -> BoxFuture<'_, Result<(), PortError>> {
-        self.checkouts.lock().unwrap().push((stack.id, sha.to_string()));
+    fn checkout(
+        &self,
+        stack: &Stack,
+        sha: &str,
+        dir: PathBuf,
+    ) -> BoxFuture<'_, Result<(), PortError>> {
+        self.checkouts
+            .lock()
+            .unwrap()
+            .push((stack.id, sha.to_string()));
         Box::pin(async move {
-            std::fs::create_dir_all(&dir).map_err(|e| PortError::new(System::Git, e.to_string()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| PortError::new(System::Git, e.to_string()))?;
             Ok(())
         })
     }
@@ -144,23 +163,58 @@ impl FakeBuilder {
 
     /// How many times `part` ran.
     pub fn count(&self, part: PartKind) -> usize {
-        self.calls.lock().unwrap().iter().filter(|c| c.part == part).count()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.part == part)
+            .count()
     }
 }
 
 impl Builder for FakeBuilder {
-    fn run(&self, job: BuildJob, log: Arc<dyn LogSink>) -> BoxFuture<'static, Result<(), PortError>> {
-        let lookup = |name: &str| job.injected.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-        let call = BuilderCall { part: job.part, sha: lookup("COMMIT_SHA"), stage: lookup("STAGE_NAME"), injected: job.injected.clone() };
-        let fails = self.failing.lock().unwrap().contains(&(call.part, call.sha.clone()));
+    fn run(
+        &self,
+        job: BuildJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        let lookup = |name: &str| {
+            job.injected
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let call = BuilderCall {
+            part: job.part,
+            sha: lookup("COMMIT_SHA"),
+            stage: lookup("STAGE_NAME"),
+            injected: job.injected.clone(),
+        };
+        let fails = self
+            .failing
+            .lock()
+            .unwrap()
+            .contains(&(call.part, call.sha.clone()));
         let gate = self.gates.sender(call.part.as_str());
         self.calls.lock().unwrap().push(call.clone());
         Box::pin(async move {
             let mut receiver = gate.subscribe();
             let _ = receiver.wait_for(|held| !held).await;
-            log.line(&format!("{} of {} at {}", call.part.as_str(), &call.sha[..7.min(call.sha.len())], call.stage));
+            log.line(&format!(
+                "{} of {} at {}",
+                call.part.as_str(),
+                &call.sha[..7.min(call.sha.len())],
+                call.stage
+            ));
             if fails {
-                Err(PortError::new(System::Build, format!("{}.yml: phase BUILD failed: command `make` exited with code 2", call.part.as_str())))
+                Err(PortError::new(
+                    System::Build,
+                    format!(
+                        "{}.yml: phase BUILD failed: command `make` exited with code 2",
+                        call.part.as_str()
+                    ),
+                ))
             } else {
                 Ok(())
             }
@@ -224,7 +278,10 @@ impl FakeDeployer {
     /// Pretends AWS finished deploying `release` to the stage `name` (a deploy
     /// that completed while Stageline was not running).
     pub fn pretend_deployed(&self, name: &str, release: ReleaseId) {
-        self.running.lock().unwrap().insert(name.to_string(), release);
+        self.running
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), release);
     }
 
     /// Every stage whose stack was deleted.
@@ -246,7 +303,11 @@ impl Deployer for FakeDeployer {
         }
     }
 
-    fn deploy(&self, job: DeployJob, log: Arc<dyn LogSink>) -> BoxFuture<'static, Result<DeployOutcome, PortError>> {
+    fn deploy(
+        &self,
+        job: DeployJob,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<DeployOutcome, PortError>> {
         let name = job.stage.settings.name.clone();
         let fails = self.failing.lock().unwrap().contains(&name);
         let gate = self.gates.sender(&name);
@@ -269,17 +330,42 @@ impl Deployer for FakeDeployer {
         })
     }
 
-    fn reconcile(&self, job: DeployJob, _log: Arc<dyn LogSink>) -> BoxFuture<'static, Result<DeployedState, PortError>> {
-        let runs_it = self.running.lock().unwrap().get(&job.stage.settings.name) == Some(&job.release.id);
-        Box::pin(async move { Ok(if runs_it { DeployedState::Deployed } else { DeployedState::NotDeployed }) })
+    fn reconcile(
+        &self,
+        job: DeployJob,
+        _log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<DeployedState, PortError>> {
+        let runs_it =
+            self.running.lock().unwrap().get(&job.stage.settings.name) == Some(&job.release.id);
+        Box::pin(async move {
+            Ok(if runs_it {
+                DeployedState::Deployed
+            } else {
+                DeployedState::NotDeployed
+            })
+        })
     }
 
-    fn scale(&self, _account: Account, _stack: Stack, stage: Stage, count: u32) -> BoxFuture<'static, Result<(), PortError>> {
-        self.scales.lock().unwrap().push((stage.settings.name, count));
+    fn scale(
+        &self,
+        _account: Account,
+        _stack: Stack,
+        stage: Stage,
+        count: u32,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        self.scales
+            .lock()
+            .unwrap()
+            .push((stage.settings.name, count));
         Box::pin(async { Ok(()) })
     }
 
-    fn delete_stage(&self, _account: Account, _stack: Stack, stage: Stage) -> BoxFuture<'static, Result<(), PortError>> {
+    fn delete_stage(
+        &self,
+        _account: Account,
+        _stack: Stack,
+        stage: Stage,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
         let name = stage.settings.name;
         let fails = self.failing_deletes.lock().unwrap().contains(&name);
         if !fails {
@@ -288,7 +374,10 @@ impl Deployer for FakeDeployer {
         }
         Box::pin(async move {
             if fails {
-                Err(PortError::new(System::Aws, format!("Stack DELETE_FAILED: the bucket of {name} is not empty")))
+                Err(PortError::new(
+                    System::Aws,
+                    format!("Stack DELETE_FAILED: the bucket of {name} is not empty"),
+                ))
             } else {
                 Ok(())
             }
@@ -304,44 +393,64 @@ pub struct MemSecrets {
 
 impl MemSecrets {
     pub fn put(&self, reference: &str, value: &str) {
-        self.values.lock().unwrap().insert(reference.to_string(), value.to_string());
+        self.values
+            .lock()
+            .unwrap()
+            .insert(reference.to_string(), value.to_string());
     }
 }
 
 impl Secrets for MemSecrets {
     fn read(&self, reference: &str) -> BoxFuture<'_, Result<String, PortError>> {
         let value = self.values.lock().unwrap().get(reference).cloned();
-        Box::pin(async move { value.ok_or_else(|| PortError::new(System::Keychain, "No such keychain entry.")) })
+        Box::pin(async move {
+            value.ok_or_else(|| PortError::new(System::Keychain, "No such keychain entry."))
+        })
     }
 }
+
+type LinesByPart = Arc<Mutex<HashMap<(RunId, PartKind), Vec<String>>>>;
 
 /// Log lines per run and part.
 #[derive(Default)]
 pub struct MemLogs {
-    lines: Arc<Mutex<HashMap<(RunId, PartKind), Vec<String>>>>,
+    lines: LinesByPart,
 }
 
 impl MemLogs {
     /// The lines of one part of one run.
     pub fn lines(&self, run: RunId, part: PartKind) -> Vec<String> {
-        self.lines.lock().unwrap().get(&(run, part)).cloned().unwrap_or_default()
+        self.lines
+            .lock()
+            .unwrap()
+            .get(&(run, part))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
 struct MemSink {
     key: (RunId, PartKind),
-    lines: Arc<Mutex<HashMap<(RunId, PartKind), Vec<String>>>>,
+    lines: LinesByPart,
 }
 
 impl LogSink for MemSink {
     fn line(&self, text: &str) {
-        self.lines.lock().unwrap().entry(self.key).or_default().push(text.to_string());
+        self.lines
+            .lock()
+            .unwrap()
+            .entry(self.key)
+            .or_default()
+            .push(text.to_string());
     }
 }
 
 impl Logs for MemLogs {
     fn open(&self, run: RunId, part: PartKind) -> Arc<dyn LogSink> {
-        Arc::new(MemSink { key: (run, part), lines: self.lines.clone() })
+        Arc::new(MemSink {
+            key: (run, part),
+            lines: self.lines.clone(),
+        })
     }
 }
 

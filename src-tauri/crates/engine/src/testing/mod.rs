@@ -10,7 +10,7 @@ pub use store::MemStore;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::{Account, CredentialSource, Commit, Stack};
+use crate::domain::{Account, Commit, CredentialSource, Stack};
 use crate::flow::FlowState;
 use crate::ids::{AccountId, StackId};
 use crate::pipeline::{Pipeline, PipelineConfig, Ports};
@@ -60,14 +60,19 @@ impl Fakes {
 
     /// A pipeline on these fakes, with checkouts in a temporary folder.
     pub async fn start(&self) -> Pipeline {
-        Pipeline::start(self.ports(), test_config()).await.expect("pipeline starts")
+        Pipeline::start(self.ports(), test_config())
+            .await
+            .expect("pipeline starts")
     }
 }
 
 /// Checkouts under the system's temporary folder.
 pub fn test_config() -> PipelineConfig {
     let dir = std::env::temp_dir().join(format!("stageline-test-{}", std::process::id()));
-    PipelineConfig { workspaces: dir, keep_workspaces: false }
+    PipelineConfig {
+        workspaces: dir,
+        keep_workspaces: false,
+    }
 }
 
 /// A keychain account in us-east-1.
@@ -75,7 +80,9 @@ pub fn test_account(id: i64) -> Account {
     Account {
         id: AccountId(id),
         name: "Test account".to_string(),
-        credentials: CredentialSource::Keychain { keychain_ref: format!("account/{id}") },
+        credentials: CredentialSource::Keychain {
+            keychain_ref: format!("account/{id}"),
+        },
         default_region: "us-east-1".to_string(),
         endpoint_url: None,
     }
@@ -107,7 +114,11 @@ pub fn commit(n: u32) -> Commit {
 
 /// Waits (up to 10 s) until `check` holds on the live state; panics with
 /// `what` otherwise. A bound for a hung test, not a speed check.
-pub async fn wait_until(pipeline: &Pipeline, what: &str, check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static) {
+pub async fn wait_until(
+    pipeline: &Pipeline,
+    what: &str,
+    check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static,
+) {
     for _ in 0..2000 {
         let check = check.clone();
         if pipeline.read(move |s| check(s)).await.unwrap_or(false) {
@@ -115,6 +126,9 @@ pub async fn wait_until(pipeline: &Pipeline, what: &str, check: impl Fn(&FlowSta
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let dashboard = pipeline.read(|s| format!("{:#?}", s.dashboard())).await.unwrap_or_default();
+    let dashboard = pipeline
+        .read(|s| format!("{:#?}", s.dashboard()))
+        .await
+        .unwrap_or_default();
     panic!("timed out waiting until {what}; state: {dashboard}");
 }

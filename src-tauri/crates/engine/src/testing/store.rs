@@ -46,7 +46,13 @@ impl MemStore {
 
     /// Every approval ever written.
     pub fn approvals(&self) -> Vec<Approval> {
-        self.data.lock().unwrap().approvals.values().cloned().collect()
+        self.data
+            .lock()
+            .unwrap()
+            .approvals
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Every stage, in position order.
@@ -107,7 +113,11 @@ fn apply_change(data: &mut Data, change: Change) {
             data.stages.insert(stage.id, stage);
         }
         Change::PutStage(stage) => {
-            let position = data.stages.get(&stage.id).map(|s| s.position).unwrap_or(stage.position);
+            let position = data
+                .stages
+                .get(&stage.id)
+                .map(|s| s.position)
+                .unwrap_or(stage.position);
             data.stages.insert(stage.id, Stage { position, ..stage });
         }
         Change::RemoveStage(id) => {
@@ -139,20 +149,44 @@ impl Store for MemStore {
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, PortError>> {
         let data = self.data.lock().unwrap().clone();
         Box::pin(async move {
-            let active_runs: Vec<Run> = data.runs.values().filter(|r| !r.status.is_finished()).cloned().collect();
+            let active_runs: Vec<Run> = data
+                .runs
+                .values()
+                .filter(|r| !r.status.is_finished())
+                .cloned()
+                .collect();
             let mut latest: BTreeMap<StageId, Run> = BTreeMap::new();
-            for run in data.runs.values().filter(|r| data.stages.contains_key(&r.stage_id)) {
+            for run in data
+                .runs
+                .values()
+                .filter(|r| data.stages.contains_key(&r.stage_id))
+            {
                 latest.insert(run.stage_id, run.clone());
             }
-            let pending_approvals: Vec<Approval> =
-                data.approvals.values().filter(|a| a.status == ApprovalStatus::Pending).cloned().collect();
+            let pending_approvals: Vec<Approval> = data
+                .approvals
+                .values()
+                .filter(|a| a.status == ApprovalStatus::Pending)
+                .cloned()
+                .collect();
             let mut wanted: Vec<ReleaseId> = Vec::new();
-            wanted.extend(data.flows.values().flat_map(|f| [f.deployed, f.waiting]).flatten());
+            wanted.extend(
+                data.flows
+                    .values()
+                    .flat_map(|f| [f.deployed, f.waiting])
+                    .flatten(),
+            );
             wanted.extend(active_runs.iter().map(|r| r.release_id));
             wanted.extend(latest.values().map(|r| r.release_id));
             wanted.extend(pending_approvals.iter().map(|a| a.release_id));
             for stack in data.stacks.keys() {
-                if let Some(newest) = data.releases.values().filter(|r| r.stack_id == *stack).map(|r| r.id).max() {
+                if let Some(newest) = data
+                    .releases
+                    .values()
+                    .filter(|r| r.stack_id == *stack)
+                    .map(|r| r.id)
+                    .max()
+                {
                     wanted.push(newest);
                 }
             }
@@ -163,7 +197,10 @@ impl Store for MemStore {
                 stacks: data.stacks.values().cloned().collect(),
                 stages: data.stages.values().cloned().collect(),
                 flows: data.flows.values().copied().collect(),
-                releases: wanted.iter().filter_map(|id| data.releases.get(id).cloned()).collect(),
+                releases: wanted
+                    .iter()
+                    .filter_map(|id| data.releases.get(id).cloned())
+                    .collect(),
                 active_runs,
                 latest_runs: latest.into_values().collect(),
                 pending_approvals,
@@ -191,13 +228,20 @@ impl Store for MemStore {
         Box::pin(async move { Ok(found) })
     }
 
-    fn deployed_release(&self, stage: StageId, release: ReleaseId) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+    fn deployed_release(
+        &self,
+        stage: StageId,
+        release: ReleaseId,
+    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
         let data = self.data.lock().unwrap();
-        let succeeded = data
-            .runs
-            .values()
-            .any(|r| r.stage_id == stage && r.release_id == release && r.status == RunStatus::Succeeded);
-        let found = if succeeded { data.releases.get(&release).cloned() } else { None };
+        let succeeded = data.runs.values().any(|r| {
+            r.stage_id == stage && r.release_id == release && r.status == RunStatus::Succeeded
+        });
+        let found = if succeeded {
+            data.releases.get(&release).cloned()
+        } else {
+            None
+        };
         Box::pin(async move { Ok(found) })
     }
 }

@@ -24,7 +24,12 @@ pub fn settings(name: &str, approval: bool) -> StageSettings {
 
 /// A decision from the dashboard.
 pub fn by_ada(comment: &str) -> Decision {
-    Decision { by: "ada".into(), at: 0, comment: comment.into(), via: DecisionSource::Dashboard }
+    Decision {
+        by: "ada".into(),
+        at: 0,
+        comment: comment.into(),
+        via: DecisionSource::Dashboard,
+    }
 }
 
 impl Flow {
@@ -32,19 +37,46 @@ impl Flow {
     pub async fn new(stages: &[(&str, bool)]) -> Flow {
         let fakes = Fakes::default();
         let pipeline = fakes.start().await;
-        pipeline.send(Input::PutAccount(test_account(1))).await.unwrap();
+        pipeline
+            .send(Input::PutAccount(test_account(1)))
+            .await
+            .unwrap();
         let stack = test_stack(2, "shop", AccountId(1));
-        pipeline.send(Input::CreateStack { stack: stack.clone(), first_region: "us-east-1".into() }).await.unwrap();
-        let flow = Flow { fakes, pipeline, stack: stack.id };
+        pipeline
+            .send(Input::CreateStack {
+                stack: stack.clone(),
+                first_region: "us-east-1".into(),
+            })
+            .await
+            .unwrap();
+        let flow = Flow {
+            fakes,
+            pipeline,
+            stack: stack.id,
+        };
         for (name, approval) in stages {
             let last = flow.stage_ids().await.last().copied();
-            flow.create_stage(last, settings(name, *approval)).await.unwrap();
+            flow.create_stage(last, settings(name, *approval))
+                .await
+                .unwrap();
         }
         flow
     }
 
-    pub async fn create_stage(&self, after: Option<StageId>, settings: StageSettings) -> Result<Stage, EngineError> {
-        match self.pipeline.send(Input::CreateStage { stack_id: self.stack, after, settings }).await? {
+    pub async fn create_stage(
+        &self,
+        after: Option<StageId>,
+        settings: StageSettings,
+    ) -> Result<Stage, EngineError> {
+        match self
+            .pipeline
+            .send(Input::CreateStage {
+                stack_id: self.stack,
+                after,
+                settings,
+            })
+            .await?
+        {
             Reply::Stage(stage) => Ok(stage),
             other => panic!("unexpected reply {other:?}"),
         }
@@ -52,22 +84,38 @@ impl Flow {
 
     /// Restarts the engine on the same store (a crash: no shutdown).
     pub async fn restart(self) -> Flow {
-        let Flow { fakes, pipeline, stack } = self;
+        let Flow {
+            fakes,
+            pipeline,
+            stack,
+        } = self;
         drop(pipeline);
         let pipeline = fakes.start().await;
-        Flow { fakes, pipeline, stack }
+        Flow {
+            fakes,
+            pipeline,
+            stack,
+        }
     }
 
     pub async fn stage_ids(&self) -> Vec<StageId> {
         let stack = self.stack;
-        self.pipeline.read(move |s| s.flow_of(stack).iter().map(|st| st.id).collect()).await.unwrap()
+        self.pipeline
+            .read(move |s| s.flow_of(stack).iter().map(|st| st.id).collect())
+            .await
+            .unwrap()
     }
 
     pub async fn stage(&self, name: &str) -> StageId {
         let stack = self.stack;
         let wanted = name.to_string();
         self.pipeline
-            .read(move |s| s.stages_of(stack).iter().find(|st| st.settings.name == wanted).map(|st| st.id))
+            .read(move |s| {
+                s.stages_of(stack)
+                    .iter()
+                    .find(|st| st.settings.name == wanted)
+                    .map(|st| st.id)
+            })
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no stage named {name}"))
@@ -76,7 +124,12 @@ impl Flow {
     /// Pushes commit `n` to the branch.
     pub async fn commit(&self, n: u32) {
         self.fakes.source.set_head(self.stack, commit(n));
-        let input = Input::CommitDetected { stack_id: self.stack, head: commit(n), included: vec![], forced: false };
+        let input = Input::CommitDetected {
+            stack_id: self.stack,
+            head: commit(n),
+            included: vec![],
+            forced: false,
+        };
         self.pipeline.send(input).await.unwrap();
     }
 
@@ -88,7 +141,9 @@ impl Flow {
             .all()
             .iter()
             .find_map(|e| match e {
-                PipelineEvent::ReleaseCreated { release } if release.commit.sha == sha => Some(release.id),
+                PipelineEvent::ReleaseCreated { release } if release.commit.sha == sha => {
+                    Some(release.id)
+                }
                 _ => None,
             })
             .expect("a release of that commit")
@@ -100,7 +155,10 @@ impl Flow {
         let sha = commit(n).sha;
         let what = format!("{name} runs commit {n}");
         wait_until(&self.pipeline, &what, move |s: &FlowState| {
-            s.flow(stage).deployed.and_then(|id| s.release(id)).is_some_and(|r| r.commit.sha == sha)
+            s.flow(stage)
+                .deployed
+                .and_then(|id| s.release(id))
+                .is_some_and(|r| r.commit.sha == sha)
         })
         .await;
     }
@@ -108,18 +166,25 @@ impl Flow {
     /// Waits until the stage's newest run has this status.
     pub async fn wait_run(&self, name: &str, status: RunStatus) {
         let stage = self.stage(name).await;
-        wait_until(&self.pipeline, &format!("{name}'s run is {status:?}"), move |s: &FlowState| {
-            s.latest_run(stage).is_some_and(|r| r.status == status)
-        })
+        wait_until(
+            &self.pipeline,
+            &format!("{name}'s run is {status:?}"),
+            move |s: &FlowState| s.latest_run(stage).is_some_and(|r| r.status == status),
+        )
         .await;
     }
 
     /// Waits until the stage's newest run is running its `part`.
     pub async fn wait_part(&self, name: &str, part: PartKind) {
         let stage = self.stage(name).await;
-        wait_until(&self.pipeline, &format!("{name} runs its {part:?} part"), move |s: &FlowState| {
-            s.running_at(stage).is_some_and(|r| r.running_part() == Some(part))
-        })
+        wait_until(
+            &self.pipeline,
+            &format!("{name} runs its {part:?} part"),
+            move |s: &FlowState| {
+                s.running_at(stage)
+                    .is_some_and(|r| r.running_part() == Some(part))
+            },
+        )
         .await;
     }
 
@@ -128,24 +193,42 @@ impl Flow {
         let stage = self.stage(name).await;
         let sha = commit(n).sha;
         let check_sha = sha.clone();
-        wait_until(&self.pipeline, &format!("commit {n} awaits approval at {name}"), move |s: &FlowState| {
-            s.pending_at(stage).and_then(|a| s.release(a.release_id)).is_some_and(|r| r.commit.sha == check_sha)
-        })
+        wait_until(
+            &self.pipeline,
+            &format!("commit {n} awaits approval at {name}"),
+            move |s: &FlowState| {
+                s.pending_at(stage)
+                    .and_then(|a| s.release(a.release_id))
+                    .is_some_and(|r| r.commit.sha == check_sha)
+            },
+        )
         .await;
-        self.pipeline.read(move |s| s.pending_at(stage).cloned()).await.unwrap().unwrap()
+        self.pipeline
+            .read(move |s| s.pending_at(stage).cloned())
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// The stage's newest run.
     pub async fn latest_run(&self, name: &str) -> Option<Run> {
         let stage = self.stage(name).await;
-        self.pipeline.read(move |s| s.latest_run(stage).cloned()).await.unwrap()
+        self.pipeline
+            .read(move |s| s.latest_run(stage).cloned())
+            .await
+            .unwrap()
     }
 
     /// The commit sha the stage runs now.
     pub async fn deployed_sha(&self, name: &str) -> Option<String> {
         let stage = self.stage(name).await;
         self.pipeline
-            .read(move |s| s.flow(stage).deployed.and_then(|id| s.release(id)).map(|r| r.commit.sha.clone()))
+            .read(move |s| {
+                s.flow(stage)
+                    .deployed
+                    .and_then(|id| s.release(id))
+                    .map(|r| r.commit.sha.clone())
+            })
             .await
             .unwrap()
     }
