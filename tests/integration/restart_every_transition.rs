@@ -35,7 +35,11 @@ impl World {
         let db = dir.path().join("stageline.db");
         let fakes = Fakes::default();
         fakes.source.set_head(STACK, commit(1));
-        World { fakes, _dir: dir, db }
+        World {
+            fakes,
+            _dir: dir,
+            db,
+        }
     }
 
     /// Starts the engine; after `limit` written transitions it freezes.
@@ -43,24 +47,36 @@ impl World {
         let applied = Arc::new(AtomicUsize::new(0));
         let store = SqliteStore::open(&self.db).await.unwrap();
         let mut ports = self.fakes.ports();
-        ports.store = Arc::new(CrashingStore { inner: store, limit, applied: applied.clone() });
+        ports.store = Arc::new(CrashingStore {
+            inner: store,
+            limit,
+            applied: applied.clone(),
+        });
         let pipeline = Pipeline::start(ports, test_config()).await.unwrap();
         (pipeline, applied)
     }
 }
 
 fn stage_id(s: &FlowState, name: &str) -> Option<StageId> {
-    s.stages_of(STACK).iter().find(|st| st.settings.name == name).map(|st| st.id)
+    s.stages_of(STACK)
+        .iter()
+        .find(|st| st.settings.name == name)
+        .map(|st| st.id)
 }
 
 fn deployed_sha(s: &FlowState, name: &str) -> Option<String> {
     let id = stage_id(s, name)?;
-    s.flow(id).deployed.and_then(|r| s.release(r)).map(|r| r.commit.sha.clone())
+    s.flow(id)
+        .deployed
+        .and_then(|r| s.release(r))
+        .map(|r| r.commit.sha.clone())
 }
 
 fn pending_sha(s: &FlowState, name: &str) -> Option<String> {
     let id = stage_id(s, name)?;
-    s.pending_at(id).and_then(|a| s.release(a.release_id)).map(|r| r.commit.sha.clone())
+    s.pending_at(id)
+        .and_then(|a| s.release(a.release_id))
+        .map(|r| r.commit.sha.clone())
 }
 
 fn finished(s: &FlowState) -> bool {
@@ -81,7 +97,12 @@ async fn act(pipeline: &Pipeline, fakes: &Fakes) -> Result<bool, EngineError> {
     }
     if state.stack(STACK).is_none() {
         let stack = test_stack(2, "shop", AccountId(1));
-        pipeline.send(Input::CreateStack { stack, first_region: "us-east-1".into() }).await?;
+        pipeline
+            .send(Input::CreateStack {
+                stack,
+                first_region: "us-east-1".into(),
+            })
+            .await?;
         return Ok(false);
     }
     for (name, after, approval) in [("test", "dev", false), ("prod", "test", true)] {
@@ -90,7 +111,13 @@ async fn act(pipeline: &Pipeline, fakes: &Fakes) -> Result<bool, EngineError> {
             settings.name = name.into();
             settings.requires_approval = approval;
             let after = stage_id(&state, after);
-            pipeline.send(Input::CreateStage { stack_id: STACK, after, settings }).await?;
+            pipeline
+                .send(Input::CreateStage {
+                    stack_id: STACK,
+                    after,
+                    settings,
+                })
+                .await?;
             return Ok(false);
         }
     }
@@ -98,12 +125,28 @@ async fn act(pipeline: &Pipeline, fakes: &Fakes) -> Result<bool, EngineError> {
         return Ok(true);
     }
     // What a branch watcher does after every start: report the head.
-    let head = if deployed_sha(&state, "prod") == Some(commit(1).sha) { commit(2) } else { commit(1) };
+    let head = if deployed_sha(&state, "prod") == Some(commit(1).sha) {
+        commit(2)
+    } else {
+        commit(1)
+    };
     fakes.source.set_head(STACK, head.clone());
-    pipeline.send(Input::CommitDetected { stack_id: STACK, head, included: vec![], forced: false }).await?;
+    pipeline
+        .send(Input::CommitDetected {
+            stack_id: STACK,
+            head,
+            included: vec![],
+            forced: false,
+        })
+        .await?;
     if let Some(approval) = state.pending_at(stage_id(&state, "prod").unwrap()) {
         if pending_sha(&state, "prod") == Some(commit(1).sha) {
-            let decision = Decision { by: "ada".into(), at: 1, comment: "ship 1".into(), via: DecisionSource::Dashboard };
+            let decision = Decision {
+                by: "ada".into(),
+                at: 1,
+                comment: "ship 1".into(),
+                via: DecisionSource::Dashboard,
+            };
             pipeline.decide(approval.id, true, decision).await?;
         }
     }
@@ -118,7 +161,9 @@ async fn drive(pipeline: &Pipeline, fakes: &Fakes, applied: &AtomicUsize, limit:
             tokio::time::sleep(Duration::from_millis(15)).await;
             return false;
         }
-        if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_millis(300), act(pipeline, fakes)).await {
+        if let Ok(Ok(true)) =
+            tokio::time::timeout(Duration::from_millis(300), act(pipeline, fakes)).await
+        {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -154,21 +199,34 @@ async fn outcome(world: &World, pipeline: &Pipeline, store: &SqliteStore) -> Out
         *deploys.entry((name, sha)).or_insert(0) += 1;
     }
     Outcome {
-        deployed: names.iter().map(|n| (n.to_string(), deployed_sha(&state, n))).collect(),
-        pending: names.iter().map(|n| (n.to_string(), pending_sha(&state, n))).collect(),
+        deployed: names
+            .iter()
+            .map(|n| (n.to_string(), deployed_sha(&state, n)))
+            .collect(),
+        pending: names
+            .iter()
+            .map(|n| (n.to_string(), pending_sha(&state, n)))
+            .collect(),
         decided,
         deploys_per_stage_and_release: deploys,
     }
 }
 
 /// Every part the file records as succeeded: (stage, sha, part); builds by sha.
-async fn succeeded_parts(store: &SqliteStore, state: &FlowState) -> BTreeSet<(String, String, PartKind)> {
+async fn succeeded_parts(
+    store: &SqliteStore,
+    state: &FlowState,
+) -> BTreeSet<(String, String, PartKind)> {
     let mut done = BTreeSet::new();
     for stage in state.stages_of(STACK) {
         for record in store.run_history(stage.id, 100).await.unwrap() {
             for part in &record.run.parts {
                 if part.status == PartStatus::Succeeded {
-                    let stage_name = if part.kind == PartKind::Build { String::new() } else { stage.settings.name.clone() };
+                    let stage_name = if part.kind == PartKind::Build {
+                        String::new()
+                    } else {
+                        stage.settings.name.clone()
+                    };
                     done.insert((stage_name, record.release.commit.sha.clone(), part.kind));
                 }
             }
@@ -187,9 +245,15 @@ async fn an_interrupted_flow_ends_as_the_uninterrupted_one_at_every_transition()
     let reference_store = SqliteStore::open(&reference_world.db).await.unwrap();
     let reference = outcome(&reference_world, &pipeline, &reference_store).await;
     drop(pipeline);
-    assert!(transitions > 15, "the flow has many transitions ({transitions})");
+    assert!(
+        transitions > 15,
+        "the flow has many transitions ({transitions})"
+    );
     assert_eq!(reference.decided.len(), 1, "commit 1 was approved at prod");
-    assert!(reference.deploys_per_stage_and_release.values().all(|n| *n == 1));
+    assert!(reference
+        .deploys_per_stage_and_release
+        .values()
+        .all(|n| *n == 1));
 
     for crash_at in 0..transitions {
         let world = World::new();
@@ -207,16 +271,25 @@ async fn an_interrupted_flow_ends_as_the_uninterrupted_one_at_every_transition()
         let calls_before = world.fakes.builder.calls().len();
 
         let (pipeline, applied) = world.start(usize::MAX).await;
-        assert!(drive(&pipeline, &world.fakes, &applied, usize::MAX).await, "finished after a crash at {crash_at}");
+        assert!(
+            drive(&pipeline, &world.fakes, &applied, usize::MAX).await,
+            "finished after a crash at {crash_at}"
+        );
         let after = outcome(&world, &pipeline, &store).await;
-        assert_eq!(after, reference, "crash at transition {crash_at} of {transitions}");
+        assert_eq!(
+            after, reference,
+            "crash at transition {crash_at} of {transitions}"
+        );
 
         for call in &world.fakes.builder.calls()[calls_before..] {
             let key = match call.part {
                 PartKind::Build => (String::new(), call.sha.clone(), PartKind::Build),
                 part => (call.stage.clone(), call.sha.clone(), part),
             };
-            assert!(!succeeded.contains(&key), "crash at {crash_at}: {key:?} had succeeded and ran again");
+            assert!(
+                !succeeded.contains(&key),
+                "crash at {crash_at}: {key:?} had succeeded and ran again"
+            );
         }
         drop(pipeline);
     }

@@ -22,63 +22,158 @@ const RELEASE: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - e
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_flow_through_real_git_and_real_buildspecs() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = make_repo(dir.path(), &[("app.txt", "v1"), ("build.yml", BUILD), ("release.yml", RELEASE)]);
+    let repo = make_repo(
+        dir.path(),
+        &[
+            ("app.txt", "v1"),
+            ("build.yml", BUILD),
+            ("release.yml", RELEASE),
+        ],
+    );
     let fakes = Fakes::default();
     let source = GitSource::without_credentials(dir.path().join("mirrors"));
     let mut ports = fakes.ports();
-    ports.store = Arc::new(SqliteStore::open(&dir.path().join("stageline.db")).await.unwrap());
+    ports.store = Arc::new(
+        SqliteStore::open(&dir.path().join("stageline.db"))
+            .await
+            .unwrap(),
+    );
     ports.source = Arc::new(source.clone());
     ports.builder = Arc::new(BuildspecRunner::new(Duration::from_secs(60)));
-    let config = PipelineConfig { workspaces: dir.path().join("workspaces"), keep_workspaces: false };
+    let config = PipelineConfig {
+        workspaces: dir.path().join("workspaces"),
+        keep_workspaces: false,
+    };
     let pipeline = Pipeline::start(ports, config).await.unwrap();
 
-    pipeline.send(Input::PutAccount(test_account(1))).await.unwrap();
+    pipeline
+        .send(Input::PutAccount(test_account(1)))
+        .await
+        .unwrap();
     let mut stack = test_stack(2, "shop", AccountId(1));
     stack.repository = repo.display().to_string();
-    pipeline.send(Input::CreateStack { stack: stack.clone(), first_region: "us-east-1".into() }).await.unwrap();
-    let dev = pipeline.read(|s| s.flow_of(StackId(2))[0].id).await.unwrap();
+    pipeline
+        .send(Input::CreateStack {
+            stack: stack.clone(),
+            first_region: "us-east-1".into(),
+        })
+        .await
+        .unwrap();
+    let dev = pipeline
+        .read(|s| s.flow_of(StackId(2))[0].id)
+        .await
+        .unwrap();
     let mut prod = first_stage_settings("us-west-2");
     prod.name = "prod".into();
     fakes.secrets.put("env/token", "hunter2-secret");
-    prod.build_env = vec![EnvVar { name: "API_TOKEN".into(), value: EnvValue::Secret { keychain_ref: "env/token".into() } }];
-    pipeline.send(Input::CreateStage { stack_id: stack.id, after: Some(dev), settings: prod }).await.unwrap();
+    prod.build_env = vec![EnvVar {
+        name: "API_TOKEN".into(),
+        value: EnvValue::Secret {
+            keychain_ref: "env/token".into(),
+        },
+    }];
+    pipeline
+        .send(Input::CreateStage {
+            stack_id: stack.id,
+            after: Some(dev),
+            settings: prod,
+        })
+        .await
+        .unwrap();
 
     // The real watcher turns the branch head into the first release.
     let (events, mut received) = mpsc::channel(16);
     let _watch = source.watch(&stack, None, events);
     let forward = |event: WatchEvent| match event {
-        WatchEvent::NewHead { stack_id, head, included, forced } => Input::CommitDetected { stack_id, head, included, forced },
+        WatchEvent::NewHead {
+            stack_id,
+            head,
+            included,
+            forced,
+        } => Input::CommitDetected {
+            stack_id,
+            head,
+            included,
+            forced,
+        },
         WatchEvent::Warning { stack_id, message } => Input::StackWarning { stack_id, message },
     };
     pipeline.notify(forward(received.recv().await.unwrap()));
     let first = git(&repo, &["rev-parse", "HEAD"]);
     let sha = first.clone();
-    wait_for(&pipeline, "prod runs the first commit", 60, move |s| deployed_sha(s, StackId(2), "prod") == Some(sha.clone())).await;
+    wait_for(&pipeline, "prod runs the first commit", 60, move |s| {
+        deployed_sha(s, StackId(2), "prod") == Some(sha.clone())
+    })
+    .await;
 
     // The release part ran release.yml with the stage's variables; the secret is masked.
-    let prod_run = pipeline.read(|s| s.latest_run(s.flow_of(StackId(2))[1].id).cloned()).await.unwrap().unwrap();
+    let prod_run = pipeline
+        .read(|s| s.latest_run(s.flow_of(StackId(2))[1].id).cloned())
+        .await
+        .unwrap()
+        .unwrap();
     let release_log = fakes.logs.lines(prod_run.id, PartKind::Release).join("\n");
-    assert!(release_log.contains("release prod after dev in us-west-2"), "{release_log}");
+    assert!(
+        release_log.contains("release prod after dev in us-west-2"),
+        "{release_log}"
+    );
     assert!(release_log.contains("token is ***"), "{release_log}");
     assert!(!release_log.contains("hunter2-secret"));
-    assert_eq!(prod_run.part(PartKind::Build).status, PartStatus::Reused, "built once, for dev");
-    let dev_run = pipeline.read(move |s| s.latest_run(dev).cloned()).await.unwrap().unwrap();
+    assert_eq!(
+        prod_run.part(PartKind::Build).status,
+        PartStatus::Reused,
+        "built once, for dev"
+    );
+    let dev_run = pipeline
+        .read(move |s| s.latest_run(dev).cloned())
+        .await
+        .unwrap()
+        .unwrap();
     let build_log = fakes.logs.lines(dev_run.id, PartKind::Build).join("\n");
-    assert!(build_log.contains(&format!("built {first}")), "the checkout is the exact commit: {build_log}");
+    assert!(
+        build_log.contains(&format!("built {first}")),
+        "the checkout is the exact commit: {build_log}"
+    );
 
     // A commit that breaks the build stops at dev (R4); prod keeps the first.
     git(&repo, &["rm", "-q", "app.txt"]);
     git(&repo, &["commit", "-q", "-m", "Remove app.txt"]);
     pipeline.notify(forward(received.recv().await.unwrap()));
-    wait_for(&pipeline, "dev's build failed", 60, |s| latest_status(s, StackId(2), "dev") == Some(RunStatus::Failed)).await;
-    let failed = pipeline.read(move |s| s.latest_run(dev).cloned()).await.unwrap().unwrap();
+    wait_for(&pipeline, "dev's build failed", 60, |s| {
+        latest_status(s, StackId(2), "dev") == Some(RunStatus::Failed)
+    })
+    .await;
+    let failed = pipeline
+        .read(move |s| s.latest_run(dev).cloned())
+        .await
+        .unwrap()
+        .unwrap();
     let message = failed.part(PartKind::Build).message.clone().unwrap();
-    assert!(message.contains("build.yml: phase BUILD failed"), "{message}");
-    assert_eq!(pipeline.read(|s| deployed_sha(s, StackId(2), "prod")).await.unwrap(), Some(first));
+    assert!(
+        message.contains("build.yml: phase BUILD failed"),
+        "{message}"
+    );
+    assert_eq!(
+        pipeline
+            .read(|s| deployed_sha(s, StackId(2), "prod"))
+            .await
+            .unwrap(),
+        Some(first)
+    );
 
     // The fix flows all the way.
     let fixed = commit_files(&repo, &[("app.txt", "v3")], "Fix the build");
     pipeline.notify(forward(received.recv().await.unwrap()));
-    wait_for(&pipeline, "prod runs the fix", 60, move |s| deployed_sha(s, StackId(2), "prod") == Some(fixed.clone())).await;
-    assert!(!dir.path().join("workspaces").read_dir().unwrap().any(|_| true), "checkouts are removed after each part");
+    wait_for(&pipeline, "prod runs the fix", 60, move |s| {
+        deployed_sha(s, StackId(2), "prod") == Some(fixed.clone())
+    })
+    .await;
+    assert!(
+        !dir.path()
+            .join("workspaces")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "checkouts are removed after each part"
+    );
 }

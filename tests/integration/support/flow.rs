@@ -7,7 +7,12 @@ use stageline_engine::pipeline::Pipeline;
 use stageline_engine::{RunStatus, StackId};
 
 /// Waits until `check` holds (a bound for a hung test, not a speed check).
-pub async fn wait_for(pipeline: &Pipeline, what: &str, seconds: u64, check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static) {
+pub async fn wait_for(
+    pipeline: &Pipeline,
+    what: &str,
+    seconds: u64,
+    check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     while tokio::time::Instant::now() < deadline {
         let check = check.clone();
@@ -16,18 +21,30 @@ pub async fn wait_for(pipeline: &Pipeline, what: &str, seconds: u64, check: impl
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let state = pipeline.read(|s| format!("{:#?}", s.dashboard())).await.unwrap_or_default();
+    let state = pipeline
+        .read(|s| format!("{:#?}", s.dashboard()))
+        .await
+        .unwrap_or_default();
     panic!("timed out waiting until {what}; state: {state}");
 }
 
 /// The sha the named stage of `stack` runs now.
 pub fn deployed_sha(s: &FlowState, stack: StackId, name: &str) -> Option<String> {
-    let stage = s.stages_of(stack).into_iter().find(|st| st.settings.name == name)?;
-    s.flow(stage.id).deployed.and_then(|r| s.release(r)).map(|r| r.commit.sha.clone())
+    let stage = s
+        .stages_of(stack)
+        .into_iter()
+        .find(|st| st.settings.name == name)?;
+    s.flow(stage.id)
+        .deployed
+        .and_then(|r| s.release(r))
+        .map(|r| r.commit.sha.clone())
 }
 
 /// The status of the named stage's newest run.
 pub fn latest_status(s: &FlowState, stack: StackId, name: &str) -> Option<RunStatus> {
-    let stage = s.stages_of(stack).into_iter().find(|st| st.settings.name == name)?;
+    let stage = s
+        .stages_of(stack)
+        .into_iter()
+        .find(|st| st.settings.name == name)?;
     s.latest_run(stage.id).map(|r| r.status)
 }

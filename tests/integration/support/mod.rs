@@ -26,7 +26,11 @@ pub fn git(repo: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "ada@example.com")
         .output()
         .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
@@ -74,7 +78,11 @@ impl<S: Store> Store for CrashingStore<S> {
         self.inner.approval(id)
     }
 
-    fn deployed_release(&self, stage: StageId, release: ReleaseId) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+    fn deployed_release(
+        &self,
+        stage: StageId,
+        release: ReleaseId,
+    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
         self.inner.deployed_release(stage, release)
     }
 }

@@ -25,7 +25,10 @@ fn setup(state: &mut FlowState, fakes: &Fakes, rt: &tokio::runtime::Runtime) -> 
     let clock = fakes.clock.as_ref();
     let mut inputs = vec![
         Input::PutAccount(test_account(1)),
-        Input::CreateStack { stack: test_stack(2, "shop", AccountId(1)), first_region: "us-east-1".into() },
+        Input::CreateStack {
+            stack: test_stack(2, "shop", AccountId(1)),
+            first_region: "us-east-1".into(),
+        },
     ];
     for input in inputs.drain(..) {
         let t = apply_input(state, input, clock).unwrap();
@@ -35,7 +38,16 @@ fn setup(state: &mut FlowState, fakes: &Fakes, rt: &tokio::runtime::Runtime) -> 
         let after = state.flow_of(StackId(2)).last().map(|s| s.id);
         let mut settings = first_stage_settings("us-east-1");
         settings.name = name.to_string();
-        let t = apply_input(state, Input::CreateStage { stack_id: StackId(2), after, settings }, clock).unwrap();
+        let t = apply_input(
+            state,
+            Input::CreateStage {
+                stack_id: StackId(2),
+                after,
+                settings,
+            },
+            clock,
+        )
+        .unwrap();
         rt.block_on(fakes.store.apply(t.changes)).unwrap();
     }
     StackId(2)
@@ -46,9 +58,15 @@ fn outcome(effect: Effect) -> Option<Input> {
     match effect {
         Effect::Build { context, .. } => Some(Input::BuildFinished {
             release_id: context.release.id,
-            result: Ok(Artifact { image: format!("repo:{}", context.release.commit.sha) }),
+            result: Ok(Artifact {
+                image: format!("repo:{}", context.release.commit.sha),
+            }),
         }),
-        Effect::Release { run, .. } => Some(Input::PartFinished { run_id: run.id, part: PartKind::Release, result: Ok(None) }),
+        Effect::Release { run, .. } => Some(Input::PartFinished {
+            run_id: run.id,
+            part: PartKind::Release,
+            result: Ok(None),
+        }),
         Effect::Deploy { run, .. } => Some(Input::PartFinished {
             run_id: run.id,
             part: PartKind::Deploy,
@@ -60,7 +78,9 @@ fn outcome(effect: Effect) -> Option<Input> {
 
 /// Runs every release through every stage; returns each transition's time.
 fn push_releases(fakes: &Fakes, history: usize) -> Vec<Duration> {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut state = FlowState::default();
     let stack = setup(&mut state, fakes, &rt);
     if history > 0 {
@@ -82,7 +102,12 @@ fn push_releases(fakes: &Fakes, history: usize) -> Vec<Duration> {
     let mut timings = Vec::new();
     let mut queue: VecDeque<Input> = VecDeque::new();
     for n in 1..=RELEASES {
-        queue.push_back(Input::CommitDetected { stack_id: stack, head: commit(n), included: vec![], forced: false });
+        queue.push_back(Input::CommitDetected {
+            stack_id: stack,
+            head: commit(n),
+            included: vec![],
+            forced: false,
+        });
         while let Some(input) = queue.pop_front() {
             let started = Instant::now();
             let transition = apply_input(&mut state, input, clock).unwrap();
@@ -91,7 +116,11 @@ fn push_releases(fakes: &Fakes, history: usize) -> Vec<Duration> {
             queue.extend(transition.effects.into_iter().filter_map(outcome));
         }
     }
-    let last = state.flow_of(stack).last().map(|s| state.flow(s.id).deployed).unwrap();
+    let last = state
+        .flow_of(stack)
+        .last()
+        .map(|s| state.flow(s.id).deployed)
+        .unwrap();
     assert!(last.is_some(), "every release reached prod");
     timings
 }
@@ -114,7 +143,11 @@ fn report(label: &str, mut timings: Vec<Duration>) {
 /// The pipeline actor end to end: releases pushed through its channel with
 /// effects running as tasks on instant fakes.
 fn actor_throughput() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let fakes = Fakes::default();
         let pipeline = fakes.start().await;
@@ -151,8 +184,14 @@ fn actor_throughput() {
 }
 
 fn main() {
-    println!("Stageline engine overhead: {RELEASES} releases through {} stages, instant fakes", STAGES.len());
+    println!(
+        "Stageline engine overhead: {RELEASES} releases through {} stages, instant fakes",
+        STAGES.len()
+    );
     report("empty history", push_releases(&Fakes::default(), 0));
-    report("100,000 past runs in the store", push_releases(&Fakes::default(), 100_000));
+    report(
+        "100,000 past runs in the store",
+        push_releases(&Fakes::default(), 100_000),
+    );
     actor_throughput();
 }
