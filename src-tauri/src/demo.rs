@@ -49,7 +49,7 @@ phases:
   build:
     commands:
       - echo "Releasing to $STAGE_NAME in $STAGE_REGION (after $PREVIOUS_STAGE_NAME)"
-      - echo "Image for this stage: $ECR_IMAGE_URL:$COMMIT_SHA"
+      - echo "Image for this stage is $ECR_IMAGE_URL:$COMMIT_SHA"
       - sleep 1
 "#;
 
@@ -151,4 +151,15 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
         stages::create(core, stack.id, Some(dev), stage("prod", "us-west-2", true)).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_buildspecs_are_valid() {
+        stageline_build::parse_buildspec(BUILD_YML).unwrap();
+        stageline_build::parse_buildspec(RELEASE_YML).unwrap();
+    }
 }
