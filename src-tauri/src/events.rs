@@ -14,6 +14,8 @@ pub struct WindowEvents {
 
 impl Events for WindowEvents {
     fn emit(&self, event: PipelineEvent) {
+        crate::notifications::notify(&self.app, &event);
+        crate::tray::refresh(&self.app);
         let _ = self.app.emit(PIPELINE_EVENT, &event);
     }
 }

@@ -10,8 +10,11 @@ pub mod error;
 mod events;
 pub mod inputs;
 mod logs;
+mod notifications;
 pub mod services;
+mod tray;
 mod watchers;
+mod windows;
 
 use std::sync::Arc;
 
@@ -24,12 +27,10 @@ use crate::events::WindowEvents;
 pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
+            windows::show_main(app);
         }))
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             let events = Arc::new(WindowEvents {
@@ -46,6 +47,8 @@ pub fn run() {
                 });
             }
             app.manage(core);
+            notifications::register(app.handle())?;
+            tray::install(app.handle())?;
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -66,6 +69,11 @@ pub fn run() {
             commands::pipeline::redeploy,
             commands::pipeline::run_history,
             commands::pipeline::follow_log,
+            commands::stage_window::open_stage_window,
+            commands::stage_window::stage_template,
+            commands::stage_window::export_template,
+            commands::stage_window::scale_stage,
+            commands::stage_window::approval_preview,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running Stageline");

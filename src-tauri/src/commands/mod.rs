@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod pipeline;
 pub mod stacks;
+pub mod stage_window;
 
 use std::sync::Arc;
 

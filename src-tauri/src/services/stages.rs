@@ -89,3 +89,70 @@ pub async fn retry_delete(core: &Core, id: StageId) -> AppResult<()> {
     core.pipeline.send(Input::RetryDeleteStage(id)).await?;
     Ok(())
 }
+
+/// "stack · stage", for window titles and notifications.
+pub async fn window_title(core: &Core, id: StageId) -> AppResult<Option<String>> {
+    Ok(core
+        .pipeline
+        .read(move |s| {
+            let stage = s.stage(id)?;
+            Some(format!(
+                "{} · {}",
+                s.stack(stage.stack_id)?.name,
+                stage.settings.name
+            ))
+        })
+        .await?)
+}
+
+/// R12: sets the stage's desired count; its service scales without a redeploy.
+pub async fn scale(core: &Core, id: StageId, count: u32) -> AppResult<Stage> {
+    let mut settings = stage(core, id).await?.settings;
+    settings.desired_count = count;
+    match core
+        .pipeline
+        .send(Input::UpdateStage {
+            stage_id: id,
+            settings,
+        })
+        .await?
+    {
+        Reply::Stage(stage) => Ok(stage),
+        _ => Err(AppError::internal("The stage was not updated.")),
+    }
+}
+
+/// The stage's CloudFormation template (pretty JSON).
+pub async fn template(core: &Core, id: StageId) -> AppResult<String> {
+    let stage = stage(core, id).await?;
+    let stack_id = stage.stack_id;
+    let stack = core
+        .pipeline
+        .read(move |s| s.stack(stack_id).cloned())
+        .await?
+        .ok_or_else(|| AppError::field("stage", "This stage's stack no longer exists."))?;
+    Ok(stageline_aws::template_text(&stack, &stage))
+}
+
+/// Writes the template to `<folder>/<stack>-<stage>.template.json`; returns the path.
+pub async fn export_template(
+    core: &Core,
+    id: StageId,
+    folder: &std::path::Path,
+) -> AppResult<String> {
+    let text = template(core, id).await?;
+    let name = window_title(core, id)
+        .await?
+        .unwrap_or_default()
+        .replace(" · ", "-");
+    let path = folder.join(format!("{name}.template.json"));
+    std::fs::create_dir_all(folder)
+        .and_then(|_| std::fs::write(&path, text))
+        .map_err(|e| {
+            AppError::internal(format!(
+                "Could not save the template to {}: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(path.display().to_string())
+}

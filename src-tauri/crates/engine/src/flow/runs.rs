@@ -14,24 +14,9 @@ use crate::ports::{DeployOutcome, StageFlow};
 impl Tx<'_> {
     /// What a part of a run at `stage_id` needs, copied out of the state.
     pub fn context(&self, stage_id: StageId, release_id: ReleaseId) -> PartContext {
-        let stage = self.s.stages[&stage_id].clone();
-        let stack = self.s.stacks[&stage.stack_id].clone();
-        let account = self.s.accounts[&stack.account_id].clone();
-        let flow = self.s.flow_of(stack.id);
-        let previous_stage_name = flow
-            .iter()
-            .position(|s| s.id == stage_id)
-            .and_then(|i| i.checked_sub(1))
-            .map(|i| flow[i].settings.name.clone())
-            .unwrap_or_else(|| crate::validation::RESERVED_STAGE_NAME.to_string());
-        let release = self.s.releases[&release_id].clone();
-        PartContext {
-            account,
-            stack,
-            stage,
-            previous_stage_name,
-            release,
-        }
+        self.s
+            .part_context(stage_id, release_id)
+            .expect("a run's stage, stack, account and release are live")
     }
 
     /// R2/R5/R16: a release reaches a stage through the flow.

@@ -171,6 +171,41 @@ impl FlowState {
         self.stack_warnings.get(&stack).map(String::as_str)
     }
 
+    /// What running `release_id` at `stage_id` needs: the account, stack,
+    /// stage, the previous stage's name (`latest` for the first) and the release.
+    pub fn part_context(
+        &self,
+        stage_id: StageId,
+        release_id: ReleaseId,
+    ) -> Option<super::PartContext> {
+        let stage = self.stages.get(&stage_id)?.clone();
+        let stack = self.stacks.get(&stage.stack_id)?.clone();
+        let account = self.accounts.get(&stack.account_id)?.clone();
+        let flow = self.flow_of(stack.id);
+        let previous_stage_name = flow
+            .iter()
+            .position(|s| s.id == stage_id)
+            .and_then(|i| i.checked_sub(1))
+            .map(|i| flow[i].settings.name.clone())
+            .unwrap_or_else(|| crate::validation::RESERVED_STAGE_NAME.to_string());
+        let release = self.releases.get(&release_id)?.clone();
+        Some(super::PartContext {
+            account,
+            stack,
+            stage,
+            previous_stage_name,
+            release,
+        })
+    }
+
+    /// The stage before `stage_id` in its stack's flow.
+    pub fn previous_stage(&self, stage_id: StageId) -> Option<&Stage> {
+        let stage = self.stages.get(&stage_id)?;
+        let flow = self.flow_of(stage.stack_id);
+        let index = flow.iter().position(|s| s.id == stage_id)?;
+        index.checked_sub(1).map(|i| flow[i])
+    }
+
     /// Forgets releases nothing live refers to any more; they stay in the store.
     pub(crate) fn prune_releases(&mut self) {
         let mut keep: std::collections::HashSet<ReleaseId> = std::collections::HashSet::new();

@@ -7,7 +7,7 @@ use crate::domain::{Artifact, EnvValue, EnvVar, PartKind};
 use crate::flow::{Effect, Input, PartContext};
 use crate::ids::RunId;
 use crate::pipeline::{PipelineConfig, Ports};
-use crate::ports::{BuildJob, DeployJob, LogSink, ResolvedVar, StageFacts};
+use crate::ports::{BuildJob, DeployJob, Deployer, LogSink, ResolvedVar, Secrets, StageFacts};
 
 /// Runs one effect; the input it yields (if any) goes back to the pipeline.
 pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig) -> Option<Input> {
@@ -176,13 +176,13 @@ fn stage_image(facts: &StageFacts, context: &PartContext) -> Artifact {
     }
 }
 
-async fn resolve(vars: &[EnvVar], ports: &Ports) -> Result<Vec<ResolvedVar>, String> {
+async fn resolve(vars: &[EnvVar], secrets: &dyn Secrets) -> Result<Vec<ResolvedVar>, String> {
     let mut resolved = Vec::with_capacity(vars.len());
     for var in vars {
         let (value, secret) = match &var.value {
             EnvValue::Plain { value } => (value.clone(), false),
             EnvValue::Secret { keychain_ref } => {
-                let value = ports.secrets.read(keychain_ref).await.map_err(|e| {
+                let value = secrets.read(keychain_ref).await.map_err(|e| {
                     format!(
                         "Could not read the secret value of {} from the keychain: {}",
                         var.name, e.message
@@ -223,7 +223,7 @@ async fn build(
     let job = BuildJob {
         workdir: workspace.dir.clone(),
         part: PartKind::Build,
-        env: resolve(&context.stage.settings.build_env, ports).await?,
+        env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, None),
     };
     ports.builder.run(job, log).await.map_err(|e| e.message)?;
@@ -245,22 +245,31 @@ async fn release(
     let job = BuildJob {
         workdir: workspace.dir.clone(),
         part: PartKind::Release,
-        env: resolve(&context.stage.settings.build_env, ports).await?,
+        env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, context.release.artifact.as_ref()),
     };
     ports.builder.run(job, log).await.map_err(|e| e.message)
 }
 
 async fn deploy_job(context: &PartContext, ports: &Ports) -> Result<DeployJob, String> {
-    let facts = ports
-        .deployer
-        .stage_facts(&context.account, &context.stack, &context.stage);
+    prepare_deploy_job(context, ports.deployer.as_ref(), ports.secrets.as_ref()).await
+}
+
+/// What deploying `context`'s release to its stage means: the stage's own
+/// image of the commit and its runtime variables with secrets read. Also
+/// used to preview a deploy for an approval.
+pub async fn prepare_deploy_job(
+    context: &PartContext,
+    deployer: &dyn Deployer,
+    secrets: &dyn Secrets,
+) -> Result<DeployJob, String> {
+    let facts = deployer.stage_facts(&context.account, &context.stack, &context.stage);
     Ok(DeployJob {
         account: context.account.clone(),
         stack: context.stack.clone(),
         stage: context.stage.clone(),
         release: context.release.clone(),
         artifact: stage_image(&facts, context),
-        runtime_env: resolve(&context.stage.settings.runtime_env, ports).await?,
+        runtime_env: resolve(&context.stage.settings.runtime_env, secrets).await?,
     })
 }

@@ -5,6 +5,8 @@
 
 mod effects;
 
+pub use effects::prepare_deploy_job;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,0 +1,153 @@
+//! Native notifications: a release awaiting approval (with an Approve
+//! action that approves it, recorded as coming from the notification; a click
+//! on the body opens the approval dialog), and a failed run (a click opens
+//! the stage window with its log).
+
+use std::sync::Arc;
+
+use stageline_engine::{ApprovalId, Decision, DecisionSource, PipelineEvent, RunStatus, StageId};
+use tauri::{AppHandle, Manager};
+use tauri_plugin_notification::{Action, ActionType, NotificationExt};
+
+use crate::core::Core;
+use crate::windows;
+
+const APPROVAL_TYPE: &str = "stageline-approval";
+const FAILURE_TYPE: &str = "stageline-failure";
+
+/// Registers the notification actions and what they do.
+pub fn register(app: &AppHandle) -> tauri::Result<()> {
+    let notifications = app.notification();
+    let approve = Action::builder("approve", "Approve").build();
+    let types = vec![
+        ActionType::builder(APPROVAL_TYPE)
+            .actions(vec![approve])
+            .build(),
+        ActionType::builder(FAILURE_TYPE).build(),
+    ];
+    let _ = notifications.register_action_types(types);
+    let handle = app.clone();
+    let _ = notifications.on_action(move |performed| {
+        let Some(notification) = performed.notification() else {
+            return;
+        };
+        let number = |key: &str| notification.extra().get(key).and_then(|v| v.as_i64());
+        match (
+            performed.action_id(),
+            number("approvalId"),
+            number("stageId"),
+        ) {
+            ("approve", Some(approval), _) => {
+                approve_from_notification(&handle, ApprovalId(approval))
+            }
+            (_, Some(approval), _) => windows::show_approval(&handle, approval),
+            (_, None, Some(stage)) => open_stage(&handle, StageId(stage)),
+            _ => windows::show_main(&handle),
+        }
+    });
+    Ok(())
+}
+
+fn approve_from_notification(app: &AppHandle, approval: ApprovalId) {
+    let Some(core) = app.try_state::<Arc<Core>>().map(|c| c.inner().clone()) else {
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let decision = Decision {
+            by: core.user(),
+            at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
+            comment: String::new(),
+            via: DecisionSource::Notification,
+        };
+        if let Err(error) = core.pipeline.decide(approval, true, decision).await {
+            // Superseded or already decided: show the dashboard, which says why.
+            let _ = app
+                .notification()
+                .builder()
+                .title("Not approved")
+                .body(error.to_string())
+                .show();
+        }
+    });
+}
+
+fn open_stage(app: &AppHandle, stage: StageId) {
+    let Some(core) = app.try_state::<Arc<Core>>().map(|c| c.inner().clone()) else {
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Ok(Some(title)) = crate::services::stages::window_title(&core, stage).await {
+            let _ = windows::open_stage_window(&app, stage, &title);
+        }
+    });
+}
+
+/// Shows the notification an event deserves, if any.
+pub fn notify(app: &AppHandle, event: &PipelineEvent) {
+    let Some(core) = app.try_state::<Arc<Core>>().map(|c| c.inner().clone()) else {
+        return;
+    };
+    match event {
+        PipelineEvent::ApprovalRequested { approval, release } => {
+            let approval = approval.clone();
+            let release = release.clone();
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let stage_id = approval.stage_id;
+                let Ok(Some(where_)) = core
+                    .pipeline
+                    .read(move |s| {
+                        let stage = s.stage(stage_id)?;
+                        Some(format!(
+                            "{} · {}",
+                            s.stack(stage.stack_id)?.name,
+                            stage.settings.name
+                        ))
+                    })
+                    .await
+                else {
+                    return;
+                };
+                let _ = app
+                    .notification()
+                    .builder()
+                    .title(format!("Approve release to {where_}?"))
+                    .body(format!(
+                        "{} {}",
+                        release.commit.short_sha(),
+                        release.commit.message
+                    ))
+                    .action_type_id(APPROVAL_TYPE)
+                    .extra("approvalId", approval.id.0)
+                    .show();
+            });
+        }
+        PipelineEvent::RunFinished { run } if run.status == RunStatus::Failed => {
+            let run = run.clone();
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let stage_id = run.stage_id;
+                let Ok(Some(title)) = crate::services::stages::window_title(&core, stage_id).await
+                else {
+                    return;
+                };
+                let reason = run
+                    .parts
+                    .iter()
+                    .find_map(|p| p.message.clone())
+                    .unwrap_or_default();
+                let _ = app
+                    .notification()
+                    .builder()
+                    .title(format!("Run failed: {title}"))
+                    .body(reason)
+                    .action_type_id(FAILURE_TYPE)
+                    .extra("stageId", stage_id.0)
+                    .show();
+            });
+        }
+        _ => {}
+    }
+}
