@@ -1,7 +1,11 @@
 import "./app.css";
 import { mount } from "svelte";
 import App from "./App.svelte";
+import StageWindow from "./components/stage/StageWindow.svelte";
 
-const app = mount(App, { target: document.getElementById("app")! });
+// One page, two kinds of window: the dashboard, and a stage's own window (?stage=<id>).
+const stage = new URLSearchParams(window.location.search).get("stage");
+const target = document.getElementById("app")!;
+const app = stage ? mount(StageWindow, { target, props: { stageId: Number(stage) } }) : mount(App, { target });
 
 export default app;

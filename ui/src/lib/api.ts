@@ -4,6 +4,7 @@ import type { Account } from "./bindings/Account";
 import type { AccountId } from "./bindings/AccountId";
 import type { AppError } from "./bindings/AppError";
 import type { ApprovalId } from "./bindings/ApprovalId";
+import type { ApprovalPreview } from "./bindings/ApprovalPreview";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { FieldError } from "./bindings/FieldError";
 import type { NewAccount } from "./bindings/NewAccount";
@@ -78,6 +79,11 @@ export const api = {
   redeploy: (stageId: StageId, releaseId: ReleaseId, comment: string) =>
     call<void>("redeploy", { stageId, releaseId, comment }),
   runHistory: (stageId: StageId) => call<RunRecord[]>("run_history", { stageId }),
+  openStageWindow: (stageId: StageId) => call<void>("open_stage_window", { stageId }),
+  stageTemplate: (stageId: StageId) => call<string>("stage_template", { stageId }),
+  exportTemplate: (stageId: StageId) => call<string>("export_template", { stageId }),
+  scaleStage: (stageId: StageId, count: number) => call<Stage>("scale_stage", { stageId, count }),
+  approvalPreview: (approvalId: ApprovalId) => call<ApprovalPreview>("approval_preview", { approvalId }),
   followLog: (runId: RunId, part: PartKind, onLine: (line: string) => void) => {
     const lines = new Channel<string>();
     lines.onmessage = onLine;
