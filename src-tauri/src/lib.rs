@@ -69,6 +69,7 @@ pub fn run() {
             commands::pipeline::redeploy,
             commands::pipeline::run_history,
             commands::pipeline::follow_log,
+            commands::pipeline::approval_history,
             commands::stage_window::open_stage_window,
             commands::stage_window::stage_template,
             commands::stage_window::export_template,

@@ -175,3 +175,56 @@ export async function dragNewStage(browser, targetTestId, side) {
   }
   await action.up().perform();
 }
+
+/** Calls a backend command from inside the window (as the UI does). */
+export async function invoke(browser, command, args = {}) {
+  const result = await browser.execute(
+    async (c, a) => {
+      try {
+        return { ok: await window.__TAURI_INTERNALS__.invoke(c, a) };
+      } catch (error) {
+        return { error };
+      }
+    },
+    command,
+    args,
+  );
+  if (result.error) throw new Error(`${command}: ${JSON.stringify(result.error)}`);
+  return result.ok;
+}
+
+/** The dashboard's view of one stage. */
+export async function stageView(browser, stack, stage) {
+  const stacks = await invoke(browser, "dashboard");
+  return stacks.find((s) => s.stack.name === stack)?.stages.find((s) => s.stage.settings.name === stage);
+}
+
+/** The sha a stage runs now. */
+export async function deployedSha(browser, stack, stage) {
+  return (await stageView(browser, stack, stage))?.deployed?.commit.sha ?? null;
+}
+
+/** Settings input (as the backend takes it) from a stage's current settings. */
+export function settingsInput(settings, changes = {}) {
+  const env = (vars) =>
+    vars.map((v) => ({
+      name: v.name,
+      value: v.value.kind === "plain" ? { kind: "plain", value: v.value.value } : { kind: "keepSecret", keychainRef: v.value.keychainRef },
+    }));
+  return { ...settings, buildEnv: env(settings.buildEnv), runtimeEnv: env(settings.runtimeEnv), ...changes };
+}
+
+/** Starts a notification daemon (dunst) whose context menu picks the "Approve" action. */
+export function startNotifications(home) {
+  const picker = join(home, "pick-approve.sh");
+  writeFileSync(picker, "#!/bin/sh\n# dunst's dmenu: pick the notification's Approve action.\ntee -a \"$0.seen\" | grep -m1 -i '^#approve'\n", { mode: 0o755 });
+  const config = join(home, "dunstrc");
+  writeFileSync(config, `[global]\n    dmenu = ${picker}\n    timeout = 0\n`);
+  const daemon = spawn("dunst", ["-config", config], { stdio: "ignore" });
+  return { daemon, picker };
+}
+
+/** Opens dunst's context menu, as a user clicking the notification's action would. */
+export function pickNotificationAction() {
+  return execFileSync("dunstctl", ["context"], { encoding: "utf8", timeout: 10000 });
+}

@@ -3,6 +3,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { Account } from "./bindings/Account";
 import type { AccountId } from "./bindings/AccountId";
 import type { AppError } from "./bindings/AppError";
+import type { Approval } from "./bindings/Approval";
 import type { ApprovalId } from "./bindings/ApprovalId";
 import type { ApprovalPreview } from "./bindings/ApprovalPreview";
 import type { ErrorCode } from "./bindings/ErrorCode";
@@ -79,6 +80,7 @@ export const api = {
   redeploy: (stageId: StageId, releaseId: ReleaseId, comment: string) =>
     call<void>("redeploy", { stageId, releaseId, comment }),
   runHistory: (stageId: StageId) => call<RunRecord[]>("run_history", { stageId }),
+  approvalHistory: (stageId: StageId) => call<Approval[]>("approval_history", { stageId }),
   openStageWindow: (stageId: StageId) => call<void>("open_stage_window", { stageId }),
   stageTemplate: (stageId: StageId) => call<string>("stage_template", { stageId }),
   exportTemplate: (stageId: StageId) => call<string>("export_template", { stageId }),

@@ -248,7 +248,6 @@ async fn deleting_a_stage_removes_its_stack_and_its_secrets() {
         .deploy(job.clone(), Arc::new(KeptLog::default()))
         .await
         .unwrap();
-    remove_route_table_moto_keeps(&url, "us-east-1", &format!("{}-dev", stack.name));
 
     deployer
         .delete_stage(account.clone(), stack.clone(), stage.clone())
@@ -328,8 +327,6 @@ async fn stages_in_two_regions_are_isolated() {
         .await,
         1
     );
-
-    remove_route_table_moto_keeps(&url, "us-west-2", &west_name);
     deployer
         .delete_stage(account.clone(), stack.clone(), west)
         .await

@@ -86,3 +86,9 @@ describe("copy variables from stage", () => {
     expect(toSettingsInput(edited).runtimeEnv[0].value).toEqual({ kind: "newSecret", value: "rotated" });
   });
 });
+
+describe("editing an existing stage", () => {
+  it("does not check the fixed name", () => {
+    expect(checkForm({ ...form(), name: "" }, [], { checkName: false })).toEqual({});
+  });
+});

@@ -67,10 +67,12 @@ export const RESERVED_VARIABLES = [
 ];
 
 /** Field → message for every rule the form breaks now. */
-export function checkForm(form: StageForm, existingNames: string[]): Record<string, string> {
+export function checkForm(form: StageForm, existingNames: string[], { checkName = true } = {}): Record<string, string> {
   const errors: Record<string, string> = {};
   const name = form.name.trim();
-  if (!name) errors.name = "Stage name is required.";
+  if (!checkName) {
+    // An existing stage's name is fixed: nothing to check.
+  } else if (!name) errors.name = "Stage name is required.";
   else if (!STAGE_NAME.test(name))
     errors.name = "Use lowercase letters, digits and hyphens, starting with a letter (at most 32).";
   else if (name === "latest") errors.name = "\"latest\" is reserved for the image tag; choose another name.";

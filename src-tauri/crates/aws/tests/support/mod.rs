@@ -290,31 +290,3 @@ fn no_profile_files() -> aws_runtime::env_config::file::EnvConfigFiles {
         .with_contents(aws_runtime::env_config::file::EnvConfigFileKind::Config, "")
         .build()
 }
-
-/// moto deletes no `AWS::EC2::RouteTable` of a stack, so the stack's VPC
-/// (and the stack) can never be deleted there. Tests remove the route table
-/// first through boto3, as AWS's own stack deletion would.
-pub fn remove_route_table_moto_keeps(endpoint: &str, region: &str, stack_name: &str) {
-    let script = r#"
-import sys, boto3
-endpoint, region, stack = sys.argv[1:4]
-kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="a", aws_secret_access_key="b")
-resources = boto3.client("cloudformation", **kw).list_stack_resources(StackName=stack)["StackResourceSummaries"]
-table = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources}["RouteTable"]
-ec2 = boto3.client("ec2", **kw)
-for association in ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Associations"]:
-    ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
-ec2.delete_route_table(RouteTableId=table)
-"#;
-    let python = repo_root().join(".venv-moto/bin/python");
-    let status = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args([endpoint, region, stack_name])
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "could not remove the route table of {stack_name}"
-    );
-}
