@@ -23,8 +23,26 @@ use tauri::Manager;
 use crate::core::{Core, CoreConfig};
 use crate::events::WindowEvents;
 
+/// When the process started, for the startup figure (`dashboard_painted`).
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The UI calls this once the dashboard has painted; with
+/// `STAGELINE_REPORT_STARTUP` set, the time since start is printed for
+/// `.ci/measure-startup`.
+#[tauri::command]
+fn dashboard_painted() {
+    static REPORTED: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("STAGELINE_REPORT_STARTUP").is_some() {
+        REPORTED.call_once(|| {
+            let elapsed = STARTED.get().map(|t| t.elapsed().as_secs_f64() * 1000.0).unwrap_or_default();
+            println!("stageline-dashboard-painted-ms {elapsed:.0}");
+        });
+    }
+}
+
 /// Starts the desktop app.
 pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
     tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             windows::show_main(app);
@@ -52,6 +70,7 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
+            dashboard_painted,
             commands::accounts::list_accounts,
             commands::accounts::create_account,
             commands::accounts::delete_account,

@@ -1,5 +1,6 @@
 // The dashboard's live state: refreshed from the backend whenever the
 // pipeline reports a transition.
+import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { api, toApiError } from "./api";
 import type { Account } from "./bindings/Account";
@@ -42,6 +43,8 @@ class Dashboard {
     setInterval(() => (this.now = Date.now()), 1000);
     this.regions = await api.regions().catch(() => []);
     await this.refresh();
+    // Two frames later the first dashboard is on screen: tell the backend (startup figure).
+    requestAnimationFrame(() => requestAnimationFrame(() => void invoke("dashboard_painted").catch(() => {})));
   }
 }
 
