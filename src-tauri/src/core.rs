@@ -132,7 +132,24 @@ impl Core {
             config,
         });
         crate::watchers::watch_all(&core).await;
+        let accounts = core
+            .pipeline
+            .read(|s| s.accounts().cloned().collect::<Vec<_>>())
+            .await
+            .unwrap_or_default();
+        for account in accounts {
+            core.learn_account_number(account);
+        }
         Ok(core)
+    }
+
+    /// Asks AWS (in the background) for the account's number, which names
+    /// its image repositories; until known, a placeholder is used.
+    pub fn learn_account_number(&self, account: Account) {
+        let learning = self.deployer.learn_account_number(account);
+        tokio::spawn(async move {
+            let _ = learning.await;
+        });
     }
 
     /// The name decisions are recorded under: the OS user.

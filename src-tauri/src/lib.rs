@@ -34,7 +34,10 @@ fn dashboard_painted() {
     static REPORTED: std::sync::Once = std::sync::Once::new();
     if std::env::var_os("STAGELINE_REPORT_STARTUP").is_some() {
         REPORTED.call_once(|| {
-            let elapsed = STARTED.get().map(|t| t.elapsed().as_secs_f64() * 1000.0).unwrap_or_default();
+            let elapsed = STARTED
+                .get()
+                .map(|t| t.elapsed().as_secs_f64() * 1000.0)
+                .unwrap_or_default();
             println!("stageline-dashboard-painted-ms {elapsed:.0}");
         });
     }

@@ -24,22 +24,7 @@ pub async fn watch_all(core: &Arc<Core>) {
     tokio::spawn(async move {
         while let Some(event) = receiver.recv().await {
             let Some(core) = weak.upgrade() else { break };
-            core.pipeline.notify(match event {
-                WatchEvent::NewHead {
-                    stack_id,
-                    head,
-                    included,
-                    forced,
-                } => Input::CommitDetected {
-                    stack_id,
-                    head,
-                    included,
-                    forced,
-                },
-                WatchEvent::Warning { stack_id, message } => {
-                    Input::StackWarning { stack_id, message }
-                }
-            });
+            core.pipeline.notify(Input::from(event));
         }
     });
     core.watchers.lock().unwrap().events = Some(sender);

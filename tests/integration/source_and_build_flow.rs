@@ -11,8 +11,10 @@ use stageline_engine::order::first_stage_settings;
 use stageline_engine::pipeline::{Pipeline, PipelineConfig};
 use stageline_engine::testing::*;
 use stageline_engine::*;
-use stageline_git::{GitSource, WatchEvent};
-use stageline_integration::{commit_files, deployed_sha, git, latest_status, make_repo, wait_for};
+use stageline_git::GitSource;
+use stageline_integration::{
+    commit_files, deployed_sha, git, latest_status, make_repo, stack_on, wait_for,
+};
 use stageline_store::SqliteStore;
 use tokio::sync::mpsc;
 
@@ -46,23 +48,7 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
     };
     let pipeline = Pipeline::start(ports, config).await.unwrap();
 
-    pipeline
-        .send(Input::PutAccount(test_account(1)))
-        .await
-        .unwrap();
-    let mut stack = test_stack(2, "shop", AccountId(1));
-    stack.repository = repo.display().to_string();
-    pipeline
-        .send(Input::CreateStack {
-            stack: stack.clone(),
-            first_region: "us-east-1".into(),
-        })
-        .await
-        .unwrap();
-    let dev = pipeline
-        .read(|s| s.flow_of(StackId(2))[0].id)
-        .await
-        .unwrap();
+    let (stack, dev) = stack_on(&pipeline, test_account(1), "shop", &repo).await;
     let mut prod = first_stage_settings("us-west-2");
     prod.name = "prod".into();
     fakes.secrets.put("env/token", "hunter2-secret");
@@ -84,20 +70,7 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
     // The real watcher turns the branch head into the first release.
     let (events, mut received) = mpsc::channel(16);
     let _watch = source.watch(&stack, None, events);
-    let forward = |event: WatchEvent| match event {
-        WatchEvent::NewHead {
-            stack_id,
-            head,
-            included,
-            forced,
-        } => Input::CommitDetected {
-            stack_id,
-            head,
-            included,
-            forced,
-        },
-        WatchEvent::Warning { stack_id, message } => Input::StackWarning { stack_id, message },
-    };
+    let forward = Input::from;
     pipeline.notify(forward(received.recv().await.unwrap()));
     let first = git(&repo, &["rev-parse", "HEAD"]);
     let sha = first.clone();

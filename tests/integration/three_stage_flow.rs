@@ -14,7 +14,7 @@ use stageline_engine::ports::BoxFuture;
 use stageline_engine::testing::*;
 use stageline_engine::*;
 use stageline_git::GitSource;
-use stageline_integration::{deployed_sha, git, make_repo, wait_for};
+use stageline_integration::{deployed_sha, git, make_repo, stack_on, wait_for};
 use stageline_store::SqliteStore;
 
 /// Static keys for the emulator (the keychain is tested on its own).
@@ -91,20 +91,7 @@ async fn a_commit_flows_to_dev_and_staging_then_prod_in_another_region_after_app
     let name = format!("flow{}", std::process::id());
     let mut account = test_account(1);
     account.endpoint_url = Some(moto_url());
-    pipeline.send(Input::PutAccount(account)).await.unwrap();
-    let mut stack = test_stack(2, &name, AccountId(1));
-    stack.repository = repo.display().to_string();
-    pipeline
-        .send(Input::CreateStack {
-            stack: stack.clone(),
-            first_region: "us-east-1".into(),
-        })
-        .await
-        .unwrap();
-    let dev = pipeline
-        .read(|s| s.flow_of(StackId(2))[0].id)
-        .await
-        .unwrap();
+    let (stack, dev) = stack_on(&pipeline, account, &name, &repo).await;
     pipeline
         .send(Input::UpdateStage {
             stage_id: dev,

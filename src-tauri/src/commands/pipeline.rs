@@ -75,6 +75,9 @@ pub async fn follow_log(
 
 /// The approvals asked at a stage and how each was decided, newest first.
 #[tauri::command]
-pub async fn approval_history(core: CoreState<'_>, stage_id: StageId) -> AppResult<Vec<stageline_engine::Approval>> {
+pub async fn approval_history(
+    core: CoreState<'_>,
+    stage_id: StageId,
+) -> AppResult<Vec<stageline_engine::Approval>> {
     Ok(core.store.approval_history(stage_id, 50).await?)
 }

@@ -89,6 +89,7 @@ pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
         forget_keys(core, &account).await;
         return Err(error.into());
     }
+    core.learn_account_number(account.clone());
     Ok(account)
 }
 

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use stageline_engine::flow::FlowState;
+use stageline_engine::flow::Input;
 use stageline_engine::pipeline::Pipeline;
-use stageline_engine::{RunStatus, StackId};
+use stageline_engine::testing::test_stack;
+use stageline_engine::{Account, RunStatus, Stack, StackId, StageId};
 
 /// Waits until `check` holds (a bound for a hung test, not a speed check).
 pub async fn wait_for(
@@ -47,4 +49,29 @@ pub fn latest_status(s: &FlowState, stack: StackId, name: &str) -> Option<RunSta
         .into_iter()
         .find(|st| st.settings.name == name)?;
     s.latest_run(stage.id).map(|r| r.status)
+}
+
+/// Saves `account` and a stack `name` (id 2) on the repository at `repo`;
+/// returns the stack and its `dev` stage.
+pub async fn stack_on(
+    pipeline: &Pipeline,
+    account: Account,
+    name: &str,
+    repo: &std::path::Path,
+) -> (Stack, StageId) {
+    let mut stack = test_stack(2, name, account.id);
+    stack.repository = repo.display().to_string();
+    pipeline.send(Input::PutAccount(account)).await.unwrap();
+    pipeline
+        .send(Input::CreateStack {
+            stack: stack.clone(),
+            first_region: "us-east-1".into(),
+        })
+        .await
+        .unwrap();
+    let dev = pipeline
+        .read(|s| s.flow_of(StackId(2))[0].id)
+        .await
+        .unwrap();
+    (stack, dev)
 }

@@ -3,7 +3,7 @@
 
 mod flow;
 
-pub use flow::{deployed_sha, latest_status, wait_for};
+pub use flow::{deployed_sha, latest_status, stack_on, wait_for};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -66,6 +66,27 @@ pub enum WatchEvent {
     },
 }
 
+impl From<WatchEvent> for stageline_engine::flow::Input {
+    /// What the engine makes of a watch event: a commit detected (R2) or a stack warning.
+    fn from(event: WatchEvent) -> Self {
+        use stageline_engine::flow::Input;
+        match event {
+            WatchEvent::NewHead {
+                stack_id,
+                head,
+                included,
+                forced,
+            } => Input::CommitDetected {
+                stack_id,
+                head,
+                included,
+                forced,
+            },
+            WatchEvent::Warning { stack_id, message } => Input::StackWarning { stack_id, message },
+        }
+    }
+}
+
 /// A running watch. Dropping it (or [`WatchHandle::stop`]) stops the watch.
 #[derive(Debug)]
 pub struct WatchHandle {

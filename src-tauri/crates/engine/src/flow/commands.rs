@@ -319,7 +319,8 @@ impl Tx<'_> {
         self.request_stage_stack_delete(stage);
     }
 
-    fn request_stage_stack_delete(&mut self, stage: Stage) {
+    /// Asks the deployer to delete the stage's AWS stack (R9).
+    pub(crate) fn request_stage_stack_delete(&mut self, stage: Stage) {
         let stack = self.s.stacks[&stage.stack_id].clone();
         let account = self.s.accounts[&stack.account_id].clone();
         self.effect(Effect::DeleteStageStack {

@@ -224,13 +224,7 @@ impl Tx<'_> {
             .cloned()
             .collect();
         for stage in deleting {
-            let stack = self.s.stacks[&stage.stack_id].clone();
-            let account = self.s.accounts[&stack.account_id].clone();
-            self.effect(Effect::DeleteStageStack {
-                account,
-                stack,
-                stage,
-            });
+            self.request_stage_stack_delete(stage);
         }
         let idle_with_waiting: Vec<_> = self
             .s
