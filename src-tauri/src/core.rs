@@ -1,16 +1,17 @@
 //! The app's core without any window: the engine and every adapter, wired.
 //! Commands call into it; tests drive it directly.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use stageline_aws::{AwsCredentials, CloudFormationDeployer, CredentialsLookup, DeployerOptions};
 use stageline_build::BuildspecRunner;
 use stageline_engine::pipeline::{Pipeline, PipelineConfig, Ports};
 use stageline_engine::ports::{BoxFuture, Clock, Events};
-use stageline_engine::{Account, CredentialSource, PortError};
-use stageline_git::GitSource;
+use stageline_engine::{Account, CredentialSource, PortError, StackId};
+use stageline_git::{GitCredentials, GitSource};
 use stageline_secrets::Keychain;
 use stageline_store::SqliteStore;
 
@@ -54,7 +55,15 @@ pub struct Core {
     pub logs: FileLogs,
     pub clock: Arc<SystemClock>,
     pub watchers: Mutex<Watchers>,
+    /// HTTPS tokens of remote repositories, read from the keychain at start
+    /// and when a stack is created (Git asks for them synchronously).
+    pub git_tokens: Arc<RwLock<HashMap<StackId, String>>>,
     pub config: CoreConfig,
+}
+
+/// The keychain entry of a stack's HTTPS token.
+pub fn git_token_ref(stack: StackId) -> String {
+    format!("stack/{stack}/https-token")
 }
 
 /// Keychain accounts' keys for the AWS clients.
@@ -93,7 +102,14 @@ impl Core {
     ) -> Result<Arc<Core>, PortError> {
         let store = SqliteStore::open(&config.data_dir.join("stageline.db")).await?;
         let keychain = Keychain::new(config.keychain_service.clone());
-        let git = GitSource::without_credentials(config.data_dir.join("mirrors"));
+        let git_tokens: Arc<RwLock<HashMap<StackId, String>>> = Arc::default();
+        let tokens = git_tokens.clone();
+        let git = GitSource::new(config.data_dir.join("mirrors"), move |stack| {
+            GitCredentials {
+                https_token: tokens.read().ok().and_then(|t| t.get(&stack.id).cloned()),
+                ssh_key_file: None,
+            }
+        });
         let options = DeployerOptions {
             retries: config.aws_retries,
             poll_interval: config.aws_poll_interval,
@@ -129,8 +145,10 @@ impl Core {
             logs,
             clock,
             watchers: Mutex::new(Watchers::default()),
+            git_tokens,
             config,
         });
+        core.load_git_tokens().await;
         crate::watchers::watch_all(&core).await;
         let accounts = core
             .pipeline
@@ -141,6 +159,27 @@ impl Core {
             core.learn_account_number(account);
         }
         Ok(core)
+    }
+
+    /// Reads the HTTPS tokens of the stacks' remote repositories from the keychain.
+    async fn load_git_tokens(&self) {
+        let remote = self
+            .pipeline
+            .read(|s| {
+                s.stacks()
+                    .filter(|st| st.repository.starts_with("https://"))
+                    .map(|st| st.id)
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+        for stack in remote {
+            if let Ok(token) = self.keychain.get(&git_token_ref(stack)).await {
+                if let Ok(mut tokens) = self.git_tokens.write() {
+                    tokens.insert(stack, token);
+                }
+            }
+        }
     }
 
     /// Asks AWS (in the background) for the account's number, which names

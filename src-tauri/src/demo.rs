@@ -138,6 +138,7 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
             branch: "main".to_string(),
             account_id: account.id,
             poll_interval_secs: 30,
+            https_token: None,
         },
     )
     .await?;

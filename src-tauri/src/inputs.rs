@@ -44,7 +44,7 @@ pub struct NewAccount {
 }
 
 /// The create-stack dialog.
-#[derive(Debug, Clone, Deserialize, TS)]
+#[derive(Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct NewStack {
@@ -53,6 +53,19 @@ pub struct NewStack {
     pub branch: String,
     pub account_id: AccountId,
     pub poll_interval_secs: u32,
+    /// An access token for an `https://` repository (kept in the keychain).
+    pub https_token: Option<String>,
+}
+
+impl std::fmt::Debug for NewStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewStack")
+            .field("name", &self.name)
+            .field("repository", &self.repository)
+            .field("branch", &self.branch)
+            .field("https_token", &self.https_token.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// An environment variable's value as edited.

@@ -3,9 +3,12 @@
 //! on the body opens the approval dialog), and a failed run (a click opens
 //! the stage window with its log).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use stageline_engine::{ApprovalId, Decision, DecisionSource, PipelineEvent, RunStatus, StageId};
+use stageline_engine::{
+    ApprovalId, Decision, DecisionSource, PipelineEvent, ReleaseId, RunStatus, StageId,
+};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::{Action, ActionType, NotificationExt};
 
@@ -26,6 +29,7 @@ pub fn register(app: &AppHandle) -> tauri::Result<()> {
         ActionType::builder(FAILURE_TYPE).build(),
     ];
     let _ = notifications.register_action_types(types);
+    app.manage(ShownApprovals::default());
     let handle = app.clone();
     let _ = notifications.on_action(move |performed| {
         let Some(notification) = performed.notification() else {
@@ -84,15 +88,57 @@ fn open_stage(app: &AppHandle, stage: StageId) {
     });
 }
 
+/// The approval notifications on screen, by stage (one approval waits per stage, R16).
+#[derive(Default)]
+pub struct ShownApprovals(Mutex<HashMap<StageId, (ApprovalId, ReleaseId)>>);
+
+fn shown(app: &AppHandle) -> std::sync::MutexGuard<'_, HashMap<StageId, (ApprovalId, ReleaseId)>> {
+    app.state::<ShownApprovals>()
+        .inner()
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The notification id of an approval, so it can be withdrawn.
+fn notification_id(approval: ApprovalId) -> i32 {
+    (approval.0 % i64::from(i32::MAX)) as i32
+}
+
+/// Closes the approval notification shown for a stage (only if it is about
+/// `release`, when given).
+fn withdraw(app: &AppHandle, stage: StageId, release: Option<ReleaseId>) {
+    let mut shown = shown(app);
+    let matches = shown
+        .get(&stage)
+        .is_some_and(|(_, r)| release.is_none_or(|wanted| wanted == *r));
+    if let (true, Some((approval, _))) = (matches, shown.remove(&stage)) {
+        let _ = app
+            .notification()
+            .remove_active(vec![notification_id(approval)]);
+    }
+}
+
 /// Shows the notification an event deserves, if any.
 pub fn notify(app: &AppHandle, event: &PipelineEvent) {
     let Some(core) = app.try_state::<Arc<Core>>().map(|c| c.inner().clone()) else {
         return;
     };
     match event {
+        // A decided or superseded approval's notification no longer offers anything.
+        PipelineEvent::ApprovalDecided { approval } => {
+            withdraw(app, approval.stage_id, Some(approval.release_id))
+        }
+        PipelineEvent::ReleaseSuperseded {
+            stage_id,
+            release_id,
+            ..
+        } => withdraw(app, *stage_id, Some(*release_id)),
         PipelineEvent::ApprovalRequested { approval, release } => {
             let approval = approval.clone();
             let release = release.clone();
+            withdraw(app, approval.stage_id, None);
+            shown(app).insert(approval.stage_id, (approval.id, approval.release_id));
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 let stage_id = approval.stage_id;
@@ -119,6 +165,7 @@ pub fn notify(app: &AppHandle, event: &PipelineEvent) {
                         release.commit.short_sha(),
                         release.commit.message
                     ))
+                    .id(notification_id(approval.id))
                     .action_type_id(APPROVAL_TYPE)
                     .extra("approvalId", approval.id.0)
                     .show();

@@ -164,6 +164,7 @@ async fn a_stack_needs_a_git_repository_with_the_branch() {
         branch: branch.into(),
         account_id: account.id,
         poll_interval_secs: 30,
+        https_token: None,
     };
     let error = stacks::create(&core, stack(not_a_repo.display().to_string(), "main"))
         .await
@@ -206,6 +207,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
             branch: "main".into(),
             account_id: account.id,
             poll_interval_secs: 30,
+            https_token: None,
         },
     )
     .await

@@ -65,8 +65,11 @@ test("a commit flows to dev, prod waits, and the notification's Approve action a
   });
   await invoke(browser, "create_stage", { stackId: stack.id, after: dev.stage.id, settings: prodSettings });
 
-  await byTestId(browser, "approve-prod").waitForDisplayed({ timeout: 2 * minute });
-  assert.ok(await deployedSha(browser, "shop", "dev"), "dev runs the first commit");
+  // With every stage in place, a commit flows through them all.
+  const first = commit(repo, "app.js", "// v1.1\n", "Show prices in euros");
+  await waitFor(browser, "prod awaits approval of the commit", async () =>
+    (await stageView(browser, "shop", "prod")).pendingApproval?.release.commit.sha === first, 2 * minute);
+  assert.equal(await deployedSha(browser, "shop", "dev"), first, "dev runs the commit");
   await shot(browser, "desktop-01-prod-awaits-approval");
 
   // The notification is on screen: pick its Approve action, as a user would.
@@ -78,7 +81,7 @@ test("a commit flows to dev, prod waits, and the notification's Approve action a
     }
     return !(await stageView(browser, "shop", "prod")).pendingApproval;
   }, minute);
-  await waitFor(browser, "prod runs the first commit", async () => !!(await deployedSha(browser, "shop", "prod")), 2 * minute);
+  await waitFor(browser, "prod runs the commit", async () => (await deployedSha(browser, "shop", "prod")) === first, 2 * minute);
   const prod = await stageView(browser, "shop", "prod");
   const [decided] = await invoke(browser, "approval_history", { stageId: prod.stage.id });
   assert.equal(decided.status, "approved");

@@ -69,7 +69,8 @@ export async function startDriver(home) {
     XDG_CONFIG_HOME: join(home, "config"),
     XDG_CACHE_HOME: join(home, "cache"),
   };
-  const driver = spawn("tauri-driver", ["--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group, so stopping it also stops the WebKitWebDriver it starts.
+  const driver = spawn("tauri-driver", ["--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   driver.stdout.on("data", (d) => (output += d));
   driver.stderr.on("data", (d) => (output += d));
@@ -82,12 +83,26 @@ export async function startDriver(home) {
     }
     await sleep(100);
   }
-  driver.kill();
+  process.kill(-driver.pid, "SIGTERM");
   throw new Error(`tauri-driver did not start: ${output}`);
+}
+
+/** Stops whatever is left of an earlier app process (one instance only may run). */
+async function noAppRunning() {
+  for (let i = 0; i < 50; i++) {
+    try {
+      execFileSync("pgrep", ["-f", application]);
+    } catch {
+      return; // none left
+    }
+    if (i === 20) execFileSync("pkill", ["-KILL", "-f", application]);
+    await sleep(100);
+  }
 }
 
 /** A new session: starts the app (again, on the same data). */
 export async function openApp() {
+  await noAppRunning();
   const browser = await remote({
     hostname: "127.0.0.1",
     port,
@@ -105,12 +120,24 @@ export async function openApp() {
 /** Closes the app (a restart follows with `openApp`). */
 export async function closeApp(browser) {
   await browser.deleteSession();
-  await sleep(500);
+  await noAppRunning();
 }
 
 export async function stopDriver(handle, home) {
-  handle.driver.kill();
-  await sleep(300);
+  try {
+    process.kill(-handle.driver.pid, "SIGTERM");
+  } catch {
+    /* already gone */
+  }
+  await noAppRunning();
+  for (let i = 0; i < 50; i++) {
+    try {
+      execFileSync("pgrep", ["-x", "WebKitWebDriver"]);
+    } catch {
+      break; // none left
+    }
+    await sleep(100);
+  }
   if (!process.env.STAGELINE_KEEP_E2E) rmSync(home, { recursive: true, force: true });
 }
 
@@ -118,7 +145,24 @@ export async function stopDriver(handle, home) {
 export async function shot(browser, name) {
   mkdirSync(screenshots, { recursive: true });
   await sleep(250);
+  // WebKitGTK without GPU compositing (the app's default) takes a snapshot on
+  // its next paint; a still page never paints again. An invisible animated
+  // pixel keeps it painting while the snapshot is taken.
+  await browser.execute(() => {
+    const style = document.createElement("style");
+    style.id = "e2e-repaint-style";
+    style.textContent =
+      "@keyframes e2e-repaint{to{transform:translateX(1px)}}#e2e-repaint{position:fixed;left:0;top:0;width:1px;height:1px;opacity:.01;pointer-events:none;animation:e2e-repaint .1s infinite alternate}";
+    const pixel = document.createElement("div");
+    pixel.id = "e2e-repaint";
+    document.head.append(style);
+    document.body.append(pixel);
+  });
   await browser.saveScreenshot(join(screenshots, `${name}.png`));
+  await browser.execute(() => {
+    document.getElementById("e2e-repaint")?.remove();
+    document.getElementById("e2e-repaint-style")?.remove();
+  });
 }
 
 export const byTestId = (browser, id) => browser.$(`[data-testid="${id}"]`);
@@ -148,7 +192,13 @@ export async function stageOrder(browser, stack) {
 
 /** Waits until `check` returns true (a bound for a hung test, not a speed check). */
 export async function waitFor(browser, what, check, timeout = 30000) {
-  await browser.waitUntil(check, { timeout, interval: 200, timeoutMsg: `timed out waiting until ${what}` });
+  try {
+    await browser.waitUntil(check, { timeout, interval: 200, timeoutMsg: `timed out waiting until ${what}` });
+  } catch (error) {
+    // What the window showed when it went wrong, for whoever reads the failure.
+    await shot(browser, `failed-${what.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
+    throw error;
+  }
 }
 
 /** Drags the new stage card with pointer events, in steps, to just right of (or left of) a stage in the order row. */

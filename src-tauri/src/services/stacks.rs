@@ -37,7 +37,15 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
         errors.add("accountId", "Choose an account.");
     }
     errors.into_result()?;
-    check_repository(&repository, &branch, GitCredentials::default())
+    let https_token = input
+        .https_token
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.trim().to_string());
+    let credentials = GitCredentials {
+        https_token: https_token.clone(),
+        ssh_key_file: None,
+    };
+    check_repository(&repository, &branch, credentials)
         .await
         .map_err(FieldErrors::from)?;
 
@@ -51,6 +59,14 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
         created_at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
         deleting: false,
     };
+    if let Some(token) = &https_token {
+        core.keychain
+            .put(&crate::core::git_token_ref(stack.id), token)
+            .await?;
+        if let Ok(mut tokens) = core.git_tokens.write() {
+            tokens.insert(stack.id, token.to_string());
+        }
+    }
     let region = account.map(|a| a.default_region).unwrap_or_default();
     let Reply::Stack(stack) = core
         .pipeline

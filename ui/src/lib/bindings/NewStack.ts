@@ -4,4 +4,8 @@ import type { AccountId } from "./AccountId";
 /**
  * The create-stack dialog.
  */
-export type NewStack = { name: string, repository: string, branch: string, accountId: AccountId, pollIntervalSecs: number, };
+export type NewStack = { name: string, repository: string, branch: string, accountId: AccountId, pollIntervalSecs: number, 
+/**
+ * An access token for an `https://` repository (kept in the keychain).
+ */
+httpsToken: string | null, };
