@@ -5,6 +5,10 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+mod stack_queries;
+
+#[allow(unused_imports)] // not every test file reads AWS back
+pub use stack_queries::*;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,0 +1,44 @@
+//! Reading AWS's side of a deployed stage back through the SDK.
+
+use super::sdk_config;
+
+pub async fn stack_parameter(
+    endpoint: &str,
+    region: &str,
+    stack: &str,
+    key: &str,
+) -> Option<String> {
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
+    let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
+    let stack = described.stacks().first()?.clone();
+    stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .and_then(|p| p.parameter_value().map(str::to_owned))
+}
+
+pub async fn stack_status(endpoint: &str, region: &str, stack: &str) -> Option<String> {
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
+    let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
+    described
+        .stacks()
+        .first()
+        .and_then(|s| s.stack_status().map(|s| s.as_str().to_owned()))
+}
+
+pub async fn desired_count(endpoint: &str, region: &str, cluster: &str, service: &str) -> i32 {
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config(endpoint, region).await);
+    let described = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .unwrap();
+    described
+        .services()
+        .first()
+        .expect("the service exists")
+        .desired_count()
+}
