@@ -28,7 +28,7 @@ async function openNewStage(name) {
 
 test("creates an account and a stack, and sees dev", async () => {
   await shot(browser, "foundation-01-empty");
-  await click(browser, "add-account");
+  await click(browser, "add-first-account");
   await type(browser, "account-name", "Local sandbox");
   await type(browser, "access-key-id", "AKIDLOCALSANDBOX");
   await type(browser, "secret-access-key", "e2e-secret-never-stored");
@@ -36,6 +36,11 @@ test("creates an account and a stack, and sees dev", async () => {
   await shot(browser, "foundation-02-account-dialog");
   await click(browser, "create-account");
   await byTestId(browser, "account-dialog").waitForExist({ reverse: true, timeout: 10000 });
+  await click(browser, "accounts");
+  await byTestId(browser, "account-Local sandbox").waitForDisplayed({ timeout: 10000 });
+  await shot(browser, "foundation-02b-accounts");
+  await browser.keys("Escape");
+  await byTestId(browser, "accounts-dialog").waitForExist({ reverse: true, timeout: 5000 });
 
   await click(browser, "new-stack");
   await type(browser, "stack-name", "shop");
