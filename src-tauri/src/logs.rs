@@ -9,14 +9,20 @@ use std::sync::{Arc, Mutex};
 use stageline_engine::ports::{LogSink, Logs};
 use stageline_engine::{PartKind, RunId};
 
-type Listener = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+type Listener = Box<dyn Fn(&str) -> bool + Send + Sync>;
 type Key = (RunId, PartKind);
 
-/// Log files and their live listeners.
+/// The parts being written now, with who follows each.
+#[derive(Default)]
+struct Live {
+    followers: HashMap<Key, Vec<Listener>>,
+}
+
+/// Log files and their live followers.
 #[derive(Clone)]
 pub struct FileLogs {
     dir: PathBuf,
-    listeners: Arc<Mutex<HashMap<Key, Vec<Listener>>>>,
+    live: Arc<Mutex<Live>>,
 }
 
 impl FileLogs {
@@ -24,7 +30,7 @@ impl FileLogs {
         let _ = std::fs::create_dir_all(&dir);
         FileLogs {
             dir,
-            listeners: Arc::default(),
+            live: Arc::default(),
         }
     }
 
@@ -32,25 +38,22 @@ impl FileLogs {
         log_path(&self.dir, run, part)
     }
 
-    /// What the part has logged so far.
-    pub fn read(&self, run: RunId, part: PartKind) -> String {
-        std::fs::read_to_string(self.path(run, part)).unwrap_or_default()
-    }
-
-    /// Calls `listener` with every new line of the part (until it returns false),
-    /// and returns what was logged before.
+    /// Returns what the part has logged so far; while the part is still being
+    /// written, `listener` then gets every new line (until it returns false).
+    /// Reading and subscribing happen under the writers' lock, so no line is
+    /// lost or sent twice.
     pub fn follow(
         &self,
         run: RunId,
         part: PartKind,
         listener: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> String {
-        let mut listeners = self.listeners.lock().unwrap();
-        listeners
-            .entry((run, part))
-            .or_default()
-            .push(Arc::new(listener));
-        self.read(run, part)
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let text = std::fs::read_to_string(self.path(run, part)).unwrap_or_default();
+        if let Some(followers) = live.followers.get_mut(&(run, part)) {
+            followers.push(Box::new(listener));
+        }
+        text
     }
 }
 
@@ -58,21 +61,29 @@ fn log_path(dir: &Path, run: RunId, part: PartKind) -> PathBuf {
     dir.join(format!("{run}-{}.log", part.as_str()))
 }
 
+/// One part's log while it runs; dropping it (the part ended) lets its followers go.
 struct FileSink {
     key: Key,
     file: Mutex<Option<std::fs::File>>,
-    listeners: Arc<Mutex<HashMap<Key, Vec<Listener>>>>,
+    live: Arc<Mutex<Live>>,
 }
 
 impl LogSink for FileSink {
     fn line(&self, text: &str) {
-        if let Some(file) = self.file.lock().unwrap().as_mut() {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             let _ = writeln!(file, "{text}");
         }
-        let mut listeners = self.listeners.lock().unwrap();
-        if let Some(list) = listeners.get_mut(&self.key) {
-            list.retain(|listener| listener(text));
+        if let Some(followers) = live.followers.get_mut(&self.key) {
+            followers.retain(|follower| follower(text));
         }
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.followers.remove(&self.key);
     }
 }
 
@@ -83,10 +94,53 @@ impl Logs for FileLogs {
             .append(true)
             .open(self.path(run, part))
             .ok();
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .followers
+            .entry((run, part))
+            .or_default();
         Arc::new(FileSink {
             key: (run, part),
             file: Mutex::new(file),
-            listeners: self.listeners.clone(),
+            live: self.live.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_follower_gets_the_log_so_far_then_each_new_line_until_the_part_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = FileLogs::new(dir.path().to_path_buf());
+        let sink = logs.open(RunId(1), PartKind::Build);
+        sink.line("first");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        let before = logs.follow(RunId(1), PartKind::Build, move |line| {
+            kept.lock().unwrap().push(line.to_string());
+            true
+        });
+        assert_eq!(before, "first\n");
+        sink.line("second");
+        assert_eq!(*seen.lock().unwrap(), ["second"]);
+        drop(sink);
+        assert!(
+            logs.live.lock().unwrap().followers.is_empty(),
+            "followers go with the part"
+        );
+        // Following a finished part returns its log and keeps nobody waiting.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let all = logs.follow(RunId(1), PartKind::Build, move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            true
+        });
+        assert_eq!(all, "first\nsecond\n");
+        assert!(logs.live.lock().unwrap().followers.is_empty());
     }
 }
