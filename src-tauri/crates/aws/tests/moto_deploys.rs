@@ -352,3 +352,61 @@ async fn api_gateway_routing_with_caching_deploys_a_rest_api() {
     assert!(types.contains(&"AWS::ApiGateway::RestApi"), "{types:?}");
     assert!(types.contains(&"AWS::ECS::Service"), "{types:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preparing_a_new_stage_creates_its_stack_empty_and_only_once() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("prepare");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let release = release(&stack, 1, &sha("b1"));
+    let log = Arc::new(KeptLog::default());
+
+    deployer
+        .prepare_stage(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
+
+    let name = format!("{}-dev", stack.name);
+    assert_eq!(
+        stack_status(&url, "us-east-1", &name).await.as_deref(),
+        Some("CREATE_COMPLETE"),
+        "the image repository exists before the first release pushes to it"
+    );
+    let facts = deployer.stage_facts(&account, &stack, &stage);
+    assert_eq!(
+        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        0,
+        "nothing runs before the first deploy"
+    );
+    let reconciled = deployer
+        .reconcile(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        reconciled,
+        DeployedState::NotDeployed,
+        "a prepared stack is no deploy of the release"
+    );
+
+    // Once the stack exists, preparing again changes nothing.
+    deployer
+        .deploy(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
+    deployer
+        .prepare_stage(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        1
+    );
+    assert_eq!(
+        stack_parameter(&url, "us-east-1", &name, "ImageUri")
+            .await
+            .unwrap(),
+        format!("{}:{}", facts.ecr_image_url, release.commit.sha)
+    );
+}
