@@ -23,10 +23,6 @@ use crate::naming::{StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
 use crate::stacks::{self, EventFeed, Patience};
 use crate::template::PARAM_IMAGE_URI;
 
-/// The image tag (and release tag) of a stage's stack created before its
-/// first release: no release runs there yet.
-pub const PREPARE_TAG: &str = "stageline-prepare";
-
 /// How the deployer talks to AWS.
 #[derive(Debug, Clone)]
 pub struct DeployerOptions {
@@ -202,42 +198,6 @@ impl Inner {
             .map_err(to_port_error)
     }
 
-    /// Creates the stage's stack with no running tasks when it does not exist
-    /// yet, so build.yml and release.yml can push to its image repository.
-    /// It is tagged as no release, with a placeholder image: reconcile never
-    /// takes it for a release's deploy.
-    async fn prepare_stage(
-        &self,
-        mut job: DeployJob,
-        log: Arc<dyn LogSink>,
-    ) -> Result<(), PortError> {
-        let (clients, names) = self.open(&job.account, &job.stack, &job.stage).await?;
-        let stack = names.cloudformation_stack();
-        if stacks::describe(&clients.cloudformation, &stack)
-            .await
-            .map_err(to_port_error)?
-            .is_some()
-        {
-            return Ok(());
-        }
-        log.line(&format!(
-            "Creating {stack} in {} with no running tasks, so the image can be pushed to {}",
-            names.region(),
-            names.image_url()
-        ));
-        job.stage.settings.desired_count = 0;
-        job.release.id.0 = 0;
-        job.release.commit.sha = PREPARE_TAG.to_string();
-        job.artifact.image = format!("{}:{PREPARE_TAG}", names.image_url());
-        let prepared = deploy::prepare(&clients, &names, &job, log.as_ref())
-            .await
-            .map_err(to_port_error)?;
-        deploy::run(&clients, prepared, 0, self.patience, log)
-            .await
-            .map_err(to_port_error)?;
-        Ok(())
-    }
-
     async fn reconcile(
         &self,
         job: DeployJob,
@@ -367,15 +327,6 @@ impl LogSink for DiscardLog {
 impl Deployer for CloudFormationDeployer {
     fn stage_facts(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageFacts {
         self.stage_names(account, stack, stage).facts()
-    }
-
-    fn prepare_stage(
-        &self,
-        job: DeployJob,
-        log: Arc<dyn LogSink>,
-    ) -> BoxFuture<'static, Result<(), PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.prepare_stage(job, log).await })
     }
 
     fn deploy(

@@ -24,7 +24,7 @@ mod template;
 pub use change_set::{ChangeSetSummary, ResourceChange};
 pub use clients::{AwsCredentials, CredentialsLookup, ProfileFilePaths};
 pub use deploy::{image_uri, release_tag, TAG_RELEASE, TAG_STACK, TAG_STAGE};
-pub use deployer::{CloudFormationDeployer, DeployerOptions, PREPARE_TAG};
+pub use deployer::{CloudFormationDeployer, DeployerOptions};
 pub use naming::{partition, StageNames, CONTAINER_PORT, PLACEHOLDER_ACCOUNT_NUMBER};
 pub use template::{
     secret_arn_parameter, stage_template, template_text, RuntimeVar, PARAM_DATABASE_HOST,

@@ -212,14 +212,6 @@ pub enum DeployedState {
 pub trait Deployer: Send + Sync {
     /// The values release.yml gets for this stage (pure naming, no AWS call).
     fn stage_facts(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageFacts;
-    /// Makes sure the stage's stack exists before its first build or release
-    /// pushes an image to the stage's repository: when missing, it is
-    /// created with no running tasks (the release's deploy then updates it).
-    fn prepare_stage(
-        &self,
-        job: DeployJob,
-        log: Arc<dyn LogSink>,
-    ) -> BoxFuture<'static, Result<(), PortError>>;
     /// Creates or updates the stage's stack with the release.
     fn deploy(
         &self,

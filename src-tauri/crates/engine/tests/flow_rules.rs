@@ -256,15 +256,3 @@ async fn r6_switching_to_manual_holds_later_releases() {
     flow.wait_approval("prod", 2).await;
     assert_eq!(flow.deployed_sha("prod").await, Some(commit(1).sha));
 }
-
-#[tokio::test]
-async fn r3_each_stage_is_prepared_before_its_build_or_release_pushes_an_image() {
-    let flow = Flow::new(&[("prod", false)]).await;
-    flow.commit(1).await;
-    flow.wait_deployed("prod", 1).await;
-    let prepared = flow.fakes.deployer.prepared();
-    assert!(
-        prepared.contains("dev") && prepared.contains("prod"),
-        "{prepared:?}"
-    );
-}

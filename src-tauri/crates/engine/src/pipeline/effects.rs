@@ -212,7 +212,6 @@ async fn build(
     let facts = ports
         .deployer
         .stage_facts(&context.account, &context.stack, &context.stage);
-    prepare_stage(context, ports, &log).await?;
     let workspace = checkout(
         format!("build-{}", context.release.id),
         context,
@@ -242,7 +241,6 @@ async fn release(
     let facts = ports
         .deployer
         .stage_facts(&context.account, &context.stack, &context.stage);
-    prepare_stage(context, ports, &log).await?;
     let workspace = checkout(format!("release-{run_id}"), context, ports, config, &log).await?;
     let job = BuildJob {
         workdir: workspace.dir.clone(),
@@ -251,21 +249,6 @@ async fn release(
         injected: injected(context, &facts, context.release.artifact.as_ref()),
     };
     ports.builder.run(job, log).await.map_err(|e| e.message)
-}
-
-/// The stage's image repository must exist before build.yml or release.yml
-/// pushes to it (a new stage's stack is created empty first).
-async fn prepare_stage(
-    context: &PartContext,
-    ports: &Ports,
-    log: &Arc<dyn LogSink>,
-) -> Result<(), String> {
-    let job = deploy_job(context, ports).await?;
-    ports
-        .deployer
-        .prepare_stage(job, log.clone())
-        .await
-        .map_err(|e| format!("Could not prepare the stage's AWS stack: {}", e.message))
 }
 
 async fn deploy_job(context: &PartContext, ports: &Ports) -> Result<DeployJob, String> {

@@ -232,7 +232,6 @@ pub struct FakeDeployer {
     scales: Mutex<Vec<(String, u32)>>,
     deleted: Mutex<Vec<String>>,
     failing_deletes: Mutex<HashSet<String>>,
-    prepared: Mutex<HashSet<String>>,
     gates: Gates,
 }
 
@@ -285,11 +284,6 @@ impl FakeDeployer {
             .insert(name.to_string(), release);
     }
 
-    /// The stages whose stack was prepared before a build or release.
-    pub fn prepared(&self) -> HashSet<String> {
-        self.prepared.lock().unwrap().clone()
-    }
-
     /// Every stage whose stack was deleted.
     pub fn deleted(&self) -> Vec<String> {
         self.deleted.lock().unwrap().clone()
@@ -307,18 +301,6 @@ impl Deployer for FakeDeployer {
             service_name: name.clone(),
             s3_bucket: format!("{name}-000000000000"),
         }
-    }
-
-    fn prepare_stage(
-        &self,
-        job: DeployJob,
-        _log: Arc<dyn LogSink>,
-    ) -> BoxFuture<'static, Result<(), PortError>> {
-        self.prepared
-            .lock()
-            .unwrap()
-            .insert(job.stage.settings.name);
-        Box::pin(async { Ok(()) })
     }
 
     fn deploy(
