@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   byTestId, click, closeApp, commit, deployedSha, dragNewStage, invoke, makeHome, makeRepo, motoUrl, openApp,
   pickNotificationAction, settingsInput, shot, stageOrder, stageView, startDriver, startNotifications, stopDriver,
-  type, waitFor,
+  resetMoto, type, waitFor,
 } from "./support.mjs";
 
 const BUILD = `version: 0.2
@@ -30,6 +30,7 @@ let home, driver, browser, repo, notifications;
 const minute = 60000;
 
 before(async () => {
+  await resetMoto();
   home = makeHome("desktop");
   repo = makeRepo(home, { "build.yml": BUILD, "release.yml": RELEASE });
   notifications = startNotifications(home);

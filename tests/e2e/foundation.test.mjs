@@ -2,13 +2,14 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  byTestId, click, closeApp, dragNewStage, makeHome, makeRepo, motoUrl, openApp, shot, stageOrder,
+  byTestId, click, closeApp, dragNewStage, makeHome, makeRepo, motoUrl, openApp, resetMoto, shot, stageOrder,
   startDriver, stopDriver, type, waitFor,
 } from "./support.mjs";
 
 let home, driver, browser, repo;
 
 before(async () => {
+  await resetMoto();
   home = makeHome("foundation");
   repo = makeRepo(home);
   driver = await startDriver(home);

@@ -21,6 +21,12 @@ export function motoUrl() {
   return url;
 }
 
+/** Empties the AWS emulator, so stacks of an earlier test file (same names) are gone. */
+export async function resetMoto() {
+  const res = await fetch(`${motoUrl()}/moto-api/reset`, { method: "POST" });
+  if (!res.ok) throw new Error(`could not reset moto: ${res.status}`);
+}
+
 /** A temporary home for one test file: app data, config, repositories. */
 export function makeHome(name) {
   const home = mkdtempSync(join(tmpdir(), `stageline-e2e-${name}-`));
