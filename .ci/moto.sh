@@ -13,14 +13,16 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv-moto"
 run_dir="$root/target/moto"
 # Bump when the package list changes, so an old venv is upgraded once.
-venv_version="2"
+venv_version="3"
 packages=(
     "moto[server,cloudformation,ecs,ec2,elbv2,apigateway,rds,secretsmanager,iam,logs,s3,ecr,sts]==5.*"
     "cfn-lint==1.*"
+    # The real AWS CLI (v1; v2 is not on PyPI): test buildspecs and the docker stand-in call it.
+    "awscli==1.*"
 )
 
 install() {
-    if [[ -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" \
+    if [[ -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" && -x "$venv/bin/aws" \
         && "$(cat "$venv/.stageline-version" 2>/dev/null)" == "$venv_version" ]]; then
         return 0
     fi

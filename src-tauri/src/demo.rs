@@ -6,11 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use stageline_engine::{Database, Routing};
+use stageline_engine::order::first_stage_settings;
+use stageline_engine::Database;
 
 use crate::core::Core;
 use crate::error::{AppError, AppResult};
-use crate::inputs::{CredentialsInput, NewAccount, NewStack, StageSettingsInput};
+use crate::inputs::{
+    CredentialsInput, EnvValueInput, EnvVarInput, NewAccount, NewStack, StageSettingsInput,
+};
 use crate::services::{accounts, stacks, stages};
 
 /// The environment variable naming the emulator the demo deploys into
@@ -25,33 +28,52 @@ http
   .listen(port, () => console.log(`listening on ${port}`));
 "#;
 
+const DOCKERFILE: &str = r#"FROM public.ecr.aws/docker/library/node:20-alpine
+WORKDIR /app
+COPY app.js .
+EXPOSE 80
+CMD ["node", "app.js"]
+"#;
+
+// The demo's buildspecs are shaped like TinyStacks' templates: Stageline runs
+// such repositories unchanged. In the demo, `docker` is a stand-in that keeps
+// images in the local AWS sandbox (no Docker daemon needed).
 const BUILD_YML: &str = r#"version: 0.2
-# Runs once per commit. A real project builds and pushes its image here:
-#   docker build -t $ECR_IMAGE_URL:$COMMIT_SHA . && docker push $ECR_IMAGE_URL:$COMMIT_SHA
+# Runs once per commit: build the image, push it as :latest and :<commit sha>.
 phases:
-  install:
+  pre_build:
     commands:
-      - echo "Node app, commit $(git rev-parse --short HEAD)"
+      - echo "Building for AWS account $(aws sts get-caller-identity --query Account --output text)"
+      - aws ecr get-login-password --region $AWS_REGION | docker login --username AWS --password-stdin $ECR_ENDPOINT
   build:
     commands:
-      - test -f app.js
-      - echo "Would build and push $ECR_IMAGE_URL:$COMMIT_SHA"
-      - sleep 2
-  post_build:
-    commands:
-      - echo "Build finished"
+      - docker build -t builtimage .
+      - docker tag builtimage:latest $ECR_IMAGE_URL:latest
+      - docker tag builtimage:latest $ECR_IMAGE_URL:$(git rev-parse HEAD)
+      - docker push $ECR_IMAGE_URL:latest
+      - docker push $ECR_IMAGE_URL:$(git rev-parse HEAD)
 "#;
 
 const RELEASE_YML: &str = r#"version: 0.2
-# Runs for every stage with Stageline's variables (STAGE_NAME, STAGE_REGION,
-# ECR_IMAGE_URL, CLUSTER_ARN, SERVICE_NAME…).
+# Runs for every stage: the image the previous stage ran becomes this stage's.
 phases:
   build:
     commands:
-      - echo "Releasing to $STAGE_NAME in $STAGE_REGION (after $PREVIOUS_STAGE_NAME)"
-      - echo "Image for this stage is $ECR_IMAGE_URL:$COMMIT_SHA"
-      - sleep 1
+      - aws ecr get-login-password --region $AWS_REGION | docker login --username AWS --password-stdin $ECR_ENDPOINT
+      - docker pull $ECR_IMAGE_URL:$PREVIOUS_STAGE_NAME
+      - docker tag $ECR_IMAGE_URL:$PREVIOUS_STAGE_NAME $ECR_IMAGE_URL:$STAGE_NAME
+      - docker push $ECR_IMAGE_URL:$STAGE_NAME
+      - |
+        if [ -n "$REGIONAL_ECR_IMAGE_URL" ]; then
+          aws ecr get-login-password --region $STAGE_REGION | docker login --username AWS --password-stdin $REGIONAL_ECR_ENDPOINT
+          docker tag $ECR_IMAGE_URL:$PREVIOUS_STAGE_NAME $REGIONAL_ECR_IMAGE_URL:$STAGE_NAME
+          docker push $REGIONAL_ECR_IMAGE_URL:$STAGE_NAME
+        fi
 "#;
+
+/// The environment variable naming the folders of the demo's tools (the AWS
+/// CLI and the docker stand-in), put first on the demo stages' `PATH`.
+pub const DEMO_TOOLS_VARIABLE: &str = "STAGELINE_DEMO_TOOLS";
 
 fn git(repo: &Path, args: &[&str]) -> AppResult<()> {
     let status = Command::new("git")
@@ -83,6 +105,7 @@ pub fn demo_repository(data_dir: &Path) -> AppResult<PathBuf> {
         .map_err(|e| AppError::internal(format!("Could not create the demo folder: {e}")))?;
     for (name, text) in [
         ("app.js", APP_JS),
+        ("Dockerfile", DOCKERFILE),
         ("build.yml", BUILD_YML),
         ("release.yml", RELEASE_YML),
     ] {
@@ -95,18 +118,39 @@ pub fn demo_repository(data_dir: &Path) -> AppResult<PathBuf> {
     Ok(repo)
 }
 
-fn stage(name: &str, region: &str, requires_approval: bool) -> StageSettingsInput {
+/// A stage with the new-stage dialog's defaults; its builds find the demo's
+/// tools first on `PATH` and keep the docker stand-in's images in the demo folder.
+fn stage(data_dir: &Path, name: &str, region: &str, requires_approval: bool) -> StageSettingsInput {
+    let defaults = first_stage_settings(region);
+    let mut build_env = Vec::new();
+    if let Ok(tools) = std::env::var(DEMO_TOOLS_VARIABLE) {
+        let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string());
+        build_env.push(plain("PATH", &format!("{tools}:{path}")));
+        let docker = data_dir.join("demo").join("docker");
+        build_env.push(plain("DOCKER_CONFIG", &docker.display().to_string()));
+    }
     StageSettingsInput {
         name: name.to_string(),
         region: region.to_string(),
         database: Database::None,
         requires_approval,
-        // The emulator models load balancers, not API Gateway's VPC link.
-        routing: Routing::LoadBalancer,
+        routing: defaults.routing,
         caching: false,
-        build_env: Vec::new(),
+        build_env,
         runtime_env: Vec::new(),
         desired_count: 1,
+        container_port: defaults.container_port,
+        health_path: defaults.health_path,
+        cpu_architecture: defaults.cpu_architecture,
+    }
+}
+
+fn plain(name: &str, value: &str) -> EnvVarInput {
+    EnvVarInput {
+        name: name.to_string(),
+        value: EnvValueInput::Plain {
+            value: value.to_string(),
+        },
     }
 }
 
@@ -146,10 +190,12 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
         .pipeline
         .read(move |s| s.flow_of(stack.id).first().map(|st| st.id))
         .await?;
-    let dev_settings = stage("dev", "us-east-1", false);
+    let data_dir = &core.config.data_dir;
+    let dev_settings = stage(data_dir, "dev", "us-east-1", false);
     if let Some(dev) = dev {
         stages::update(core, dev, dev_settings).await?;
-        stages::create(core, stack.id, Some(dev), stage("prod", "us-west-2", true)).await?;
+        let prod = stage(data_dir, "prod", "us-west-2", true);
+        stages::create(core, stack.id, Some(dev), prod).await?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use ts_rs::TS;
 
-use stageline_engine::{AccountId, Database, Routing};
+use stageline_engine::{AccountId, CpuArchitecture, Database, Routing};
 
 /// How a new account signs in.
 #[derive(Clone, Deserialize, TS)]
@@ -121,4 +121,7 @@ pub struct StageSettingsInput {
     pub build_env: Vec<EnvVarInput>,
     pub runtime_env: Vec<EnvVarInput>,
     pub desired_count: u32,
+    pub container_port: u16,
+    pub health_path: String,
+    pub cpu_architecture: CpuArchitecture,
 }

@@ -231,6 +231,9 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
             },
         }],
         desired_count: 1,
+        container_port: 80,
+        health_path: "/ping".into(),
+        cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(

@@ -18,8 +18,11 @@ use stageline_integration::{
 use stageline_store::SqliteStore;
 use tokio::sync::mpsc;
 
-const BUILD: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built $(git rev-parse HEAD)\n      - test -f app.txt\n";
-const RELEASE: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo release $STAGE_NAME after $PREVIOUS_STAGE_NAME in $STAGE_REGION\n      - echo token is $API_TOKEN\n";
+// The buildspecs "push" by writing a tag's digest into $REGISTRY (the fake
+// registry's folder), as build.yml pushes :<sha> and release.yml copies
+// :$PREVIOUS_STAGE_NAME to :$STAGE_NAME.
+const BUILD: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built $(git rev-parse HEAD)\n      - test -f app.txt\n      - echo sha256:$(git rev-parse HEAD) > $REGISTRY/$(git rev-parse HEAD)\n      - cp $REGISTRY/$(git rev-parse HEAD) $REGISTRY/latest\n";
+const RELEASE: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo release $STAGE_NAME after $PREVIOUS_STAGE_NAME in $STAGE_REGION\n      - echo token is $API_TOKEN\n      - cp $REGISTRY/$PREVIOUS_STAGE_NAME $REGISTRY/$STAGE_NAME\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_flow_through_real_git_and_real_buildspecs() {
@@ -32,7 +35,15 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
             ("release.yml", RELEASE),
         ],
     );
-    let fakes = Fakes::default();
+    let registry = dir.path().join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    let fakes = Fakes::with_registry(FakeRegistry::in_folder(registry.clone()));
+    let registry_var = EnvVar {
+        name: "REGISTRY".into(),
+        value: EnvValue::Plain {
+            value: registry.display().to_string(),
+        },
+    };
     let source = GitSource::without_credentials(dir.path().join("mirrors"));
     let mut ports = fakes.ports();
     ports.store = Arc::new(
@@ -49,15 +60,27 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
     let pipeline = Pipeline::start(ports, config).await.unwrap();
 
     let (stack, dev) = stack_on(&pipeline, test_account(1), "shop", &repo).await;
+    let mut dev_settings = first_stage_settings("us-east-1");
+    dev_settings.build_env = vec![registry_var.clone()];
+    pipeline
+        .send(Input::UpdateStage {
+            stage_id: dev,
+            settings: dev_settings,
+        })
+        .await
+        .unwrap();
     let mut prod = first_stage_settings("us-west-2");
     prod.name = "prod".into();
     fakes.secrets.put("env/token", "hunter2-secret");
-    prod.build_env = vec![EnvVar {
-        name: "API_TOKEN".into(),
-        value: EnvValue::Secret {
-            keychain_ref: "env/token".into(),
+    prod.build_env = vec![
+        EnvVar {
+            name: "API_TOKEN".into(),
+            value: EnvValue::Secret {
+                keychain_ref: "env/token".into(),
+            },
         },
-    }];
+        registry_var.clone(),
+    ];
     pipeline
         .send(Input::CreateStage {
             stack_id: stack.id,

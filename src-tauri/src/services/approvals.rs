@@ -159,7 +159,14 @@ pub async fn preview(core: &Core, id: ApprovalId) -> AppResult<ApprovalPreview> 
 
     let secrets: &dyn Secrets = &core.keychain;
     let change_set = async {
-        let job = prepare_deploy_job(&context, &core.deployer, secrets).await?;
+        // The release's own image (its build), which release.yml tags for the stage.
+        let image = context
+            .release
+            .artifact
+            .as_ref()
+            .map(|a| a.image.clone())
+            .ok_or_else(|| "This release has no image yet.".to_string())?;
+        let job = prepare_deploy_job(&context, image, secrets).await?;
         let summary = tokio::time::timeout(
             Duration::from_secs(90),
             core.deployer.preview(job, Arc::new(Quiet)),

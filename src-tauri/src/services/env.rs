@@ -109,6 +109,9 @@ pub async fn prepare(
             build_env,
             runtime_env,
             desired_count: input.desired_count,
+            container_port: input.container_port,
+            health_path: input.health_path.trim().to_string(),
+            cpu_architecture: input.cpu_architecture,
         })
     }
     .await;

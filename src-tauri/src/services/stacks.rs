@@ -58,6 +58,8 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
         poll_interval_secs: input.poll_interval_secs,
         created_at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
         deleting: false,
+        // Set by the engine: its first stage's region.
+        home_region: String::new(),
     };
     if let Some(token) = &https_token {
         core.keychain

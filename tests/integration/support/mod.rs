@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use stageline_engine::ports::{BoxFuture, Change, Snapshot, Store};
-use stageline_engine::{Approval, ApprovalId, PortError, Release, ReleaseId, StageId};
+use stageline_engine::{Approval, ApprovalId, PortError, ReleaseId, StageId};
 
 /// A Git command in `repo` with a fixed identity and no user configuration.
 pub fn git(repo: &Path, args: &[&str]) -> String {
@@ -82,7 +82,7 @@ impl<S: Store> Store for CrashingStore<S> {
         &self,
         stage: StageId,
         release: ReleaseId,
-    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+    ) -> BoxFuture<'_, Result<Option<stageline_engine::ports::DeployedRelease>, PortError>> {
         self.inner.deployed_release(stage, release)
     }
 }

@@ -109,7 +109,8 @@ pub(crate) async fn create(
                 .map(|(key, value)| Tag::builder().key(key).value(value).build())
                 .collect(),
         ))
-        .capabilities(Capability::CapabilityIam)
+        // Named IAM: the task role has a name parts know before the stack exists.
+        .capabilities(Capability::CapabilityNamedIam)
         .send()
         .await
         .aws(|| format!("Could not create a change set for the CloudFormation stack {stack}"))?;

@@ -68,9 +68,14 @@ pub(crate) struct ClientSettings {
 pub(crate) struct RegionClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The account's credentials as the SDK resolves them (keychain keys, or
+    /// a profile's: static keys, SSO, a credential process, an assumed role).
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 /// Builds clients on first use and keeps them per (account, region).
@@ -159,12 +164,19 @@ impl ClientCache {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
+        // An emulator answers on one host: buckets go in the path, not the host name.
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(account.endpoint_url.is_some())
+            .build();
         RegionClients {
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            credentials: config.credentials_provider(),
         }
     }
 }

@@ -15,8 +15,9 @@ use crate::naming::StageNames;
 use crate::stacks::{self, EventFeed, Patience, StackState};
 use crate::template::{
     secret_arn_parameter, secret_variable_names, stage_template, RuntimeVar, PARAM_DATABASE_HOST,
-    PARAM_DATABASE_NAME, PARAM_DATABASE_PORT, PARAM_DATABASE_SECRET_ARN, PARAM_DESIRED_COUNT,
-    PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
+    PARAM_DATABASE_NAME, PARAM_DATABASE_PORT, PARAM_DATABASE_SECRET_ARN,
+    PARAM_DATABASE_SECURITY_GROUP, PARAM_DESIRED_COUNT, PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
+    PARAM_SUBNET_IDS, PARAM_VPC_ID,
 };
 
 /// Stack tag: the Stageline stack's name.
@@ -31,16 +32,10 @@ pub fn release_tag(release: &Release) -> String {
     format!("{}/{}", release.id.0, release.commit.short_sha())
 }
 
-/// The image the stage runs for a release: the stage's own repository, with
-/// the tag of the build's artifact (release.yml pushed it there), or the
-/// commit's sha if the artifact names no tag.
-pub fn image_uri(names: &StageNames, job: &DeployJob) -> String {
-    let last_part = job.artifact.image.rsplit('/').next().unwrap_or_default();
-    let tag = match last_part.split_once(['@', ':']) {
-        Some((_, tag)) if !tag.is_empty() && !last_part.contains('@') => tag.to_owned(),
-        _ => job.release.commit.sha.clone(),
-    };
-    format!("{}:{tag}", names.image_url())
+/// The image the stage runs for a job: the one its release part found,
+/// pinned to its digest (`repo@sha256:…`, R3b).
+pub fn image_uri(job: &DeployJob) -> &str {
+    &job.artifact.image
 }
 
 /// Everything one change set is made of.
@@ -63,7 +58,7 @@ pub(crate) async fn prepare(
     let settings = &job.stage.settings;
     let env = RuntimeVar::from_resolved(&job.runtime_env);
     let mut parameters = vec![
-        (PARAM_IMAGE_URI.to_owned(), image_uri(names, job)),
+        (PARAM_IMAGE_URI.to_owned(), image_uri(job).to_owned()),
         (
             PARAM_DESIRED_COUNT.to_owned(),
             settings.desired_count.to_string(),
@@ -99,10 +94,22 @@ pub(crate) async fn prepare(
             "Database: RDS instance {identifier} at {}:{}",
             database.host, database.port
         ));
+        log.line(&format!(
+            "The stage runs in the database's VPC {} ({} subnets), let in through its security group {}",
+            database.vpc_id,
+            database.subnet_ids.len(),
+            database.security_group_id
+        ));
         parameters.push((PARAM_DATABASE_HOST.to_owned(), database.host));
         parameters.push((PARAM_DATABASE_PORT.to_owned(), database.port));
         parameters.push((PARAM_DATABASE_NAME.to_owned(), database.name));
         parameters.push((PARAM_DATABASE_SECRET_ARN.to_owned(), database.secret_arn));
+        parameters.push((
+            PARAM_DATABASE_SECURITY_GROUP.to_owned(),
+            database.security_group_id,
+        ));
+        parameters.push((PARAM_VPC_ID.to_owned(), database.vpc_id));
+        parameters.push((PARAM_SUBNET_IDS.to_owned(), database.subnet_ids.join(",")));
     }
 
     let template = stage_template(&job.stack, &job.stage, &env);

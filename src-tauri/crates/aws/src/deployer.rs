@@ -8,18 +8,21 @@ use std::time::Duration;
 use stageline_engine::domain::{Account, Stack, Stage};
 use stageline_engine::ids::AccountId;
 use stageline_engine::ports::{
-    BoxFuture, DeployJob, DeployOutcome, DeployedState, Deployer, LogSink, StageFacts,
+    BoxFuture, DeployJob, DeployOutcome, DeployedState, Deployer, ImageRef, ImageScope, LogSink,
+    StageFacts,
 };
 use stageline_engine::PortError;
 
+use crate::bootstrap::{self, IssuedCredentials};
 use crate::change_set::{self, ChangeSetSummary};
 use crate::clients::{
     ClientCache, ClientSettings, CredentialsLookup, ProfileFilePaths, RegionClients,
 };
 use crate::deploy::{self, release_tag, TAG_RELEASE};
 use crate::errors::{error_code, to_port_error, SdkResultExt};
+use crate::images;
 use crate::lookups;
-use crate::naming::{StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
+use crate::naming::{repository_name, StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
 use crate::stacks::{self, EventFeed, Patience};
 use crate::template::PARAM_IMAGE_URI;
 
@@ -58,6 +61,8 @@ struct Inner {
     clients: ClientCache,
     patience: Patience,
     account_numbers: Mutex<HashMap<AccountId, String>>,
+    /// Session credentials handed to parts, per account, while fresh.
+    part_credentials: Mutex<HashMap<AccountId, IssuedCredentials>>,
 }
 
 impl CloudFormationDeployer {
@@ -75,12 +80,14 @@ impl CloudFormationDeployer {
                     poll_interval: options.poll_interval,
                 },
                 account_numbers: Mutex::new(HashMap::new()),
+                part_credentials: Mutex::new(HashMap::new()),
             }),
         }
     }
 
     /// The names of a stage's resources, with the account number if known
-    /// (else [`PLACEHOLDER_ACCOUNT_NUMBER`]).
+    /// (else [`PLACEHOLDER_ACCOUNT_NUMBER`]: for display only; every part
+    /// and deploy learns the real number first).
     pub fn stage_names(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageNames {
         let number = self.inner.known_account_number(account);
         StageNames::new(
@@ -89,6 +96,7 @@ impl CloudFormationDeployer {
             &stage.settings.region,
             &number,
         )
+        .with_home_region(&stack.home_region)
     }
 
     /// Asks AWS for the account's number (STS GetCallerIdentity) and keeps it
@@ -110,6 +118,11 @@ impl CloudFormationDeployer {
             .account_numbers
             .lock()
             .expect("account numbers lock")
+            .remove(&account.id);
+        self.inner
+            .part_credentials
+            .lock()
+            .expect("part credentials lock")
             .remove(&account.id);
     }
 
@@ -173,8 +186,116 @@ impl Inner {
         let clients = self.clients.get(account, region).await;
         Ok((
             clients,
-            StageNames::new(&stack.name, &stage.settings.name, region, &number),
+            StageNames::new(&stack.name, &stage.settings.name, region, &number)
+                .with_home_region(&stack.home_region),
         ))
+    }
+
+    async fn prepare_stage(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        log: Arc<dyn LogSink>,
+    ) -> Result<StageFacts, PortError> {
+        let (stage_clients, names) = self.open(&account, &stack, &stage).await?;
+        let home = self.clients.get(&account, names.home_region()).await;
+        let repository = names.repository();
+        let mut repositories = vec![(&home, names.home_region())];
+        if names.is_regional() {
+            repositories.push((&stage_clients, names.region()));
+        }
+        for (clients, region) in repositories {
+            if bootstrap::ensure_repository(clients, &repository, &stack.name)
+                .await
+                .map_err(to_port_error)?
+            {
+                log.line(&format!(
+                    "[Stageline] Created the image repository {repository} in {region}"
+                ));
+            }
+        }
+        let bucket = names.bucket();
+        if bootstrap::ensure_bucket(&stage_clients, &bucket, names.region())
+            .await
+            .map_err(to_port_error)?
+        {
+            log.line(&format!(
+                "[Stageline] Created the stage's bucket {bucket} in {}",
+                names.region()
+            ));
+        }
+        let credentials = self
+            .part_credentials(&account, &home, log.as_ref())
+            .await
+            .map_err(to_port_error)?;
+        log.line(&format!(
+            "[Stageline] AWS account {}, images in {} ({}); AWS calls use {}",
+            names.account_number(),
+            repository,
+            names.home_region(),
+            credentials.description
+        ));
+        Ok(names.facts(credentials, account.endpoint_url.clone()))
+    }
+
+    async fn part_credentials(
+        &self,
+        account: &Account,
+        clients: &RegionClients,
+        log: &dyn LogSink,
+    ) -> anyhow::Result<stageline_engine::ports::PartCredentials> {
+        let cached = self
+            .part_credentials
+            .lock()
+            .expect("part credentials lock")
+            .get(&account.id)
+            .filter(|issued| issued.fresh())
+            .cloned();
+        if let Some(issued) = cached {
+            return Ok(issued.credentials);
+        }
+        let issued = bootstrap::part_credentials(clients, log).await?;
+        self.part_credentials
+            .lock()
+            .expect("part credentials lock")
+            .insert(account.id, issued.clone());
+        Ok(issued.credentials)
+    }
+
+    async fn find_image(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        scope: ImageScope,
+        tag: String,
+    ) -> Result<Option<ImageRef>, PortError> {
+        let (_, names) = self.open(&account, &stack, &stage).await?;
+        let (region, url) = match scope {
+            ImageScope::Stack => (names.home_region().to_owned(), names.image_url()),
+            ImageScope::Regional => match names.regional_image_url() {
+                Some(url) => (names.region().to_owned(), url),
+                None => return Ok(None),
+            },
+        };
+        let clients = self.clients.get(&account, &region).await;
+        images::find(&clients, &names.repository(), &url, &tag)
+            .await
+            .map_err(to_port_error)
+    }
+
+    async fn tag_image(
+        &self,
+        account: Account,
+        stack: Stack,
+        image: ImageRef,
+        tag: String,
+    ) -> Result<(), PortError> {
+        let clients = self.clients.get(&account, &stack.home_region).await;
+        images::retag(&clients, &repository_name(&stack.name), &image.digest, &tag)
+            .await
+            .map_err(to_port_error)
     }
 
     async fn deploy(
@@ -223,8 +344,7 @@ impl Inner {
         };
         let ours = state.tag(TAG_RELEASE) == Some(release_tag(&job.release).as_str());
         // The image is the other witness: an emulator may not update tags.
-        let runs_its_image =
-            state.parameter(PARAM_IMAGE_URI) == Some(deploy::image_uri(&names, &job).as_str());
+        let runs_its_image = state.parameter(PARAM_IMAGE_URI) == Some(deploy::image_uri(&job));
         if state.succeeded() && (ours || runs_its_image) {
             return Ok(DeployedState::Deployed);
         }
@@ -306,7 +426,15 @@ impl Inner {
     ) -> Result<(), PortError> {
         let (clients, names) = self.open(&account, &stack, &stage).await?;
         let log: Arc<dyn LogSink> = Arc::new(DiscardLog);
+        // Emptied first: a bucket still in the stack (stages made before
+        // buckets moved out of it) could not be deleted with objects in it.
+        bootstrap::empty_bucket(&clients, &names.bucket())
+            .await
+            .map_err(to_port_error)?;
         deploy::delete_stack(&clients, &names.cloudformation_stack(), self.patience, &log)
+            .await
+            .map_err(to_port_error)?;
+        bootstrap::delete_bucket(&clients, &names.bucket())
             .await
             .map_err(to_port_error)?;
         let prefix = names.runtime_secret("");
@@ -325,8 +453,38 @@ impl LogSink for DiscardLog {
 }
 
 impl Deployer for CloudFormationDeployer {
-    fn stage_facts(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageFacts {
-        self.stage_names(account, stack, stage).facts()
+    fn prepare_stage(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<StageFacts, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.prepare_stage(account, stack, stage, log).await })
+    }
+
+    fn find_image(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        scope: ImageScope,
+        tag: String,
+    ) -> BoxFuture<'static, Result<Option<ImageRef>, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.find_image(account, stack, stage, scope, tag).await })
+    }
+
+    fn tag_image(
+        &self,
+        account: Account,
+        stack: Stack,
+        image: ImageRef,
+        tag: String,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.tag_image(account, stack, image, tag).await })
     }
 
     fn deploy(

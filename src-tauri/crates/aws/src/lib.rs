@@ -6,16 +6,21 @@
 //!   region, generated from the stage's settings by a pure function
 //!   ([`stage_template`]) and deployed only through change sets;
 //! - every AWS name of a stage derives from the stack, stage and region names
-//!   ([`StageNames`]), so release.yml's variables need no AWS call;
+//!   and the account number ([`StageNames`]);
+//! - the stack's image repositories and each stage's bucket live outside the
+//!   stages' CloudFormation stacks, made before a stage's first part
+//!   (`bootstrap`), so no stack ever creates them twice;
 //! - secret values go to Secrets Manager through the SDK and are referenced
 //!   by ARN: never in a template, a parameter, a log line or an error;
 //! - SDK failures become `PortError`s with a sentence a user understands.
 
+mod bootstrap;
 mod change_set;
 mod clients;
 mod deploy;
 mod deployer;
 mod errors;
+mod images;
 mod lookups;
 mod naming;
 mod stacks;
@@ -25,9 +30,10 @@ pub use change_set::{ChangeSetSummary, ResourceChange};
 pub use clients::{AwsCredentials, CredentialsLookup, ProfileFilePaths};
 pub use deploy::{image_uri, release_tag, TAG_RELEASE, TAG_STACK, TAG_STAGE};
 pub use deployer::{CloudFormationDeployer, DeployerOptions};
-pub use naming::{partition, StageNames, CONTAINER_PORT, PLACEHOLDER_ACCOUNT_NUMBER};
+pub use naming::{partition, repository_name, StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
 pub use template::{
-    secret_arn_parameter, stage_template, template_text, RuntimeVar, PARAM_DATABASE_HOST,
-    PARAM_DATABASE_NAME, PARAM_DATABASE_PORT, PARAM_DATABASE_SECRET_ARN, PARAM_DESIRED_COUNT,
-    PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
+    postgres_instance_class, secret_arn_parameter, stage_template, template_text, RuntimeVar,
+    PARAM_DATABASE_HOST, PARAM_DATABASE_NAME, PARAM_DATABASE_PORT, PARAM_DATABASE_SECRET_ARN,
+    PARAM_DATABASE_SECURITY_GROUP, PARAM_DESIRED_COUNT, PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
+    PARAM_SUBNET_IDS, PARAM_VPC_ID,
 };

@@ -116,13 +116,16 @@ pub(crate) async fn delete_secrets(clients: &RegionClients, prefix: &str) -> any
     Ok(names.len())
 }
 
-/// An existing RDS instance as the app reaches it.
+/// An existing RDS instance as the app reaches it, and where it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ExistingDatabase {
     pub host: String,
     pub port: String,
     pub name: String,
     pub secret_arn: String,
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub security_group_id: String,
 }
 
 /// Looks up the RDS instance `identifier` in the clients' region.
@@ -162,10 +165,46 @@ pub(crate) async fn existing_database(
             )
         })?
         .to_owned();
+    // The stage runs in the instance's VPC and subnets (a load balancer
+    // needs two availability zones; an RDS subnet group always spans two).
+    let group = instance.db_subnet_group();
+    let vpc_id = group
+        .and_then(|g| g.vpc_id())
+        .ok_or_else(|| {
+            anyhow!("The RDS instance {identifier} is not in a VPC, so a stage cannot reach it")
+        })?
+        .to_owned();
+    let subnet_ids: Vec<String> = group
+        .map(|g| g.subnets())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.subnet_identifier())
+        .map(str::to_owned)
+        .collect();
+    if subnet_ids.len() < 2 {
+        bail!(
+            "The RDS instance {identifier}'s subnet group has {} subnet(s); the stage's load \
+             balancer needs subnets in two availability zones",
+            subnet_ids.len()
+        );
+    }
+    let security_group_id = instance
+        .vpc_security_groups()
+        .iter()
+        .find(|g| g.status() == Some("active"))
+        .or_else(|| instance.vpc_security_groups().first())
+        .and_then(|g| g.vpc_security_group_id())
+        .ok_or_else(|| {
+            anyhow!("The RDS instance {identifier} has no VPC security group to let the stage in through")
+        })?
+        .to_owned();
     Ok(ExistingDatabase {
         host: endpoint.0,
         port: endpoint.1.unwrap_or(5432).to_string(),
         name: instance.db_name().unwrap_or("postgres").to_owned(),
         secret_arn,
+        vpc_id,
+        subnet_ids,
+        security_group_id,
     })
 }

@@ -2,14 +2,11 @@
 //! alone, so release.yml's variables (R3) and the template's resources agree
 //! without asking AWS.
 
-use stageline_engine::ports::StageFacts;
+use stageline_engine::ports::{PartCredentials, StageFacts};
 
 /// The account number used in ARNs and the ECR endpoint until the real one
 /// is known (see `CloudFormationDeployer::learn_account_number`).
 pub const PLACEHOLDER_ACCOUNT_NUMBER: &str = "000000000000";
-
-/// The port the app's container listens on; Stageline sets `PORT` to it.
-pub const CONTAINER_PORT: u16 = 8080;
 
 /// The names of one stage's resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,24 +14,51 @@ pub struct StageNames {
     stack: String,
     stage: String,
     region: String,
+    home_region: String,
     account_number: String,
 }
 
 impl StageNames {
     /// The names of stage `stage` of stack `stack` in `region`, for the AWS
-    /// account `account_number` (12 digits).
+    /// account `account_number` (12 digits), for a stack whose home region
+    /// is the stage's own (see [`StageNames::with_home_region`]).
     pub fn new(stack: &str, stage: &str, region: &str, account_number: &str) -> Self {
         StageNames {
             stack: stack.to_owned(),
             stage: stage.to_owned(),
             region: region.to_owned(),
+            home_region: region.to_owned(),
             account_number: account_number.to_owned(),
         }
+    }
+
+    /// The same names for a stack whose image repository is in `home_region`.
+    pub fn with_home_region(mut self, home_region: &str) -> Self {
+        if !home_region.is_empty() {
+            self.home_region = home_region.to_owned();
+        }
+        self
     }
 
     /// The stage's region.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The stack's home region: where its image repository is.
+    pub fn home_region(&self) -> &str {
+        &self.home_region
+    }
+
+    /// The account number the names are for.
+    pub fn account_number(&self) -> &str {
+        &self.account_number
+    }
+
+    /// Whether the stage is outside the stack's home region (it then has a
+    /// regional image repository too).
+    pub fn is_regional(&self) -> bool {
+        self.region != self.home_region
     }
 
     /// The stage's stack name (`stageline:stack` tag).
@@ -67,14 +91,32 @@ impl StageNames {
         self.cloudformation_stack()
     }
 
-    /// The stage's own ECR repository, `<stack>/<stage>`. One per stage rather
-    /// than one per region: two stages in one region would otherwise both
-    /// create the same repository in their own CloudFormation stacks.
+    /// The stack's ECR repository name, `stageline/<stack>`: one per stack
+    /// (R3a), in its home region, and a repository of the same name in each
+    /// other region a stage of the stack deploys to. None of them belongs to a
+    /// stage's CloudFormation stack: they outlive every stage.
     pub fn repository(&self) -> String {
+        repository_name(&self.stack)
+    }
+
+    /// The IAM role the stage's tasks run with (named, so parts know its ARN
+    /// before the stack exists): `<stack>-<stage>-<region>-task`, shortened
+    /// with a hash past IAM's 64 characters.
+    pub fn task_role(&self) -> String {
         format!(
-            "{}/{}",
-            ecr_component(&self.stack),
-            ecr_component(&self.stage)
+            "{}-{}-task",
+            shorten(&self.cloudformation_stack(), 40),
+            self.region
+        )
+    }
+
+    /// The task role's ARN.
+    pub fn task_role_arn(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            partition(&self.region),
+            self.account_number,
+            self.task_role()
         )
     }
 
@@ -104,19 +146,34 @@ impl StageNames {
         format!("stageline/{}/{}/{}", self.stack, self.stage, variable)
     }
 
-    /// The ECR registry host of the account in the stage's region.
-    pub fn ecr_endpoint(&self) -> String {
+    /// The ECR registry host of the account in `region`.
+    pub fn registry(&self, region: &str) -> String {
         format!(
-            "{}.dkr.ecr.{}.{}",
+            "{}.dkr.ecr.{region}.{}",
             self.account_number,
-            self.region,
-            dns_suffix(&self.region)
+            dns_suffix(region)
         )
     }
 
-    /// The stage's image repository URL, without a tag.
+    /// The registry of the stack's image repository (home region).
+    pub fn ecr_endpoint(&self) -> String {
+        self.registry(&self.home_region)
+    }
+
+    /// The stack's image repository URL (home region), without a tag.
     pub fn image_url(&self) -> String {
         format!("{}/{}", self.ecr_endpoint(), self.repository())
+    }
+
+    /// The stage's regional registry, for a stage outside the home region.
+    pub fn regional_ecr_endpoint(&self) -> Option<String> {
+        self.is_regional().then(|| self.registry(&self.region))
+    }
+
+    /// The stage's regional image repository URL, for a stage outside the home region.
+    pub fn regional_image_url(&self) -> Option<String> {
+        self.regional_ecr_endpoint()
+            .map(|registry| format!("{registry}/{}", self.repository()))
     }
 
     /// The ECS cluster's ARN.
@@ -130,16 +187,29 @@ impl StageNames {
         )
     }
 
-    /// What release.yml gets (R3).
-    pub fn facts(&self) -> StageFacts {
+    /// What every part gets (R3a), with the parts' credentials and the
+    /// account's endpoint.
+    pub fn facts(&self, credentials: PartCredentials, endpoint_url: Option<String>) -> StageFacts {
         StageFacts {
+            account_id: self.account_number.clone(),
+            home_region: self.home_region.clone(),
             ecr_endpoint: self.ecr_endpoint(),
             ecr_image_url: self.image_url(),
+            regional_ecr_endpoint: self.regional_ecr_endpoint(),
+            regional_ecr_image_url: self.regional_image_url(),
             cluster_arn: self.cluster_arn(),
             service_name: self.service(),
+            task_role_arn: self.task_role_arn(),
             s3_bucket: self.bucket(),
+            endpoint_url,
+            credentials,
         }
     }
+}
+
+/// The ECR repository name of stack `stack`: `stageline/<stack>`.
+pub fn repository_name(stack: &str) -> String {
+    format!("stageline/{}", ecr_component(stack))
 }
 
 /// The AWS partition a region belongs to.
@@ -196,10 +266,19 @@ fn fnv1a(text: &str) -> u32 {
 mod tests {
     use super::*;
 
+    fn no_credentials() -> PartCredentials {
+        PartCredentials {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            session_token: None,
+            description: String::new(),
+        }
+    }
+
     #[test]
     fn names_derive_from_stack_stage_and_region() {
         let names = StageNames::new("shop", "dev", "eu-west-1", "123456789012");
-        let facts = names.facts();
+        let facts = names.facts(no_credentials(), None);
         assert_eq!(names.cloudformation_stack(), "shop-dev");
         assert_eq!(
             facts.ecr_endpoint,
@@ -207,14 +286,43 @@ mod tests {
         );
         assert_eq!(
             facts.ecr_image_url,
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/dev"
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stageline/shop"
         );
+        assert_eq!(facts.regional_ecr_image_url, None);
         assert_eq!(
             facts.cluster_arn,
             "arn:aws:ecs:eu-west-1:123456789012:cluster/shop-dev"
         );
         assert_eq!(facts.service_name, "shop-dev");
         assert_eq!(facts.s3_bucket, "shop-dev-eu-west-1-123456789012");
+        assert_eq!(
+            facts.task_role_arn,
+            "arn:aws:iam::123456789012:role/shop-dev-eu-west-1-task"
+        );
+    }
+
+    #[test]
+    fn a_stage_outside_the_home_region_has_a_regional_repository_of_the_same_name() {
+        let names = StageNames::new("shop", "prod", "us-west-2", "123456789012")
+            .with_home_region("us-east-1");
+        assert_eq!(
+            names.image_url(),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/stageline/shop"
+        );
+        assert_eq!(
+            names.regional_image_url().as_deref(),
+            Some("123456789012.dkr.ecr.us-west-2.amazonaws.com/stageline/shop")
+        );
+    }
+
+    #[test]
+    fn long_names_make_valid_distinct_role_names() {
+        let one =
+            StageNames::new(&"a".repeat(32), &"b".repeat(32), "ap-southeast-4", "1").task_role();
+        let two =
+            StageNames::new(&"a".repeat(32), &"c".repeat(32), "ap-southeast-4", "1").task_role();
+        assert!(one.len() <= 64, "{one}");
+        assert_ne!(one, two);
     }
 
     #[test]
@@ -236,7 +344,7 @@ mod tests {
     #[test]
     fn repository_names_follow_ecr_rules() {
         let names = StageNames::new("my--shop-", "dev", "us-east-1", "123456789012");
-        assert_eq!(names.repository(), "my-shop/dev");
+        assert_eq!(names.repository(), "stageline/my-shop");
     }
 
     #[test]

@@ -30,17 +30,17 @@ async fn first_deploy_creates_the_stage_stack_with_its_service() {
         stack_status(&url, "us-east-1", &name).await.as_deref(),
         Some("CREATE_COMPLETE")
     );
-    let facts = deployer.stage_facts(&account, &stack, &stage);
-    assert_eq!(facts.service_name, name);
+    let names = deployer.stage_names(&account, &stack, &stage);
+    assert_eq!(names.service(), name);
     assert!(
-        facts
-            .cluster_arn
+        names
+            .cluster_arn()
             .starts_with("arn:aws:ecs:us-east-1:123456789012:cluster/"),
         "{}",
-        facts.cluster_arn
+        names.cluster_arn()
     );
     assert_eq!(
-        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        desired_count(&url, "us-east-1", &names.cluster_arn(), &names.service()).await,
         1
     );
     let image = stack_parameter(&url, "us-east-1", &name, "ImageUri")
@@ -48,7 +48,8 @@ async fn first_deploy_creates_the_stage_stack_with_its_service() {
         .unwrap();
     assert_eq!(
         image,
-        format!("{}:{}", facts.ecr_image_url, release.commit.sha)
+        image_of(&stack, &release),
+        "the image pinned to its digest"
     );
     assert!(log.text().contains("Creating change set"), "{}", log.text());
 }
@@ -144,14 +145,14 @@ async fn scaling_to_zero_and_back_sets_the_desired_count_without_a_redeploy() {
         )
         .await
         .unwrap();
-    let facts = deployer.stage_facts(&account, &stack, &stage);
+    let names = deployer.stage_names(&account, &stack, &stage);
 
     deployer
         .scale(account.clone(), stack.clone(), stage.clone(), 0)
         .await
         .unwrap();
     assert_eq!(
-        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        desired_count(&url, "us-east-1", &names.cluster_arn(), &names.service()).await,
         0
     );
     deployer
@@ -159,7 +160,7 @@ async fn scaling_to_zero_and_back_sets_the_desired_count_without_a_redeploy() {
         .await
         .unwrap();
     assert_eq!(
-        desired_count(&url, "us-east-1", &facts.cluster_arn, &facts.service_name).await,
+        desired_count(&url, "us-east-1", &names.cluster_arn(), &names.service()).await,
         3
     );
 
@@ -276,16 +277,17 @@ async fn stages_in_two_regions_are_isolated() {
         None,
         "us-east-1 does not see canary"
     );
-    let west_facts = deployer.stage_facts(&account, &stack, &west);
-    assert!(west_facts
-        .ecr_endpoint
+    let west_names = deployer.stage_names(&account, &stack, &west);
+    assert!(west_names
+        .regional_ecr_endpoint()
+        .unwrap()
         .ends_with(".dkr.ecr.us-west-2.amazonaws.com"));
     assert_eq!(
         desired_count(
             &url,
             "us-west-2",
-            &west_facts.cluster_arn,
-            &west_facts.service_name
+            &west_names.cluster_arn(),
+            &west_names.service()
         )
         .await,
         1
@@ -311,22 +313,9 @@ async fn api_gateway_routing_with_caching_deploys_a_rest_api() {
     let stage = stage(&stack, settings);
     let release = release(&stack, 1, &sha("g1"));
 
-    // moto makes every CloudFormation load balancer an application one and
-    // so refuses the network load balancer's TCP listener: the proxy turns
-    // TCP into HTTP in the template on its way to moto; all else is as sent.
-    let proxy = fault_proxy::FaultProxy::start(&url, |request| {
-        let body = request.body_text();
-        if request.action() == "CreateChangeSet" {
-            let tcp = "%22Protocol%22%3A%22TCP%22";
-            return fault_proxy::Reply::ForwardBody(
-                body.replace(tcp, "%22Protocol%22%3A%22HTTP%22")
-                    .into_bytes(),
-            );
-        }
-        fault_proxy::Reply::Forward
-    })
-    .await;
-    let account = account(&proxy.url);
+    // .ci/moto_server.py makes moto honour the network load balancer's type
+    // (and so its TCP listener), as AWS does: the template goes as it is.
+    let account = account(&url);
 
     let outcome = deployer
         .deploy(

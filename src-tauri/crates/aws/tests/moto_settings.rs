@@ -11,13 +11,66 @@ use stageline_engine::domain::Database;
 use stageline_engine::ports::{DeployOutcome, DeployedState, Deployer};
 use support::*;
 
+/// A VPC with two subnets, a security group and a DB subnet group in
+/// `region` (made through CloudFormation, as a user's own infrastructure
+/// would be): (vpc, subnets, security group, subnet group name).
+async fn database_network(
+    url: &str,
+    region: &str,
+    name: &str,
+) -> (String, Vec<String>, String, String) {
+    let template = serde_json::json!({
+        "Resources": {
+            "Vpc": { "Type": "AWS::EC2::VPC", "Properties": { "CidrBlock": "10.9.0.0/16" } },
+            "A": { "Type": "AWS::EC2::Subnet", "Properties": { "VpcId": { "Ref": "Vpc" }, "CidrBlock": "10.9.0.0/24", "AvailabilityZone": format!("{region}a") } },
+            "B": { "Type": "AWS::EC2::Subnet", "Properties": { "VpcId": { "Ref": "Vpc" }, "CidrBlock": "10.9.1.0/24", "AvailabilityZone": format!("{region}b") } },
+            "Group": { "Type": "AWS::EC2::SecurityGroup", "Properties": { "GroupDescription": "db", "VpcId": { "Ref": "Vpc" } } },
+        },
+        "Outputs": {
+            "Vpc": { "Value": { "Ref": "Vpc" } },
+            "A": { "Value": { "Ref": "A" } },
+            "B": { "Value": { "Ref": "B" } },
+            "Group": { "Value": { "Fn::GetAtt": ["Group", "GroupId"] } },
+        }
+    });
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(url, region).await);
+    cfn.create_stack()
+        .stack_name(name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    let described = cfn.describe_stacks().stack_name(name).send().await.unwrap();
+    let output = |key: &str| {
+        described.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+            .unwrap()
+            .to_owned()
+    };
+    let subnets = vec![output("A"), output("B")];
+    let rds = aws_sdk_rds::Client::new(&sdk_config(url, region).await);
+    rds.create_db_subnet_group()
+        .db_subnet_group_name(name)
+        .db_subnet_group_description("db")
+        .set_subnet_ids(Some(subnets.clone()))
+        .send()
+        .await
+        .unwrap();
+    (output("Vpc"), subnets, output("Group"), name.to_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn existing_rds_instance_is_looked_up_and_passed_to_the_service() {
+async fn existing_rds_instance_puts_the_stage_in_its_vpc_and_lets_it_in() {
     let url = moto_url();
     let deployer = deployer();
     let account = account(&url);
     let stack = unique_stack("rds");
     let identifier = format!("{}-db", stack.name);
+    let (vpc, subnets, group, subnet_group) =
+        database_network(&url, "us-east-2", &format!("{}-network", stack.name)).await;
     let rds = aws_sdk_rds::Client::new(&sdk_config(&url, "us-east-2").await);
     let created = rds
         .create_db_instance()
@@ -28,6 +81,8 @@ async fn existing_rds_instance_is_looked_up_and_passed_to_the_service() {
         .master_username("owner")
         .manage_master_user_password(true)
         .allocated_storage(20)
+        .db_subnet_group_name(&subnet_group)
+        .vpc_security_group_ids(&group)
         .send()
         .await
         .unwrap();
@@ -56,19 +111,72 @@ async fn existing_rds_instance_is_looked_up_and_passed_to_the_service() {
         .unwrap();
 
     let name = format!("{}-dev", stack.name);
-    assert_eq!(
-        stack_parameter(&url, "us-east-2", &name, "DatabaseHost").await,
-        Some(host)
+    let parameter = |key: &'static str| {
+        let url = url.clone();
+        let name = name.clone();
+        async move { stack_parameter(&url, "us-east-2", &name, key).await }
+    };
+    assert_eq!(parameter("DatabaseHost").await, Some(host));
+    assert_eq!(parameter("DatabaseName").await.as_deref(), Some("orders"));
+    assert_eq!(parameter("DatabaseSecretArn").await, Some(secret_arn));
+    assert_eq!(parameter("VpcId").await, Some(vpc));
+    // AWS answers "a,b"; moto shows the list as Python writes it: both hold the ids.
+    let subnet_ids = parameter("SubnetIds").await.unwrap();
+    assert!(
+        subnets.iter().all(|s| subnet_ids.contains(s.as_str())),
+        "{subnet_ids}"
     );
+    assert_eq!(parameter("DatabaseSecurityGroupId").await, Some(group));
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(&url, "us-east-2").await);
+    let resources = cfn
+        .list_stack_resources()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = resources
+        .stack_resource_summaries()
+        .iter()
+        .filter_map(|r| r.logical_resource_id())
+        .collect();
+    assert!(ids.contains(&"DatabaseIngress"), "{ids:?}");
+    assert!(!ids.contains(&"Vpc"), "no VPC of its own: {ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rds_instance_outside_a_vpc_is_refused_with_the_reason() {
+    let url = moto_url();
+    let deployer = deployer();
+    let stack = unique_stack("rds-classic");
+    let identifier = format!("{}-db", stack.name);
+    let rds = aws_sdk_rds::Client::new(&sdk_config(&url, "us-east-1").await);
+    rds.create_db_instance()
+        .db_instance_identifier(&identifier)
+        .db_instance_class("db.t4g.micro")
+        .engine("postgres")
+        .master_username("owner")
+        .manage_master_user_password(true)
+        .allocated_storage(20)
+        .send()
+        .await
+        .unwrap();
+    let mut settings = settings("dev", "us-east-1");
+    settings.database = Database::ExistingRds { identifier };
+    let stage = stage(&stack, settings);
+    let release = release(&stack, 1, &sha("h2"));
+
+    let error = deployer
+        .deploy(
+            job(&account(&url), &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("not in a VPC"), "{}", error.message);
     assert_eq!(
-        stack_parameter(&url, "us-east-2", &name, "DatabaseName")
-            .await
-            .as_deref(),
-        Some("orders")
-    );
-    assert_eq!(
-        stack_parameter(&url, "us-east-2", &name, "DatabaseSecretArn").await,
-        Some(secret_arn)
+        stack_status(&url, "us-east-1", &format!("{}-dev", stack.name)).await,
+        None,
+        "nothing created"
     );
 }
 

@@ -7,8 +7,22 @@ use std::path::Path;
 use stageline_engine::ports::ResolvedVar;
 
 /// Variables taken from Stageline's own environment; nothing else of it
-/// reaches the commands.
-pub(crate) const INHERITED: [&str; 4] = ["PATH", "HOME", "LANG", "TMPDIR"];
+/// reaches the commands. Docker's own variables pass through so a build
+/// reaches the user's Docker daemon as a terminal would (a rootless daemon's
+/// socket is under `XDG_RUNTIME_DIR`); AWS settings never do: parts get the
+/// stage's account from Stageline (R3a), never the user's default profile.
+pub(crate) const INHERITED: [&str; 10] = [
+    "PATH",
+    "HOME",
+    "LANG",
+    "TMPDIR",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS_VERIFY",
+    "XDG_RUNTIME_DIR",
+];
 
 /// Later layers win: inherited, then the buildspec's `env.variables`, then
 /// the user's variables, then the CodeBuild compatibility variables, then
@@ -18,7 +32,7 @@ pub(crate) fn compose(
     buildspec: &[(String, String)],
     user: &[ResolvedVar],
     workdir: &Path,
-    injected: &[(String, String)],
+    injected: &[ResolvedVar],
 ) -> BTreeMap<String, OsString> {
     let mut env = BTreeMap::new();
     for name in INHERITED {
@@ -35,8 +49,8 @@ pub(crate) fn compose(
     // CodeBuild's own variables that buildspecs commonly read.
     env.insert("CODEBUILD_SRC_DIR".into(), workdir.as_os_str().to_owned());
     env.insert("CODEBUILD_BUILD_SUCCEEDING".into(), "1".into());
-    for (name, value) in injected {
-        env.insert(name.clone(), value.into());
+    for var in injected {
+        env.insert(var.name.clone(), (&var.value).into());
     }
     env
 }
@@ -64,7 +78,7 @@ mod tests {
             ],
             &[var("B", "user"), var("C", "user")],
             Path::new("/w"),
-            &[("C".into(), "stageline".into())],
+            &[var("C", "stageline")],
         );
         assert_eq!(env["A"], "spec");
         assert_eq!(env["B"], "user");

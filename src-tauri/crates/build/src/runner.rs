@@ -78,9 +78,11 @@ async fn run_part(
     sink: Arc<dyn LogSink>,
     timeout: Duration,
 ) -> Result<(), PortError> {
+    // The user's secrets and Stageline's (the stage's AWS credentials).
     let mask = SecretMask::new(
         job.env
             .iter()
+            .chain(&job.injected)
             .filter(|var| var.secret)
             .map(|var| var.value.as_str()),
     );

@@ -117,14 +117,42 @@ phases:
         var("FROM_USER", "user", false),
         var("STAGE_NAME", "user", false),
     ];
-    job.injected = vec![("STAGE_NAME".into(), "beta".into())];
+    job.injected = vec![stageline_engine::ports::ResolvedVar::plain(
+        "STAGE_NAME",
+        "beta",
+    )];
     let (result, lines) = run_job(&BuildspecRunner::default(), job).await;
     result.unwrap();
     position(&lines, "spec user user beta");
     position(&lines, &format!("src={}", dir.path().display()));
-    // Only PATH, HOME, LANG and TMPDIR come from the runner's environment
-    // (cargo sets CARGO_MANIFEST_DIR for this test process).
+    // Only PATH, HOME, LANG, TMPDIR and Docker's variables come from the
+    // runner's environment (cargo sets CARGO_MANIFEST_DIR for this test process).
     position(&lines, "home=set path=set cargo=unset");
+}
+
+#[tokio::test]
+async fn stagelines_secret_variables_are_masked_like_the_users() {
+    let dir = checkout_with_build(
+        "version: 0.2
+phases:
+  build:
+    commands:
+      - echo \"key=$AWS_SECRET_ACCESS_KEY id=$AWS_ACCESS_KEY_ID\"
+      - test \"$AWS_SECRET_ACCESS_KEY\" = stage-session-secret
+",
+    );
+    let mut job = job(dir.path(), PartKind::Build);
+    job.injected = vec![
+        stageline_engine::ports::ResolvedVar::plain("AWS_ACCESS_KEY_ID", "ASIASESSION"),
+        stageline_engine::ports::ResolvedVar::secret(
+            "AWS_SECRET_ACCESS_KEY",
+            "stage-session-secret",
+        ),
+    ];
+    let (result, lines) = run_job(&BuildspecRunner::default(), job).await;
+    result.unwrap();
+    position(&lines, "key=*** id=ASIASESSION");
+    assert!(lines.iter().all(|l| !l.contains("stage-session-secret")));
 }
 
 #[tokio::test]

@@ -56,6 +56,10 @@ pub struct Stack {
     pub created_at: Millis,
     /// Its stages are being deleted; the stack goes when the last one is gone.
     pub deleting: bool,
+    /// Where the stack's one image repository lives (R3a): its first stage's
+    /// region when the stack was created. Parts' AWS calls default to it.
+    #[serde(default)]
+    pub home_region: String,
 }
 
 /// The database a stage's app gets (R15).
@@ -82,6 +86,31 @@ pub enum Routing {
     ApiGateway,
     /// Application Load Balancer: hyperscale.
     LoadBalancer,
+}
+
+/// The CPU architecture a stage's containers run on (the image must be built for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub enum CpuArchitecture {
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+/// The container port of stages made before the setting existed (they kept listening there).
+pub const LEGACY_CONTAINER_PORT: u16 = 8080;
+
+/// The health-check path of stages made before the setting existed.
+pub const LEGACY_HEALTH_PATH: &str = "/";
+
+fn legacy_container_port() -> u16 {
+    LEGACY_CONTAINER_PORT
+}
+
+fn legacy_health_path() -> String {
+    LEGACY_HEALTH_PATH.to_string()
 }
 
 /// The value of an environment variable. Secret values live in the keychain;
@@ -131,6 +160,15 @@ pub struct StageSettings {
     pub runtime_env: Vec<EnvVar>,
     /// Desired running tasks; 0 stops the service (R12).
     pub desired_count: u32,
+    /// The port the app's container listens on (`PORT` is set to it).
+    #[serde(default = "legacy_container_port")]
+    pub container_port: u16,
+    /// The path the load balancer checks for a 2xx/3xx answer.
+    #[serde(default = "legacy_health_path")]
+    pub health_path: String,
+    /// What the containers run on.
+    #[serde(default)]
+    pub cpu_architecture: CpuArchitecture,
 }
 
 /// Where a stage is in its life. A stage being deleted has left the flow but
@@ -189,8 +227,22 @@ impl Commit {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct Artifact {
-    /// The image reference, `<repository url>:<commit sha>`.
+    /// The image the build pushed, pinned to its digest:
+    /// `<stack repository url>@sha256:…` (R3b). Releases built before
+    /// digests were recorded hold `<repository url>:<commit sha>`.
     pub image: String,
+}
+
+impl Artifact {
+    /// The image's digest (`sha256:…`), when the reference is pinned to one.
+    pub fn digest(&self) -> Option<&str> {
+        image_digest(&self.image)
+    }
+}
+
+/// The digest part of an image reference `repo@sha256:…`.
+pub fn image_digest(reference: &str) -> Option<&str> {
+    reference.split_once('@').map(|(_, digest)| digest)
 }
 
 /// One commit of the branch moving through the stages (R2).
@@ -344,6 +396,10 @@ pub struct Run {
     pub parts: Vec<Part>,
     pub created_at: Millis,
     pub finished_at: Option<Millis>,
+    /// The image this run deploys, pinned to its digest (`repo@sha256:…`):
+    /// known once its release part has run (R3b); a redeploy runs exactly it.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 impl Run {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod flow;
 pub mod ids;
+pub mod images;
 pub mod order;
 pub mod pipeline;
 pub mod ports;

@@ -1,7 +1,9 @@
 //! Stage order (R1) and deletion (R9). A stage's position is chosen once, at
 //! creation; there is deliberately no operation that moves an existing stage.
 
-use crate::domain::{Database, Routing, Stack, Stage, StageLifecycle, StageSettings};
+use crate::domain::{
+    CpuArchitecture, Database, Routing, Stack, Stage, StageLifecycle, StageSettings,
+};
 use crate::ids::StageId;
 use crate::validation::FieldErrors;
 use crate::EngineError;
@@ -68,8 +70,17 @@ pub fn first_stage_settings(region: &str) -> StageSettings {
         build_env: Vec::new(),
         runtime_env: Vec::new(),
         desired_count: 1,
+        container_port: DEFAULT_CONTAINER_PORT,
+        health_path: DEFAULT_HEALTH_PATH.to_string(),
+        cpu_architecture: CpuArchitecture::X86_64,
     }
 }
+
+/// The container port a new stage starts with: TinyStacks' templates serve on 80.
+pub const DEFAULT_CONTAINER_PORT: u16 = 80;
+
+/// The health-check path a new stage starts with: TinyStacks' templates answer `/ping`.
+pub const DEFAULT_HEALTH_PATH: &str = "/ping";
 
 /// The `dev` stage a new stack is created with.
 pub fn first_stage(stack: &Stack, id: StageId, region: &str) -> Stage {

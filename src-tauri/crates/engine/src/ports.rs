@@ -92,6 +92,14 @@ pub enum Change {
     PutApproval(Approval),
 }
 
+/// A release that once deployed successfully at a stage, and the image it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployedRelease {
+    pub release: Release,
+    /// `repo@sha256:…`; `None` for runs from before images were pinned.
+    pub image: Option<String>,
+}
+
 /// Durable pipeline state.
 pub trait Store: Send + Sync {
     /// What the engine resumes from.
@@ -100,12 +108,13 @@ pub trait Store: Send + Sync {
     fn apply(&self, changes: Vec<Change>) -> BoxFuture<'_, Result<(), PortError>>;
     /// An approval in any status (to tell a superseded one from an unknown one).
     fn approval(&self, id: ApprovalId) -> BoxFuture<'_, Result<Option<Approval>, PortError>>;
-    /// The release, if a run of it once succeeded at the stage (what can be redeployed).
+    /// The release, if a run of it once succeeded at the stage (what can be
+    /// redeployed), with the image that run deployed.
     fn deployed_release(
         &self,
         stage: StageId,
         release: ReleaseId,
-    ) -> BoxFuture<'_, Result<Option<Release>, PortError>>;
+    ) -> BoxFuture<'_, Result<Option<DeployedRelease>, PortError>>;
 }
 
 /// The branch a stack follows.
@@ -130,6 +139,26 @@ pub struct ResolvedVar {
     pub secret: bool,
 }
 
+impl ResolvedVar {
+    /// A variable shown as it is in logs.
+    pub fn plain(name: &str, value: impl Into<String>) -> Self {
+        ResolvedVar {
+            name: name.to_string(),
+            value: value.into(),
+            secret: false,
+        }
+    }
+
+    /// A variable whose value is masked in every log.
+    pub fn secret(name: &str, value: impl Into<String>) -> Self {
+        ResolvedVar {
+            name: name.to_string(),
+            value: value.into(),
+            secret: true,
+        }
+    }
+}
+
 impl std::fmt::Debug for ResolvedVar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let value = if self.secret {
@@ -150,8 +179,9 @@ pub struct BuildJob {
     pub part: PartKind,
     /// The user's variables (stack and stage build env).
     pub env: Vec<ResolvedVar>,
-    /// Stageline's variables (R3), which the user's cannot override.
-    pub injected: Vec<(String, String)>,
+    /// Stageline's variables (R3a), which the user's cannot override. Secret
+    /// ones (the stage's AWS credentials) are masked like the user's secrets.
+    pub injected: Vec<ResolvedVar>,
 }
 
 /// Runs the repository's buildspecs.
@@ -165,16 +195,81 @@ pub trait Builder: Send + Sync {
     ) -> BoxFuture<'static, Result<(), PortError>>;
 }
 
-/// What the deployer knows of a stage's place in AWS: the values injected
-/// into release.yml (R3).
+/// AWS credentials a stage's parts call AWS with (R3a): short-lived session
+/// credentials where the account allows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PartCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    /// What they are, for the part's log ("session credentials valid until 14:05 UTC").
+    pub description: String,
+}
+
+impl std::fmt::Debug for PartCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PartCredentials({}, ***)", self.access_key_id)
+    }
+}
+
+/// What a stage's parts need from AWS (R3a), learned — and the stage's image
+/// repositories and bucket made to exist (R3b) — before any part runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageFacts {
+    /// The 12-digit account number (never a placeholder).
+    pub account_id: String,
+    /// The stack's home region: its image repository, and `AWS_REGION` of parts.
+    pub home_region: String,
+    /// The registry of the stack's image repository.
     pub ecr_endpoint: String,
-    /// The stage's regional image repository URL (no tag).
+    /// The stack's one image repository URL (no tag).
     pub ecr_image_url: String,
+    /// The stage's regional registry and repository, when the stage is not in
+    /// the home region.
+    pub regional_ecr_endpoint: Option<String>,
+    pub regional_ecr_image_url: Option<String>,
     pub cluster_arn: String,
+    /// The stage's ECS service's real name.
     pub service_name: String,
+    pub task_role_arn: String,
     pub s3_bucket: String,
+    /// The account's custom endpoint (an AWS emulator), if any.
+    pub endpoint_url: Option<String>,
+    pub credentials: PartCredentials,
+}
+
+/// An image in one of the stack's repositories, pinned to its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The repository URL, `<registry>/<name>` (no tag).
+    pub repository_url: String,
+    /// `sha256:…`.
+    pub digest: String,
+}
+
+impl ImageRef {
+    /// `<repository url>@sha256:…`, what a task definition names.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.repository_url, self.digest)
+    }
+
+    /// The image a reference `repo@sha256:…` names (`None` for a tag reference).
+    pub fn parse(reference: &str) -> Option<ImageRef> {
+        let (repository_url, digest) = reference.split_once('@')?;
+        Some(ImageRef {
+            repository_url: repository_url.to_string(),
+            digest: digest.to_string(),
+        })
+    }
+}
+
+/// Which repository an image tag is looked up in (R3b).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageScope {
+    /// The stack's repository in its home region.
+    Stack,
+    /// The stage's regional repository (stages outside the home region only).
+    Regional,
 }
 
 /// A deploy of a release to a stage.
@@ -184,6 +279,7 @@ pub struct DeployJob {
     pub stack: Stack,
     pub stage: Stage,
     pub release: Release,
+    /// The image to run, pinned to its digest (`repo@sha256:…`).
     pub artifact: Artifact,
     pub runtime_env: Vec<ResolvedVar>,
 }
@@ -210,8 +306,35 @@ pub enum DeployedState {
 
 /// Deploys stages into AWS.
 pub trait Deployer: Send + Sync {
-    /// The values release.yml gets for this stage (pure naming, no AWS call).
-    fn stage_facts(&self, account: &Account, stack: &Stack, stage: &Stage) -> StageFacts;
+    /// R3a/R3b: learns the account number and the parts' credentials, and
+    /// makes the stage's image repositories and bucket exist (idempotently;
+    /// they are never part of the stage's CloudFormation stack). Called
+    /// before every build and release, so existing stages get them too.
+    fn prepare_stage(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<StageFacts, PortError>>;
+    /// The image tagged `tag` in the stack's (or the stage's regional)
+    /// repository, pinned to its digest; `None` when no image has that tag.
+    fn find_image(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        scope: ImageScope,
+        tag: String,
+    ) -> BoxFuture<'static, Result<Option<ImageRef>, PortError>>;
+    /// Points `tag` at `image` in the stack's repository (the image is there).
+    fn tag_image(
+        &self,
+        account: Account,
+        stack: Stack,
+        image: ImageRef,
+        tag: String,
+    ) -> BoxFuture<'static, Result<(), PortError>>;
     /// Creates or updates the stage's stack with the release.
     fn deploy(
         &self,

@@ -61,16 +61,32 @@ impl std::error::Error for FieldErrors {}
 /// The image tag every build also pushes; a stage may not be called this (R14).
 pub const RESERVED_STAGE_NAME: &str = "latest";
 
-/// Variables Stageline sets for every release (R3); users cannot override them.
+/// Variables Stageline sets for every part (R3a); users cannot override them.
+/// Some are empty or absent where they do not apply (`REGIONAL_*` in the
+/// home region, `AWS_SESSION_TOKEN` for long-lived keys, `AWS_ENDPOINT_URL`
+/// for real AWS, `BUILD_IMAGE` in build.yml).
 pub const INJECTED_VARIABLES: &[&str] = &[
     "STAGE_NAME",
     "PREVIOUS_STAGE_NAME",
     "STAGE_REGION",
     "ECR_ENDPOINT",
     "ECR_IMAGE_URL",
+    "REGIONAL_ECR_ENDPOINT",
+    "REGIONAL_ECR_IMAGE_URL",
     "CLUSTER_ARN",
     "SERVICE_NAME",
+    "STAGELINE_SERVICE_NAME",
+    "TASK_ROLE_ARN",
     "S3_BUCKET",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCOUNT_ID",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "COMMIT_SHA",
+    "BUILD_IMAGE",
 ];
 
 /// Variables the database setting gives the app (R15); users cannot override them.
@@ -204,6 +220,13 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
     }
     check_env_vars("buildEnv", &settings.build_env, &mut errors);
     check_env_vars("runtimeEnv", &settings.runtime_env, &mut errors);
+    if settings.container_port == 0 {
+        errors.add(
+            "containerPort",
+            "Container port must be between 1 and 65535 (the port the app listens on).",
+        );
+    }
+    check_health_path(&settings.health_path, &mut errors);
     if settings.desired_count > MAX_DESIRED_COUNT {
         errors.add(
             "desiredCount",
@@ -211,6 +234,31 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
         );
     }
     errors.into_result()
+}
+
+/// The longest health-check path a load balancer accepts.
+pub const MAX_HEALTH_PATH_LENGTH: usize = 1024;
+
+/// A load balancer's health-check path: starts with `/`, at most 1,024
+/// characters, no spaces, no query string, only characters a URL path holds.
+pub fn check_health_path(path: &str, errors: &mut FieldErrors) {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/$&'()*+,;=:@%!".contains(c);
+    if !path.starts_with('/') {
+        errors.add(
+            "healthPath",
+            "Health-check path must start with /, for example /ping.",
+        );
+    } else if path.len() > MAX_HEALTH_PATH_LENGTH {
+        errors.add(
+            "healthPath",
+            format!("Health-check path must be at most {MAX_HEALTH_PATH_LENGTH} characters."),
+        );
+    } else if !path.chars().all(allowed) {
+        errors.add(
+            "healthPath",
+            "Health-check path may hold only the characters of a URL path (no spaces, no query string).",
+        );
+    }
 }
 
 /// A repository is a local absolute path, or a `file://`, `https://` or `ssh://` URL.
@@ -315,4 +363,40 @@ pub fn check_poll_interval(secs: u32, errors: &mut FieldErrors) {
             ),
         );
     }
+}
+
+/// The rules the UI applies before the backend checks them again, as
+/// TypeScript (written to `ui/src/lib/bindings/rules.ts` by the engine's
+/// tests, like the generated types): the UI imports them, never copies them.
+pub fn rules_typescript() -> String {
+    let list = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let reserved: Vec<&str> = INJECTED_VARIABLES
+        .iter()
+        .chain(DATABASE_VARIABLES)
+        .copied()
+        .collect();
+    format!(
+        "// Generated from Rust (stageline-engine's validation rules): do not edit.\n\
+         /** R14: a stage name. */\n\
+         export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{{0,31}}$/;\n\
+         /** R14: the image tag every build also pushes; no stage may be called so. */\n\
+         export const RESERVED_STAGE_NAME = \"{RESERVED_STAGE_NAME}\";\n\
+         /** Variable names Stageline sets (R3a, R15): users cannot override them. */\n\
+         export const RESERVED_VARIABLES: readonly string[] = [{}];\n\
+         /** R12: the largest desired count. */\n\
+         export const MAX_DESIRED_COUNT = {MAX_DESIRED_COUNT};\n\
+         /** A new stage's container port and health-check path (TinyStacks' templates). */\n\
+         export const DEFAULT_CONTAINER_PORT = {};\n\
+         export const DEFAULT_HEALTH_PATH = \"{}\";\n\
+         export const MAX_HEALTH_PATH_LENGTH = {MAX_HEALTH_PATH_LENGTH};\n",
+        list(&reserved),
+        crate::order::DEFAULT_CONTAINER_PORT,
+        crate::order::DEFAULT_HEALTH_PATH,
+    )
 }

@@ -1,13 +1,23 @@
 //! `load`: what the engine resumes from, and the Store port itself.
 
-use stageline_engine::ports::{BoxFuture, Change, Snapshot, StageFlow, Store};
+use stageline_engine::ports::{BoxFuture, Change, DeployedRelease, Snapshot, StageFlow, Store};
 use stageline_engine::*;
 
 use crate::open::{store_error, SqliteStore};
 use crate::rows::from_json;
 
 type AccountRow = (i64, String, String, String, Option<String>);
-type StackRow = (i64, String, String, String, i64, i64, i64, bool);
+type StackRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    bool,
+    Option<String>,
+);
 type StageRow = (i64, i64, i64, String, String);
 
 impl SqliteStore {
@@ -43,7 +53,8 @@ impl SqliteStore {
             })
             .collect::<Result<Vec<_>, PortError>>()?;
         let stacks: Vec<StackRow> = sqlx::query_as(
-            "SELECT id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting FROM stacks ORDER BY id",
+            "SELECT id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting, home_region
+             FROM stacks ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await
@@ -51,7 +62,17 @@ impl SqliteStore {
         let stacks = stacks
             .into_iter()
             .map(
-                |(id, name, repository, branch, account, poll, created_at, deleting)| Stack {
+                |(
+                    id,
+                    name,
+                    repository,
+                    branch,
+                    account,
+                    poll,
+                    created_at,
+                    deleting,
+                    home_region,
+                )| Stack {
                     id: StackId(id),
                     name,
                     repository,
@@ -60,9 +81,10 @@ impl SqliteStore {
                     poll_interval_secs: poll as u32,
                     created_at,
                     deleting,
+                    home_region: home_region.unwrap_or_default(),
                 },
             )
-            .collect();
+            .collect::<Vec<Stack>>();
         let stages: Vec<StageRow> =
             sqlx::query_as("SELECT id, stack_id, position, settings, lifecycle FROM stages ORDER BY stack_id, position")
                 .fetch_all(&self.pool)
@@ -80,6 +102,23 @@ impl SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, PortError>>()?;
+        // Stacks made before the home region was recorded pushed their images
+        // in their first stage's region.
+        let stacks: Vec<Stack> = stacks
+            .into_iter()
+            .map(|mut stack: Stack| {
+                if stack.home_region.is_empty() {
+                    if let Some(first) = stages
+                        .iter()
+                        .filter(|s| s.stack_id == stack.id)
+                        .min_by_key(|s| s.position)
+                    {
+                        stack.home_region = first.settings.region.clone();
+                    }
+                }
+                stack
+            })
+            .collect();
         let flows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT stage_id, deployed_release_id, waiting_release_id FROM stage_flows",
         )
@@ -155,19 +194,27 @@ impl Store for SqliteStore {
         &self,
         stage: StageId,
         release: ReleaseId,
-    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+    ) -> BoxFuture<'_, Result<Option<DeployedRelease>, PortError>> {
         Box::pin(async move {
-            let row: Option<(String,)> = sqlx::query_as(
-                "SELECT data FROM releases WHERE id = ? AND EXISTS (
-                   SELECT 1 FROM runs WHERE stage_id = ? AND release_id = ? AND status = 'succeeded')",
+            // The image of the newest successful run of the release there.
+            let row: Option<(String, String)> = sqlx::query_as(
+                "SELECT releases.data, runs.data FROM releases JOIN runs ON runs.release_id = releases.id
+                 WHERE releases.id = ? AND runs.stage_id = ? AND runs.status = 'succeeded'
+                 ORDER BY runs.id DESC LIMIT 1",
             )
             .bind(release.0)
             .bind(stage.0)
-            .bind(release.0)
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| store_error("read a release", e))?;
-            row.map(|(json,)| from_json(&json)).transpose()
+            let Some((release, run)) = row else {
+                return Ok(None);
+            };
+            let run: Run = from_json(&run)?;
+            Ok(Some(DeployedRelease {
+                release: from_json(&release)?,
+                image: run.image,
+            }))
         })
     }
 }

@@ -40,11 +40,12 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
         Change::DeleteAccount(id) => sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.0).execute(&mut **tx).await,
         Change::PutStack(s) => {
             sqlx::query(
-                "INSERT INTO stacks (id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO stacks (id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting, home_region)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, repository = excluded.repository,
                    branch = excluded.branch, account_id = excluded.account_id,
-                   poll_interval_secs = excluded.poll_interval_secs, deleting = excluded.deleting",
+                   poll_interval_secs = excluded.poll_interval_secs, deleting = excluded.deleting,
+                   home_region = excluded.home_region",
             )
             .bind(s.id.0)
             .bind(&s.name)
@@ -54,6 +55,7 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
             .bind(s.poll_interval_secs)
             .bind(s.created_at)
             .bind(s.deleting)
+            .bind(&s.home_region)
             .execute(&mut **tx)
             .await
         }

@@ -87,6 +87,7 @@ async fn everything_written_is_loaded_back() {
         parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
         created_at: 6,
         finished_at: None,
+        image: Some("repo@sha256:abc".into()),
     };
     let approval = Approval {
         id: ApprovalId(12),
@@ -208,6 +209,7 @@ async fn history_is_not_loaded_but_can_be_read() {
             parts: vec![],
             created_at: n,
             finished_at: Some(n),
+            image: None,
         };
         if n == 49 {
             run.status = RunStatus::Failed;

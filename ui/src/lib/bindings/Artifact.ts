@@ -5,6 +5,8 @@
  */
 export type Artifact = { 
 /**
- * The image reference, `<repository url>:<commit sha>`.
+ * The image the build pushed, pinned to its digest:
+ * `<stack repository url>@sha256:…` (R3b). Releases built before
+ * digests were recorded hold `<repository url>:<commit sha>`.
  */
 image: string, };

@@ -14,4 +14,9 @@ export type Run = { id: RunId, stackId: StackId, stageId: StageId, releaseId: Re
 /**
  * Build, release and deploy, in that order.
  */
-parts: Array<Part>, createdAt: number, finishedAt: number | null, };
+parts: Array<Part>, createdAt: number, finishedAt: number | null, 
+/**
+ * The image this run deploys, pinned to its digest (`repo@sha256:…`):
+ * known once its release part has run (R3b); a redeploy runs exactly it.
+ */
+image: string | null, };

@@ -17,4 +17,9 @@ pollIntervalSecs: number, createdAt: number,
 /**
  * Its stages are being deleted; the stack goes when the last one is gone.
  */
-deleting: boolean, };
+deleting: boolean, 
+/**
+ * Where the stack's one image repository lives (R3a): its first stage's
+ * region when the stack was created. Parts' AWS calls default to it.
+ */
+homeRegion: string, };

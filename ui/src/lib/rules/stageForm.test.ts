@@ -68,6 +68,9 @@ describe("copy variables from stage", () => {
     buildEnv: [{ name: "NODE_ENV", value: { kind: "plain", value: "production" } }],
     runtimeEnv: [{ name: "API_KEY", value: { kind: "secret", keychainRef: "env/1" } }],
     desiredCount: 2,
+    containerPort: 80,
+    healthPath: "/ping",
+    cpuArchitecture: "x86_64",
   };
   it("copies plain values and secrets by reference, never by value", () => {
     const copied = copyVariables(form(), prod);
@@ -90,5 +93,21 @@ describe("copy variables from stage", () => {
 describe("editing an existing stage", () => {
   it("does not check the fixed name", () => {
     expect(checkForm({ ...form(), name: "" }, [], { checkName: false })).toEqual({});
+  });
+});
+
+describe("rules generated from Rust", () => {
+  it("refuses the variables Stageline injects, from the engine's own list", async () => {
+    const rules = await import("../bindings/rules");
+    const f = { ...form(), buildEnv: [{ name: "AWS_SECRET_ACCESS_KEY", value: "x", secret: false, keychainRef: null }] };
+    expect(rules.RESERVED_VARIABLES).toContain("AWS_SECRET_ACCESS_KEY");
+    expect(checkForm(f, [])["buildEnv.0.name"]).toContain("set by Stageline");
+  });
+
+  it("starts a new stage with the engine's container port and health path", async () => {
+    const rules = await import("../bindings/rules");
+    expect(form().containerPort).toBe(rules.DEFAULT_CONTAINER_PORT);
+    expect(form().healthPath).toBe(rules.DEFAULT_HEALTH_PATH);
+    expect(checkForm({ ...form(), healthPath: "ping" }, []).healthPath).toContain("start with /");
   });
 });

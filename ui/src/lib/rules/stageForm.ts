@@ -1,11 +1,21 @@
 // The new-stage dialog's rules, for instant feedback. The backend checks the
 // same rules again and is the one that decides.
+import type { CpuArchitecture } from "../bindings/CpuArchitecture";
 import type { Database } from "../bindings/Database";
 import type { EnvVar } from "../bindings/EnvVar";
 import type { EnvVarInput } from "../bindings/EnvVarInput";
 import type { Routing } from "../bindings/Routing";
 import type { StageSettings } from "../bindings/StageSettings";
 import type { StageSettingsInput } from "../bindings/StageSettingsInput";
+import {
+  DEFAULT_CONTAINER_PORT,
+  DEFAULT_HEALTH_PATH,
+  MAX_DESIRED_COUNT,
+  MAX_HEALTH_PATH_LENGTH,
+  RESERVED_STAGE_NAME,
+  RESERVED_VARIABLES,
+  STAGE_NAME_PATTERN,
+} from "../bindings/rules";
 
 /** One variable row as edited. A secret row shows no value unless a new one is typed. */
 export interface EnvRow {
@@ -29,6 +39,9 @@ export interface StageForm {
   buildEnv: EnvRow[];
   runtimeEnv: EnvRow[];
   desiredCount: number;
+  containerPort: number;
+  healthPath: string;
+  cpuArchitecture: CpuArchitecture;
 }
 
 export function emptyForm(region: string): StageForm {
@@ -43,6 +56,9 @@ export function emptyForm(region: string): StageForm {
     buildEnv: [],
     runtimeEnv: [],
     desiredCount: 1,
+    containerPort: DEFAULT_CONTAINER_PORT,
+    healthPath: DEFAULT_HEALTH_PATH,
+    cpuArchitecture: "x86_64",
   };
 }
 
@@ -59,12 +75,7 @@ export function withRouting(form: StageForm, routing: Routing): StageForm {
   return { ...form, routing, caching: cachingAvailable(routing) ? form.caching : false };
 }
 
-const STAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-export const RESERVED_VARIABLES = [
-  "STAGE_NAME", "PREVIOUS_STAGE_NAME", "STAGE_REGION", "ECR_ENDPOINT", "ECR_IMAGE_URL",
-  "CLUSTER_ARN", "SERVICE_NAME", "S3_BUCKET", "PG_HOST", "PG_PORT", "PG_DATABASE", "PG_CREDENTIALS_SECRET",
-];
 
 /** Field → message for every rule the form breaks now. */
 export function checkForm(form: StageForm, existingNames: string[], { checkName = true } = {}): Record<string, string> {
@@ -73,9 +84,10 @@ export function checkForm(form: StageForm, existingNames: string[], { checkName 
   if (!checkName) {
     // An existing stage's name is fixed: nothing to check.
   } else if (!name) errors.name = "Stage name is required.";
-  else if (!STAGE_NAME.test(name))
+  else if (!STAGE_NAME_PATTERN.test(name))
     errors.name = "Use lowercase letters, digits and hyphens, starting with a letter (at most 32).";
-  else if (name === "latest") errors.name = "\"latest\" is reserved for the image tag; choose another name.";
+  else if (name === RESERVED_STAGE_NAME)
+    errors.name = `"${RESERVED_STAGE_NAME}" is reserved for the image tag; choose another name.`;
   else if (existingNames.includes(name)) errors.name = `This stack already has a stage named "${name}".`;
   if (form.database === "existingRds" && !form.rdsIdentifier.trim())
     errors["database.identifier"] = "The existing RDS instance's identifier is required.";
@@ -92,8 +104,13 @@ export function checkForm(form: StageForm, existingNames: string[], { checkName 
       seen.add(n);
     });
   }
-  if (!Number.isInteger(form.desiredCount) || form.desiredCount < 0 || form.desiredCount > 100)
-    errors.desiredCount = "Desired instances must be between 0 and 100.";
+  if (!Number.isInteger(form.desiredCount) || form.desiredCount < 0 || form.desiredCount > MAX_DESIRED_COUNT)
+    errors.desiredCount = `Desired instances must be between 0 and ${MAX_DESIRED_COUNT}.`;
+  if (!Number.isInteger(form.containerPort) || form.containerPort < 1 || form.containerPort > 65535)
+    errors.containerPort = "Container port must be between 1 and 65535 (the port the app listens on).";
+  if (!form.healthPath.startsWith("/")) errors.healthPath = "Health-check path must start with /, for example /ping.";
+  else if (form.healthPath.length > MAX_HEALTH_PATH_LENGTH)
+    errors.healthPath = `Health-check path must be at most ${MAX_HEALTH_PATH_LENGTH} characters.`;
   return errors;
 }
 
@@ -131,6 +148,9 @@ export function formFromSettings(settings: StageSettings): StageForm {
     buildEnv: rowsFrom(settings.buildEnv),
     runtimeEnv: rowsFrom(settings.runtimeEnv),
     desiredCount: settings.desiredCount,
+    containerPort: settings.containerPort,
+    healthPath: settings.healthPath,
+    cpuArchitecture: settings.cpuArchitecture,
   };
 }
 
@@ -158,5 +178,8 @@ export function toSettingsInput(form: StageForm): StageSettingsInput {
     buildEnv: form.buildEnv.map(rowInput),
     runtimeEnv: form.runtimeEnv.map(rowInput),
     desiredCount: form.desiredCount,
+    containerPort: form.containerPort,
+    healthPath: form.healthPath.trim(),
+    cpuArchitecture: form.cpuArchitecture,
   };
 }

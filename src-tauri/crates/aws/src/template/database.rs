@@ -6,9 +6,10 @@
 use serde_json::{json, Map, Value};
 use stageline_engine::domain::Database;
 
+use super::network::Network;
 use super::{
-    attribute, network, reference, PARAM_DATABASE_HOST, PARAM_DATABASE_NAME, PARAM_DATABASE_PORT,
-    PARAM_DATABASE_SECRET_ARN,
+    attribute, reference, PARAM_DATABASE_HOST, PARAM_DATABASE_NAME, PARAM_DATABASE_PORT,
+    PARAM_DATABASE_SECRET_ARN, PARAM_DATABASE_SECURITY_GROUP,
 };
 
 /// The database name of a new Postgres instance.
@@ -27,36 +28,88 @@ pub(super) fn add(
     parameters: &mut Map<String, Value>,
     resources: &mut Map<String, Value>,
     database: &Database,
+    network: &Network,
+    region: &str,
 ) -> Option<DatabaseEnv> {
     match database {
         Database::None => None,
-        Database::NewPostgres => Some(add_new_postgres(resources)),
-        Database::ExistingRds { identifier } => Some(add_existing(parameters, identifier)),
+        Database::NewPostgres => Some(add_new_postgres(resources, network, region)),
+        Database::ExistingRds { identifier } => {
+            Some(add_existing(parameters, resources, network, identifier))
+        }
     }
 }
 
-fn add_existing(parameters: &mut Map<String, Value>, identifier: &str) -> DatabaseEnv {
+/// An existing instance: its address comes in as parameters, and the stage
+/// (placed in the instance's VPC) gets in through an ingress rule on the
+/// instance's security group, removed with the stage's stack.
+fn add_existing(
+    parameters: &mut Map<String, Value>,
+    resources: &mut Map<String, Value>,
+    network: &Network,
+    identifier: &str,
+) -> DatabaseEnv {
     let described = [
-        (PARAM_DATABASE_HOST, "endpoint address"),
-        (PARAM_DATABASE_PORT, "port"),
-        (PARAM_DATABASE_NAME, "database name"),
-        (PARAM_DATABASE_SECRET_ARN, "master credentials secret ARN"),
+        (PARAM_DATABASE_HOST, "String", "endpoint address"),
+        (PARAM_DATABASE_PORT, "Number", "port"),
+        (PARAM_DATABASE_NAME, "String", "database name"),
+        (
+            PARAM_DATABASE_SECRET_ARN,
+            "String",
+            "master credentials secret ARN",
+        ),
+        (
+            PARAM_DATABASE_SECURITY_GROUP,
+            "AWS::EC2::SecurityGroup::Id",
+            "security group",
+        ),
     ];
-    for (name, what) in described {
+    for (name, kind, what) in described {
         parameters.insert(
             name.into(),
-            json!({ "Type": "String", "Description": format!("The {what} of the RDS instance {identifier}.") }),
+            json!({ "Type": kind, "Description": format!("The {what} of the RDS instance {identifier}.") }),
         );
     }
+    resources.insert(
+        "DatabaseIngress".into(),
+        json!({
+            "Type": "AWS::EC2::SecurityGroupIngress",
+            "Properties": {
+                "Description": "The stage's tasks reach the database",
+                "GroupId": reference(PARAM_DATABASE_SECURITY_GROUP),
+                "IpProtocol": "tcp",
+                "FromPort": reference(PARAM_DATABASE_PORT),
+                "ToPort": reference(PARAM_DATABASE_PORT),
+                "SourceSecurityGroupId": network.service_security_group(),
+            }
+        }),
+    );
     DatabaseEnv {
         host: reference(PARAM_DATABASE_HOST),
-        port: reference(PARAM_DATABASE_PORT),
+        port: json!({ "Fn::Sub": format!("${{{PARAM_DATABASE_PORT}}}") }),
         name: reference(PARAM_DATABASE_NAME),
         secret_arn: reference(PARAM_DATABASE_SECRET_ARN),
     }
 }
 
-fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
+/// The smallest Postgres instance class RDS offers in `region`: Graviton
+/// (`db.t4g.micro`) where it exists, else `db.t3.micro`.
+pub fn postgres_instance_class(region: &str) -> &'static str {
+    if REGIONS_WITHOUT_T4G.contains(&region) {
+        "db.t3.micro"
+    } else {
+        "db.t4g.micro"
+    }
+}
+
+/// Regions where RDS does not offer `db.t4g.micro` for Postgres.
+const REGIONS_WITHOUT_T4G: &[&str] = &["ca-west-1"];
+
+fn add_new_postgres(
+    resources: &mut Map<String, Value>,
+    network: &Network,
+    region: &str,
+) -> DatabaseEnv {
     resources.insert(
         "DatabaseSecret".into(),
         json!({
@@ -78,7 +131,7 @@ fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
             "Type": "AWS::RDS::DBSubnetGroup",
             "Properties": {
                 "DBSubnetGroupDescription": "The subnets of the stage",
-                "SubnetIds": network::subnet_refs(),
+                "SubnetIds": network.subnets(),
             }
         }),
     );
@@ -88,12 +141,12 @@ fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
             "Type": "AWS::EC2::SecurityGroup",
             "Properties": {
                 "GroupDescription": "Postgres, from the tasks of the stage only",
-                "VpcId": reference("Vpc"),
+                "VpcId": network.vpc(),
                 "SecurityGroupIngress": [{
                     "IpProtocol": "tcp",
                     "FromPort": 5432,
                     "ToPort": 5432,
-                    "SourceSecurityGroupId": network::service_security_group(),
+                    "SourceSecurityGroupId": network.service_security_group(),
                 }],
             }
         }),
@@ -109,7 +162,7 @@ fn add_new_postgres(resources: &mut Map<String, Value>) -> DatabaseEnv {
             "UpdateReplacePolicy": "Snapshot",
             "Properties": {
                 "Engine": "postgres",
-                "DBInstanceClass": "db.t4g.micro",
+                "DBInstanceClass": postgres_instance_class(region),
                 "AllocatedStorage": "20",
                 "StorageType": "gp3",
                 "StorageEncrypted": true,

@@ -30,6 +30,11 @@ pub const PARAM_DATABASE_PORT: &str = "DatabasePort";
 pub const PARAM_DATABASE_NAME: &str = "DatabaseName";
 /// See [`PARAM_DATABASE_HOST`]: the ARN of the instance's credentials secret.
 pub const PARAM_DATABASE_SECRET_ARN: &str = "DatabaseSecretArn";
+/// See [`PARAM_DATABASE_HOST`]: the instance's security group (the stage gets an ingress rule on it).
+pub const PARAM_DATABASE_SECURITY_GROUP: &str = "DatabaseSecurityGroupId";
+
+pub use database::postgres_instance_class;
+pub use network::{PARAM_SUBNET_IDS, PARAM_VPC_ID};
 
 /// A runtime variable as the template sees it: a plain value, or a secret
 /// whose ARN comes in as a parameter.
@@ -92,12 +97,14 @@ pub fn secret_variable_names(env: &[RuntimeVar]) -> Vec<&str> {
 /// with the runtime variables `env`.
 pub fn stage_template(stack: &Stack, stage: &Stage, env: &[RuntimeVar]) -> Value {
     let settings = &stage.settings;
+    // The account number never reaches the template (it uses AWS::AccountId).
     let names = StageNames::new(
         &stack.name,
         &settings.name,
         &settings.region,
         PLACEHOLDER_ACCOUNT_NUMBER,
-    );
+    )
+    .with_home_region(&stack.home_region);
     let mut parameters = Map::new();
     let mut resources = Map::new();
     let mut outputs = Map::new();
@@ -125,15 +132,44 @@ pub fn stage_template(stack: &Stack, stage: &Stage, env: &[RuntimeVar]) -> Value
         );
     }
 
-    network::add(&mut resources, &names);
-    let database = database::add(&mut parameters, &mut resources, &settings.database);
-    let container_env = service::ContainerEnv::new(env, database);
-    service::add(&mut resources, &mut outputs, &names, &container_env);
+    // A stage whose database exists already runs in that database's VPC.
+    let network = match settings.database {
+        Database::ExistingRds { .. } => network::Network::existing(&mut parameters),
+        _ => network::Network::own(),
+    };
+    network.add(&mut resources, &names, settings.container_port);
+    let database = database::add(
+        &mut parameters,
+        &mut resources,
+        &settings.database,
+        &network,
+        &settings.region,
+    );
+    let container_env = service::ContainerEnv::new(env, database, settings.container_port);
+    service::add(
+        &mut resources,
+        &mut outputs,
+        &names,
+        settings,
+        &network,
+        &container_env,
+    );
+    let target = routing::Target {
+        port: settings.container_port,
+        health_path: &settings.health_path,
+    };
     match settings.routing {
-        Routing::LoadBalancer => routing::add_load_balancer(&mut resources, &mut outputs),
-        Routing::ApiGateway => {
-            routing::add_api_gateway(&mut resources, &mut outputs, &names, settings.caching)
+        Routing::LoadBalancer => {
+            routing::add_load_balancer(&mut resources, &mut outputs, &network, &target)
         }
+        Routing::ApiGateway => routing::add_api_gateway(
+            &mut resources,
+            &mut outputs,
+            &names,
+            &network,
+            &target,
+            settings.caching,
+        ),
     }
 
     json!({
@@ -199,6 +235,7 @@ mod tests {
             poll_interval_secs: 60,
             created_at: 0,
             deleting: false,
+            home_region: "us-east-1".into(),
         }
     }
 
@@ -217,6 +254,9 @@ mod tests {
                 build_env: vec![],
                 runtime_env: vec![],
                 desired_count: 2,
+                container_port: 80,
+                health_path: "/ping".into(),
+                cpu_architecture: stageline_engine::domain::CpuArchitecture::Arm64,
             },
             lifecycle: StageLifecycle::Active,
         }
@@ -257,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn caching_turns_on_the_api_gateway_cache_cluster() {
+    fn caching_turns_on_the_api_gateway_cache_cluster_for_reads_keyed_by_path() {
         let template = stage_template(
             &stack(),
             &stage(Routing::ApiGateway, true, Database::None),
@@ -266,6 +306,28 @@ mod tests {
         let api_stage = &template["Resources"]["ApiStage"]["Properties"];
         assert_eq!(api_stage["CacheClusterEnabled"], json!(true));
         assert_eq!(api_stage["StageName"], json!("dev"));
+        let cached: Vec<&Value> = api_stage["MethodSettings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["CachingEnabled"] == json!(true))
+            .map(|s| &s["HttpMethod"])
+            .collect();
+        assert_eq!(
+            cached,
+            [&json!("GET"), &json!("HEAD")],
+            "writes are never cached"
+        );
+        let get = &template["Resources"]["ApiProxyGet"]["Properties"];
+        assert_eq!(
+            get["Integration"]["CacheKeyParameters"],
+            json!(["method.request.path.proxy"])
+        );
+        assert!(
+            template["Resources"]["ApiProxyMethod"]["Properties"]["Integration"]
+                .get("CacheKeyParameters")
+                .is_none()
+        );
         let without = stage_template(
             &stack(),
             &stage(Routing::ApiGateway, false, Database::None),
@@ -322,6 +384,55 @@ mod tests {
         )
         .to_string();
         assert!(!none.contains("PG_HOST"));
+    }
+
+    #[test]
+    fn port_health_path_and_architecture_come_from_the_settings() {
+        let template = stage_template(
+            &stack(),
+            &stage(Routing::ApiGateway, false, Database::None),
+            &[],
+        );
+        let task = &template["Resources"]["TaskDefinition"]["Properties"];
+        assert_eq!(task["RuntimePlatform"]["CpuArchitecture"], json!("ARM64"));
+        assert_eq!(
+            task["ContainerDefinitions"][0]["PortMappings"][0]["ContainerPort"],
+            json!(80)
+        );
+        let group = &template["Resources"]["TargetGroup"]["Properties"];
+        assert_eq!(group["Port"], json!(80));
+        assert_eq!(group["HealthCheckPath"], json!("/ping"));
+        assert_eq!(group["HealthCheckProtocol"], json!("HTTP"));
+        assert_eq!(
+            group["TargetGroupAttributes"][0],
+            json!({ "Key": "deregistration_delay.timeout_seconds", "Value": "15" })
+        );
+        let resources = template["Resources"].as_object().unwrap();
+        assert!(
+            !resources.contains_key("Repository") && !resources.contains_key("Bucket"),
+            "repositories and buckets exist before the stack and outlive it"
+        );
+    }
+
+    #[test]
+    fn an_existing_database_puts_the_stage_in_its_vpc_with_an_ingress_rule() {
+        let existing = Database::ExistingRds {
+            identifier: "orders".into(),
+        };
+        let template = stage_template(&stack(), &stage(Routing::ApiGateway, false, existing), &[]);
+        let resources = template["Resources"].as_object().unwrap();
+        assert!(!resources.contains_key("Vpc"));
+        assert_eq!(
+            template["Resources"]["Service"]["Properties"]["NetworkConfiguration"]
+                ["AwsvpcConfiguration"]["Subnets"],
+            json!({ "Ref": PARAM_SUBNET_IDS })
+        );
+        let ingress = &template["Resources"]["DatabaseIngress"]["Properties"];
+        assert_eq!(
+            ingress["GroupId"],
+            json!({ "Ref": PARAM_DATABASE_SECURITY_GROUP })
+        );
+        assert!(template["Parameters"][PARAM_VPC_ID].is_object());
     }
 
     #[test]

@@ -4,12 +4,21 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{attribute, network, reference};
-use crate::naming::{StageNames, CONTAINER_PORT};
+use super::network::Network;
+use super::{attribute, reference};
+use crate::naming::StageNames;
+
+/// Where the service listens and is checked.
+pub(super) struct Target<'a> {
+    pub port: u16,
+    pub health_path: &'a str,
+}
 
 pub(super) fn add_load_balancer(
     resources: &mut Map<String, Value>,
     outputs: &mut Map<String, Value>,
+    network: &Network,
+    target: &Target,
 ) {
     resources.insert(
         "LoadBalancerSecurityGroup".into(),
@@ -17,25 +26,25 @@ pub(super) fn add_load_balancer(
             "Type": "AWS::EC2::SecurityGroup",
             "Properties": {
                 "GroupDescription": "HTTP from anywhere to the load balancer",
-                "VpcId": reference("Vpc"),
+                "VpcId": network.vpc(),
                 "SecurityGroupIngress": [{ "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": "0.0.0.0/0" }],
             }
         }),
     );
-    resources.insert(
-        "LoadBalancer".into(),
-        json!({
-            "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-            "DependsOn": "GatewayAttachment",
-            "Properties": {
-                "Type": "application",
-                "Scheme": "internet-facing",
-                "Subnets": network::subnet_refs(),
-                "SecurityGroups": [attribute("LoadBalancerSecurityGroup", "GroupId")],
-            }
-        }),
-    );
-    add_target_group_and_listener(resources, "HTTP");
+    let mut load_balancer = json!({
+        "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "Properties": {
+            "Type": "application",
+            "Scheme": "internet-facing",
+            "Subnets": network.subnets(),
+            "SecurityGroups": [attribute("LoadBalancerSecurityGroup", "GroupId")],
+        }
+    });
+    if let Some(ready) = network.internet_ready() {
+        load_balancer["DependsOn"] = json!(ready);
+    }
+    resources.insert("LoadBalancer".into(), load_balancer);
+    add_target_group_and_listener(resources, network, target, "HTTP");
     outputs.insert(
         "ServiceUrl".into(),
         json!({ "Value": { "Fn::Sub": "http://${LoadBalancer.DNSName}" } }),
@@ -46,16 +55,18 @@ pub(super) fn add_api_gateway(
     resources: &mut Map<String, Value>,
     outputs: &mut Map<String, Value>,
     names: &StageNames,
+    network: &Network,
+    target: &Target,
     caching: bool,
 ) {
     resources.insert(
         "LoadBalancer".into(),
         json!({
             "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-            "Properties": { "Type": "network", "Scheme": "internal", "Subnets": network::subnet_refs() }
+            "Properties": { "Type": "network", "Scheme": "internal", "Subnets": network.subnets() }
         }),
     );
-    add_target_group_and_listener(resources, "TCP");
+    add_target_group_and_listener(resources, network, target, "TCP");
     resources.insert(
         "VpcLink".into(),
         json!({
@@ -84,24 +95,45 @@ pub(super) fn add_api_gateway(
             }
         }),
     );
-    resources.insert(
-        "ApiRootMethod".into(),
-        proxy_method(attribute("RestApi", "RootResourceId"), false),
-    );
-    resources.insert(
-        "ApiProxyMethod".into(),
-        proxy_method(reference("ApiProxyResource"), true),
-    );
+    let mut methods = vec![
+        (
+            "ApiRootMethod".to_owned(),
+            proxy_method(attribute("RestApi", "RootResourceId"), false, "ANY"),
+        ),
+        (
+            "ApiProxyMethod".to_owned(),
+            proxy_method(reference("ApiProxyResource"), true, "ANY"),
+        ),
+    ];
+    if caching {
+        // Only reads are cached: GET and HEAD get methods of their own (they
+        // take precedence over ANY), keyed by their full path.
+        for verb in CACHED_METHODS {
+            let word = if verb == "GET" { "Get" } else { "Head" };
+            methods.push((
+                format!("ApiRoot{word}"),
+                proxy_method(attribute("RestApi", "RootResourceId"), false, verb),
+            ));
+            methods.push((
+                format!("ApiProxy{word}"),
+                proxy_method(reference("ApiProxyResource"), true, verb),
+            ));
+        }
+    }
+    let method_ids: Vec<&str> = methods.iter().map(|(id, _)| id.as_str()).collect();
     // Logical ids sort methods before the deployment: an engine that creates
     // resources in key order and ignores DependsOn (moto) still finds them.
     resources.insert(
         "ApiStageDeployment".into(),
         json!({
             "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": ["ApiRootMethod", "ApiProxyMethod"],
+            "DependsOn": method_ids,
             "Properties": { "RestApiId": reference("RestApi") }
         }),
     );
+    for (id, method) in methods {
+        resources.insert(id, method);
+    }
     let mut stage = json!({
         "RestApiId": reference("RestApi"),
         "DeploymentId": reference("ApiStageDeployment"),
@@ -110,12 +142,20 @@ pub(super) fn add_api_gateway(
     });
     if caching {
         stage["CacheClusterSize"] = json!("0.5");
-        stage["MethodSettings"] = json!([{
+        let mut settings = vec![json!({
             "ResourcePath": "/*",
             "HttpMethod": "*",
-            "CachingEnabled": true,
-            "CacheTtlInSeconds": 300,
-        }]);
+            "CachingEnabled": false,
+        })];
+        settings.extend(CACHED_METHODS.iter().map(|verb| {
+            json!({
+                "ResourcePath": "/*",
+                "HttpMethod": verb,
+                "CachingEnabled": true,
+                "CacheTtlInSeconds": 300,
+            })
+        }));
+        stage["MethodSettings"] = json!(settings);
     }
     resources.insert(
         "ApiStage".into(),
@@ -129,8 +169,12 @@ pub(super) fn add_api_gateway(
     );
 }
 
-/// `ANY` on `resource`, forwarded as is (HTTP_PROXY) over the VPC link.
-fn proxy_method(resource: Value, with_path: bool) -> Value {
+/// The methods whose responses are cached when caching is on: reads only.
+const CACHED_METHODS: [&str; 2] = ["GET", "HEAD"];
+
+/// `verb` on `resource`, forwarded as is (HTTP_PROXY) over the VPC link. A
+/// cached method's cache key is its path (`{proxy}`).
+fn proxy_method(resource: Value, with_path: bool, verb: &str) -> Value {
     let (uri, method_parameters, integration_parameters) = if with_path {
         (
             "http://${LoadBalancer.DNSName}/{proxy}",
@@ -140,36 +184,52 @@ fn proxy_method(resource: Value, with_path: bool) -> Value {
     } else {
         ("http://${LoadBalancer.DNSName}/", json!({}), json!({}))
     };
+    let mut integration = json!({
+        "Type": "HTTP_PROXY",
+        "IntegrationHttpMethod": verb,
+        "ConnectionType": "VPC_LINK",
+        "ConnectionId": reference("VpcLink"),
+        "Uri": { "Fn::Sub": uri },
+        "RequestParameters": integration_parameters,
+    });
+    if with_path && CACHED_METHODS.contains(&verb) {
+        integration["CacheKeyParameters"] = json!(["method.request.path.proxy"]);
+    }
     json!({
         "Type": "AWS::ApiGateway::Method",
         "Properties": {
             "RestApiId": reference("RestApi"),
             "ResourceId": resource,
-            "HttpMethod": "ANY",
+            "HttpMethod": verb,
             "AuthorizationType": "NONE",
             "RequestParameters": method_parameters,
-            "Integration": {
-                "Type": "HTTP_PROXY",
-                "IntegrationHttpMethod": "ANY",
-                "ConnectionType": "VPC_LINK",
-                "ConnectionId": reference("VpcLink"),
-                "Uri": { "Fn::Sub": uri },
-                "RequestParameters": integration_parameters,
-            },
+            "Integration": integration,
         }
     })
 }
 
-fn add_target_group_and_listener(resources: &mut Map<String, Value>, protocol: &str) {
+fn add_target_group_and_listener(
+    resources: &mut Map<String, Value>,
+    network: &Network,
+    target: &Target,
+    protocol: &str,
+) {
+    // Both load balancers check the app over HTTP at its health path (a
+    // network load balancer's TCP check would pass for an app that answers 500).
     let mut target_group = json!({
         "TargetType": "ip",
-        "Port": CONTAINER_PORT,
+        "Port": target.port,
         "Protocol": protocol,
-        "VpcId": reference("Vpc"),
+        "VpcId": network.vpc(),
+        "HealthCheckProtocol": "HTTP",
+        "HealthCheckPath": target.health_path,
         "HealthCheckIntervalSeconds": 15,
+        // Old tasks drain for 15 s instead of AWS's 300 s on every deploy.
+        "TargetGroupAttributes": [
+            { "Key": "deregistration_delay.timeout_seconds", "Value": "15" }
+        ],
     });
     if protocol == "HTTP" {
-        target_group["HealthCheckPath"] = json!("/");
         target_group["Matcher"] = json!({ "HttpCode": "200-399" });
     }
     resources.insert(

@@ -1,14 +1,18 @@
-//! The image repository, bucket, log group, ECS cluster, Fargate task
-//! definition and service, and the roles they run with.
+//! The log group, ECS cluster, Fargate task definition and service, and the
+//! roles they run with. The image repositories and the stage's bucket are not
+//! here: they exist before the stage's first part (see `bootstrap`).
 
 use serde_json::{json, Map, Value};
 
+use stageline_engine::domain::{CpuArchitecture, StageSettings};
+
 use super::database::DatabaseEnv;
+use super::network::Network;
 use super::{
-    attribute, network, reference, secret_arn_parameter, RuntimeVar, PARAM_DESIRED_COUNT,
-    PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
+    attribute, reference, secret_arn_parameter, RuntimeVar, PARAM_DESIRED_COUNT, PARAM_IMAGE_URI,
+    PARAM_SECRETS_VERSION,
 };
-use crate::naming::{StageNames, CONTAINER_PORT};
+use crate::naming::StageNames;
 
 /// The container's name in the task definition.
 pub const CONTAINER_NAME: &str = "app";
@@ -22,7 +26,7 @@ pub(super) struct ContainerEnv {
 }
 
 impl ContainerEnv {
-    pub(super) fn new(env: &[RuntimeVar], database: Option<DatabaseEnv>) -> Self {
+    pub(super) fn new(env: &[RuntimeVar], database: Option<DatabaseEnv>, port: u16) -> Self {
         let mut environment = Vec::new();
         let mut secrets = Vec::new();
         let mut secret_arns = Vec::new();
@@ -42,7 +46,7 @@ impl ContainerEnv {
             environment.push(json!({ "Name": "STAGELINE_SECRETS_VERSION", "Value": reference(PARAM_SECRETS_VERSION) }));
         }
         if !env.iter().any(|var| var.name == "PORT") {
-            environment.push(json!({ "Name": "PORT", "Value": CONTAINER_PORT.to_string() }));
+            environment.push(json!({ "Name": "PORT", "Value": port.to_string() }));
         }
         if let Some(database) = database {
             environment.push(json!({ "Name": "PG_HOST", "Value": database.host }));
@@ -64,8 +68,11 @@ pub(super) fn add(
     resources: &mut Map<String, Value>,
     outputs: &mut Map<String, Value>,
     names: &StageNames,
+    settings: &StageSettings,
+    network: &Network,
     env: &ContainerEnv,
 ) {
+    let port = settings.container_port;
     resources.insert(
         "LogGroup".into(),
         json!({
@@ -74,32 +81,10 @@ pub(super) fn add(
         }),
     );
     resources.insert(
-        "Repository".into(),
-        json!({
-            "Type": "AWS::ECR::Repository",
-            "Properties": { "RepositoryName": names.repository(), "EmptyOnDelete": true }
-        }),
-    );
-    resources.insert(
-        "Bucket".into(),
-        json!({
-            "Type": "AWS::S3::Bucket",
-            "Properties": {
-                "BucketName": { "Fn::Sub": format!("{}-${{AWS::AccountId}}", names.bucket_prefix()) },
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": true,
-                    "BlockPublicPolicy": true,
-                    "IgnorePublicAcls": true,
-                    "RestrictPublicBuckets": true,
-                },
-            }
-        }),
-    );
-    resources.insert(
         "Cluster".into(),
         json!({ "Type": "AWS::ECS::Cluster", "Properties": { "ClusterName": names.cluster() } }),
     );
-    add_roles(resources, env);
+    add_roles(resources, names, env);
     resources.insert(
         "TaskDefinition".into(),
         json!({
@@ -112,11 +97,18 @@ pub(super) fn add(
                 "RequiresCompatibilities": ["FARGATE"],
                 "ExecutionRoleArn": attribute("ExecutionRole", "Arn"),
                 "TaskRoleArn": attribute("TaskRole", "Arn"),
+                "RuntimePlatform": {
+                    "CpuArchitecture": match settings.cpu_architecture {
+                        CpuArchitecture::X86_64 => "X86_64",
+                        CpuArchitecture::Arm64 => "ARM64",
+                    },
+                    "OperatingSystemFamily": "LINUX",
+                },
                 "ContainerDefinitions": [{
                     "Name": CONTAINER_NAME,
                     "Image": reference(PARAM_IMAGE_URI),
                     "Essential": true,
-                    "PortMappings": [{ "ContainerPort": CONTAINER_PORT, "Protocol": "tcp" }],
+                    "PortMappings": [{ "ContainerPort": port, "Protocol": "tcp" }],
                     "Environment": env.environment,
                     "Secrets": env.secrets,
                     "LogConfiguration": {
@@ -153,13 +145,13 @@ pub(super) fn add(
                 "NetworkConfiguration": {
                     "AwsvpcConfiguration": {
                         "AssignPublicIp": "ENABLED",
-                        "Subnets": network::subnet_refs(),
-                        "SecurityGroups": [network::service_security_group()],
+                        "Subnets": network.subnets(),
+                        "SecurityGroups": [network.service_security_group()],
                     }
                 },
                 "LoadBalancers": [{
                     "ContainerName": CONTAINER_NAME,
-                    "ContainerPort": CONTAINER_PORT,
+                    "ContainerPort": port,
                     "TargetGroupArn": reference("TargetGroup"),
                 }],
             }
@@ -173,14 +165,15 @@ pub(super) fn add(
         "ServiceName".into(),
         json!({ "Value": attribute("Service", "Name") }),
     );
-    outputs.insert(
-        "RepositoryUri".into(),
-        json!({ "Value": attribute("Repository", "RepositoryUri") }),
-    );
-    outputs.insert("BucketName".into(), json!({ "Value": reference("Bucket") }));
+    outputs.insert("BucketName".into(), json!({ "Value": bucket_name(names) }));
 }
 
-fn add_roles(resources: &mut Map<String, Value>, env: &ContainerEnv) {
+/// The stage's bucket (made by the bootstrap), named as `StageNames::bucket`.
+fn bucket_name(names: &StageNames) -> Value {
+    json!({ "Fn::Sub": format!("{}-${{AWS::AccountId}}", names.bucket_prefix()) })
+}
+
+fn add_roles(resources: &mut Map<String, Value>, names: &StageNames, env: &ContainerEnv) {
     let assumed_by_tasks = json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -213,11 +206,14 @@ fn add_roles(resources: &mut Map<String, Value>, env: &ContainerEnv) {
         json!({ "Type": "AWS::IAM::Role", "Properties": execution }),
     );
     // The app itself may use the stage's bucket (release.yml uploads there).
+    // Named, so parts know its ARN before the stack exists (TASK_ROLE_ARN).
+    let bucket = names.bucket_prefix();
     resources.insert(
         "TaskRole".into(),
         json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
+                "RoleName": names.task_role(),
                 "AssumeRolePolicyDocument": assumed_by_tasks,
                 "Policies": [{
                     "PolicyName": "use-stage-bucket",
@@ -227,8 +223,8 @@ fn add_roles(resources: &mut Map<String, Value>, env: &ContainerEnv) {
                             "Effect": "Allow",
                             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
                             "Resource": [
-                                attribute("Bucket", "Arn"),
-                                { "Fn::Sub": "${Bucket.Arn}/*" },
+                                { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{bucket}-${{AWS::AccountId}}") },
+                                { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{bucket}-${{AWS::AccountId}}/*") },
                             ],
                         }],
                     },

@@ -141,6 +141,7 @@ pub fn unique_stack(prefix: &str) -> Stack {
         poll_interval_secs: 60,
         created_at: 0,
         deleting: false,
+        home_region: "us-east-1".into(),
     }
 }
 
@@ -156,6 +157,9 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
         build_env: vec![],
         runtime_env: vec![],
         desired_count: 1,
+        container_port: 8080,
+        health_path: "/".into(),
+        cpu_architecture: CpuArchitecture::X86_64,
     }
 }
 
@@ -223,11 +227,25 @@ pub fn job(
         stage: stage.clone(),
         release: release.clone(),
         artifact: Artifact {
-            image: format!("local/{}:{}", stack.name, release.commit.sha),
+            image: image_of(stack, release),
         },
         runtime_env,
     }
 }
+
+/// The image a test release deploys: the stack's repository in moto's
+/// account, pinned to a digest made from the release's sha.
+pub fn image_of(stack: &Stack, release: &Release) -> String {
+    format!(
+        "{MOTO_ACCOUNT}.dkr.ecr.{}.amazonaws.com/{}@sha256:{:0>64}",
+        stack.home_region,
+        stageline_aws::repository_name(&stack.name),
+        release.commit.sha
+    )
+}
+
+/// The account moto answers for every request.
+pub const MOTO_ACCOUNT: &str = "123456789012";
 
 /// A secret runtime variable of the settings.
 pub fn secret_var(name: &str) -> EnvVar {

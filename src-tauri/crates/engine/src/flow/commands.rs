@@ -34,7 +34,11 @@ impl Tx<'_> {
     }
 
     /// A stack is created with a single stage named `dev` (SPEC: Stack).
-    pub fn create_stack(&mut self, stack: Stack, first_region: &str) -> Result<Reply, EngineError> {
+    pub fn create_stack(
+        &mut self,
+        mut stack: Stack,
+        first_region: &str,
+    ) -> Result<Reply, EngineError> {
         let mut errors = FieldErrors::default();
         if self.s.stacks.values().any(|s| s.name == stack.name) {
             errors.add(
@@ -49,6 +53,8 @@ impl Tx<'_> {
             errors.add("accountId", "Choose an account.");
         }
         errors.into_result()?;
+        // R3a: the stack's image repository lives in its first stage's region.
+        stack.home_region = first_region.to_string();
         let dev = first_stage(&stack, StageId(self.new_id()), first_region);
         self.s.stacks.insert(stack.id, stack.clone());
         self.s.stages.insert(dev.id, dev.clone());

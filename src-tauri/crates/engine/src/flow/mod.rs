@@ -78,10 +78,12 @@ pub enum Input {
         run_id: RunId,
         decision: Decision,
     },
-    /// Deploy an earlier successful release to a stage again (rollback).
+    /// Deploy an earlier successful release to a stage again (rollback):
+    /// exactly the `image` its earlier run deployed, when that is known.
     Redeploy {
         stage_id: StageId,
         release: Release,
+        image: Option<String>,
         decision: Decision,
     },
     /// A build of a release ended (shared by every run of that release).
@@ -93,7 +95,7 @@ pub enum Input {
     PartFinished {
         run_id: RunId,
         part: PartKind,
-        result: Result<Option<DeployOutcome>, String>,
+        result: Result<PartOutcome, String>,
     },
     /// The real state of an interrupted deploy (R17).
     DeployReconciled {
@@ -115,6 +117,15 @@ pub enum Input {
         stage_id: StageId,
         message: String,
     },
+}
+
+/// How a release or deploy part ended well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartOutcome {
+    /// release.yml ran; the stage deploys `image` (`repo@sha256:…`, R3b).
+    Released { image: String },
+    /// The deploy ended.
+    Deployed(DeployOutcome),
 }
 
 /// Everything a part needs to run, copied out of the state.

@@ -125,6 +125,7 @@ pub fn apply_input(
         Input::Redeploy {
             stage_id,
             release,
+            image,
             decision,
         } => {
             tx.ensure_idle(stage_id)?;
@@ -134,7 +135,12 @@ pub fn apply_input(
                 ));
             }
             tx.s.releases.insert(release.id, release.clone());
-            let id = tx.start_run(stage_id, release.id, RunTrigger::Redeploy { decision });
+            let trigger = RunTrigger::Redeploy { decision };
+            let id = match image {
+                Some(image) => tx.start_redeploy(stage_id, release.id, image, trigger),
+                // Runs from before images were pinned: release.yml tags it again.
+                None => tx.start_run(stage_id, release.id, trigger),
+            };
             Reply::Run(id)
         }
         Input::BuildFinished { release_id, result } => {

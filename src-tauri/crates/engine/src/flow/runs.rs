@@ -7,7 +7,7 @@ use crate::domain::{
 };
 use crate::events::PipelineEvent;
 use crate::flow::tx::Tx;
-use crate::flow::{Effect, PartContext};
+use crate::flow::{Effect, PartContext, PartOutcome};
 use crate::ids::{ApprovalId, ReleaseId, RunId, StageId};
 use crate::ports::{DeployOutcome, StageFlow};
 
@@ -106,6 +106,7 @@ impl Tx<'_> {
             parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
             created_at: self.now,
             finished_at: None,
+            image: None,
         };
         let has_artifact = self.s.releases[&release_id].artifact.is_some();
         let build_under_way = self.build_under_way(release_id);
@@ -196,7 +197,7 @@ impl Tx<'_> {
         &mut self,
         run_id: RunId,
         kind: PartKind,
-        result: Result<Option<DeployOutcome>, String>,
+        result: Result<PartOutcome, String>,
     ) {
         let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else {
             return;
@@ -206,29 +207,76 @@ impl Tx<'_> {
         }
         match (kind, result) {
             (_, Err(message)) => self.fail_run(run, kind, message),
-            (PartKind::Release, Ok(_)) => {
+            (PartKind::Release, Ok(PartOutcome::Released { image })) => {
+                // R3b: the run deploys exactly this image, recorded before the deploy starts.
+                run.image = Some(image);
                 self.end_part(&mut run, PartKind::Release, PartStatus::Succeeded, None);
-                self.begin_part(&mut run, PartKind::Deploy);
-                self.put_run(&run);
-                let context = self.context(run.stage_id, run.release_id);
-                self.effect(Effect::Deploy {
-                    run: run.clone(),
-                    context,
-                });
-                self.event(PipelineEvent::PartChanged {
-                    run,
-                    part: PartKind::Deploy,
-                    status: PartStatus::Running,
-                });
+                self.begin_deploy(run);
             }
-            (PartKind::Deploy, Ok(outcome)) => {
+            (PartKind::Deploy, Ok(PartOutcome::Deployed(outcome))) => {
                 let message =
-                    (outcome == Some(DeployOutcome::NoChanges)).then(|| "No changes".to_string());
+                    (outcome == DeployOutcome::NoChanges).then(|| "No changes".to_string());
                 self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
                 self.succeed_run(run);
             }
-            (PartKind::Build, Ok(_)) => {}
+            // An outcome that does not belong to the part: nothing to do.
+            (_, Ok(_)) => {}
         }
+    }
+
+    /// Starts the deploy part of a run whose image is known.
+    fn begin_deploy(&mut self, mut run: Run) {
+        self.begin_part(&mut run, PartKind::Deploy);
+        self.put_run(&run);
+        let context = self.context(run.stage_id, run.release_id);
+        self.effect(Effect::Deploy {
+            run: run.clone(),
+            context,
+        });
+        self.event(PipelineEvent::PartChanged {
+            run,
+            part: PartKind::Deploy,
+            status: PartStatus::Running,
+        });
+    }
+
+    /// A redeploy of the exact image an earlier run deployed (R3b): no build,
+    /// no release.yml (which would copy whatever the previous stage runs now).
+    pub fn start_redeploy(
+        &mut self,
+        stage_id: StageId,
+        release_id: ReleaseId,
+        image: String,
+        trigger: RunTrigger,
+    ) -> RunId {
+        let stage = &self.s.stages[&stage_id];
+        let mut run = Run {
+            id: RunId(self.new_id()),
+            stack_id: stage.stack_id,
+            stage_id,
+            release_id,
+            status: RunStatus::Running,
+            trigger,
+            parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
+            created_at: self.now,
+            finished_at: None,
+            image: Some(image),
+        };
+        for kind in [PartKind::Build, PartKind::Release] {
+            let part = run.part_mut(kind);
+            part.status = PartStatus::Reused;
+            part.message = Some("Redeploying the image this stage ran before".to_string());
+        }
+        self.begin_part(&mut run, PartKind::Deploy);
+        self.put_run(&run);
+        let context = self.context(stage_id, release_id);
+        self.effect(Effect::Deploy {
+            run: run.clone(),
+            context,
+        });
+        let id = run.id;
+        self.event(PipelineEvent::RunStarted { run });
+        id
     }
 
     /// A deploy that succeeded before a restart is recorded, never redone (R17).

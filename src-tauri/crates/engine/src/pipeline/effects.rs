@@ -3,11 +3,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::domain::{Artifact, EnvValue, EnvVar, PartKind};
-use crate::flow::{Effect, Input, PartContext};
+use crate::domain::{Artifact, EnvValue, EnvVar, PartKind, Run};
+use crate::flow::{Effect, Input, PartContext, PartOutcome};
 use crate::ids::RunId;
+use crate::images::{choose_stage_image, short_digest, StageImage, TaggedImages};
 use crate::pipeline::{PipelineConfig, Ports};
-use crate::ports::{BuildJob, DeployJob, Deployer, LogSink, ResolvedVar, Secrets, StageFacts};
+use crate::ports::{
+    BuildJob, DeployJob, ImageRef, ImageScope, LogSink, ResolvedVar, Secrets, StageFacts,
+};
 
 /// Runs one effect; the input it yields (if any) goes back to the pipeline.
 pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig) -> Option<Input> {
@@ -20,7 +23,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::Release { run, context } => {
             let result = release(run.id, &context, &ports, &config)
                 .await
-                .map(|()| None);
+                .map(|image| PartOutcome::Released { image });
             Some(Input::PartFinished {
                 run_id: run.id,
                 part: PartKind::Release,
@@ -29,12 +32,12 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         }
         Effect::Deploy { run, context } => {
             let log = ports.logs.open(run.id, PartKind::Deploy);
-            let result = match deploy_job(&context, &ports).await {
+            let result = match deploy_job(&run, &context, &ports).await {
                 Ok(job) => ports
                     .deployer
                     .deploy(job, log)
                     .await
-                    .map(Some)
+                    .map(PartOutcome::Deployed)
                     .map_err(|e| e.message),
                 Err(message) => Err(message),
             };
@@ -47,7 +50,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::ReconcileDeploy { run, context } => {
             let log = ports.logs.open(run.id, PartKind::Deploy);
             log.line("Stageline restarted during this deploy; checking its real state in AWS…");
-            let result = match deploy_job(&context, &ports).await {
+            let result = match deploy_job(&run, &context, &ports).await {
                 Ok(job) => ports
                     .deployer
                     .reconcile(job, log)
@@ -137,44 +140,64 @@ async fn checkout(
     Ok(workspace)
 }
 
-/// R3: Stageline's variables for a part at a stage.
+/// R3a: Stageline's variables for a part at a stage, as CodeBuild gives a
+/// TinyStacks buildspec. `AWS_REGION` is the stack's home region (where its
+/// image repository is, as CodeBuild ran in TinyStacks' home region); the
+/// stage's own region is `STAGE_REGION`.
 fn injected(
     context: &PartContext,
     facts: &StageFacts,
     build_image: Option<&Artifact>,
-) -> Vec<(String, String)> {
+) -> Vec<ResolvedVar> {
+    let settings = &context.stage.settings;
     let mut vars = vec![
-        (
-            "STAGE_NAME".to_string(),
-            context.stage.settings.name.clone(),
+        ResolvedVar::plain("STAGE_NAME", &settings.name),
+        ResolvedVar::plain("PREVIOUS_STAGE_NAME", &context.previous_stage_name),
+        ResolvedVar::plain("STAGE_REGION", &settings.region),
+        ResolvedVar::plain("ECR_ENDPOINT", &facts.ecr_endpoint),
+        ResolvedVar::plain("ECR_IMAGE_URL", &facts.ecr_image_url),
+        ResolvedVar::plain(
+            "REGIONAL_ECR_ENDPOINT",
+            facts.regional_ecr_endpoint.clone().unwrap_or_default(),
         ),
-        (
-            "PREVIOUS_STAGE_NAME".to_string(),
-            context.previous_stage_name.clone(),
+        ResolvedVar::plain(
+            "REGIONAL_ECR_IMAGE_URL",
+            facts.regional_ecr_image_url.clone().unwrap_or_default(),
         ),
-        (
-            "STAGE_REGION".to_string(),
-            context.stage.settings.region.clone(),
+        ResolvedVar::plain("CLUSTER_ARN", &facts.cluster_arn),
+        // Stageline's deploy part rolls the service out, once per release, from
+        // its CloudFormation stack: a buildspec that updates the service itself
+        // when SERVICE_NAME is real (TinyStacks' release.yml does) would roll it
+        // out twice and leave it off its stack's task definition.
+        ResolvedVar::plain("SERVICE_NAME", SERVICE_NAME_PLACEHOLDER),
+        ResolvedVar::plain("STAGELINE_SERVICE_NAME", &facts.service_name),
+        ResolvedVar::plain("TASK_ROLE_ARN", &facts.task_role_arn),
+        ResolvedVar::plain("S3_BUCKET", &facts.s3_bucket),
+        ResolvedVar::plain("AWS_REGION", &facts.home_region),
+        ResolvedVar::plain("AWS_DEFAULT_REGION", &facts.home_region),
+        ResolvedVar::plain("AWS_ACCOUNT_ID", &facts.account_id),
+        ResolvedVar::plain("AWS_ACCESS_KEY_ID", &facts.credentials.access_key_id),
+        ResolvedVar::secret(
+            "AWS_SECRET_ACCESS_KEY",
+            &facts.credentials.secret_access_key,
         ),
-        ("ECR_ENDPOINT".to_string(), facts.ecr_endpoint.clone()),
-        ("ECR_IMAGE_URL".to_string(), facts.ecr_image_url.clone()),
-        ("CLUSTER_ARN".to_string(), facts.cluster_arn.clone()),
-        ("SERVICE_NAME".to_string(), facts.service_name.clone()),
-        ("S3_BUCKET".to_string(), facts.s3_bucket.clone()),
-        ("COMMIT_SHA".to_string(), context.release.commit.sha.clone()),
+        ResolvedVar::plain("COMMIT_SHA", &context.release.commit.sha),
     ];
+    if let Some(token) = &facts.credentials.session_token {
+        vars.push(ResolvedVar::secret("AWS_SESSION_TOKEN", token));
+    }
+    if let Some(url) = &facts.endpoint_url {
+        vars.push(ResolvedVar::plain("AWS_ENDPOINT_URL", url));
+    }
     if let Some(artifact) = build_image {
-        vars.push(("BUILD_IMAGE".to_string(), artifact.image.clone()));
+        vars.push(ResolvedVar::plain("BUILD_IMAGE", &artifact.image));
     }
     vars
 }
 
-/// The image a stage deploys: its regional repository, tagged with the commit.
-fn stage_image(facts: &StageFacts, context: &PartContext) -> Artifact {
-    Artifact {
-        image: format!("{}:{}", facts.ecr_image_url, context.release.commit.sha),
-    }
-}
+/// What `SERVICE_NAME` holds for every part (TinyStacks' convention for a
+/// service a buildspec must not update itself).
+pub const SERVICE_NAME_PLACEHOLDER: &str = "placeholder";
 
 async fn resolve(vars: &[EnvVar], secrets: &dyn Secrets) -> Result<Vec<ResolvedVar>, String> {
     let mut resolved = Vec::with_capacity(vars.len());
@@ -200,8 +223,47 @@ async fn resolve(vars: &[EnvVar], secrets: &dyn Secrets) -> Result<Vec<ResolvedV
     Ok(resolved)
 }
 
-/// Checks out the commit and runs build.yml; the image is the stage's
-/// repository URL tagged with the commit sha (the hand-off to every stage).
+/// R3a/R3b: the stage's repositories and bucket exist and its AWS facts are
+/// known (the account number, never a placeholder) before a part runs.
+async fn prepare(
+    context: &PartContext,
+    ports: &Ports,
+    log: &Arc<dyn LogSink>,
+) -> Result<StageFacts, String> {
+    ports
+        .deployer
+        .prepare_stage(
+            context.account.clone(),
+            context.stack.clone(),
+            context.stage.clone(),
+            log.clone(),
+        )
+        .await
+        .map_err(|e| format!("Could not prepare the stage in AWS: {}", e.message))
+}
+
+async fn find_image(
+    context: &PartContext,
+    ports: &Ports,
+    scope: ImageScope,
+    tag: &str,
+) -> Result<Option<ImageRef>, String> {
+    ports
+        .deployer
+        .find_image(
+            context.account.clone(),
+            context.stack.clone(),
+            context.stage.clone(),
+            scope,
+            tag.to_string(),
+        )
+        .await
+        .map_err(|e| e.message)
+}
+
+/// Checks out the commit and runs build.yml, which pushes
+/// `$ECR_IMAGE_URL:<commit sha>` (R3b); the artifact is that image, pinned
+/// to its digest.
 async fn build(
     run_id: RunId,
     context: &PartContext,
@@ -209,9 +271,7 @@ async fn build(
     config: &PipelineConfig,
 ) -> Result<Artifact, String> {
     let log = ports.logs.open(run_id, PartKind::Build);
-    let facts = ports
-        .deployer
-        .stage_facts(&context.account, &context.stack, &context.stage);
+    let facts = prepare(context, ports, &log).await?;
     let workspace = checkout(
         format!("build-{}", context.release.id),
         context,
@@ -226,21 +286,41 @@ async fn build(
         env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, None),
     };
-    ports.builder.run(job, log).await.map_err(|e| e.message)?;
-    Ok(stage_image(&facts, context))
+    ports
+        .builder
+        .run(job, log.clone())
+        .await
+        .map_err(|e| e.message)?;
+    let sha = &context.release.commit.sha;
+    let image = find_image(context, ports, ImageScope::Stack, sha)
+        .await?
+        .ok_or_else(|| {
+            format!(
+                "build.yml pushed no image {}:{sha}. Every later stage starts from it: build.yml pushes \
+                 $ECR_IMAGE_URL:latest and $ECR_IMAGE_URL:<commit sha> (TinyStacks' build.yml does)",
+                facts.ecr_image_url
+            )
+        })?;
+    log.line(&format!(
+        "[Stageline] Built image {} ({})",
+        image.repository_url,
+        short_digest(&image.digest)
+    ));
+    Ok(Artifact {
+        image: image.reference(),
+    })
 }
 
-/// Checks out the commit and runs release.yml for the run's stage.
+/// Checks out the commit, runs release.yml for the run's stage and finds the
+/// image the stage deploys (R3b), pinned to its digest.
 async fn release(
     run_id: RunId,
     context: &PartContext,
     ports: &Ports,
     config: &PipelineConfig,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let log = ports.logs.open(run_id, PartKind::Release);
-    let facts = ports
-        .deployer
-        .stage_facts(&context.account, &context.stack, &context.stage);
+    let facts = prepare(context, ports, &log).await?;
     let workspace = checkout(format!("release-{run_id}"), context, ports, config, &log).await?;
     let job = BuildJob {
         workdir: workspace.dir.clone(),
@@ -248,28 +328,84 @@ async fn release(
         env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, context.release.artifact.as_ref()),
     };
-    ports.builder.run(job, log).await.map_err(|e| e.message)
+    ports
+        .builder
+        .run(job, log.clone())
+        .await
+        .map_err(|e| e.message)?;
+    drop(workspace);
+
+    let stage_tag = context.stage.settings.name.as_str();
+    let previous_tag = context.previous_stage_name.as_str();
+    let found = TaggedImages {
+        regional: match facts.regional_ecr_image_url {
+            Some(_) => find_image(context, ports, ImageScope::Regional, stage_tag).await?,
+            None => None,
+        },
+        stack: find_image(context, ports, ImageScope::Stack, stage_tag).await?,
+        previous: find_image(context, ports, ImageScope::Stack, previous_tag).await?,
+    };
+    let build = context
+        .release
+        .artifact
+        .as_ref()
+        .and_then(|a| ImageRef::parse(&a.image));
+    let image = match choose_stage_image(stage_tag, previous_tag, found, build) {
+        StageImage::Missing(message) => return Err(message),
+        StageImage::Deploy { image, note } => {
+            if let Some(note) = note {
+                log.line(&format!("[Stageline] {note}"));
+            }
+            image
+        }
+        StageImage::DeployBuild { image, note } => {
+            log.line(&format!("[Stageline] {note}"));
+            ports
+                .deployer
+                .tag_image(
+                    context.account.clone(),
+                    context.stack.clone(),
+                    image.clone(),
+                    stage_tag.to_string(),
+                )
+                .await
+                .map_err(|e| e.message)?;
+            image
+        }
+    };
+    log.line(&format!(
+        "[Stageline] {} deploys {}@{}",
+        context.stage.settings.name,
+        image.repository_url,
+        short_digest(&image.digest)
+    ));
+    Ok(image.reference())
 }
 
-async fn deploy_job(context: &PartContext, ports: &Ports) -> Result<DeployJob, String> {
-    prepare_deploy_job(context, ports.deployer.as_ref(), ports.secrets.as_ref()).await
+async fn deploy_job(run: &Run, context: &PartContext, ports: &Ports) -> Result<DeployJob, String> {
+    // Runs from before images were pinned deploy their release's artifact.
+    let image = run
+        .image
+        .clone()
+        .or_else(|| context.release.artifact.as_ref().map(|a| a.image.clone()))
+        .ok_or_else(|| "This release has no image to deploy; run it again.".to_string())?;
+    prepare_deploy_job(context, image, ports.secrets.as_ref()).await
 }
 
-/// What deploying `context`'s release to its stage means: the stage's own
-/// image of the commit and its runtime variables with secrets read. Also
-/// used to preview a deploy for an approval.
+/// What deploying `image` of `context`'s release to its stage means: the
+/// image pinned to its digest and the stage's runtime variables with secrets
+/// read. Also used to preview a deploy for an approval.
 pub async fn prepare_deploy_job(
     context: &PartContext,
-    deployer: &dyn Deployer,
+    image: String,
     secrets: &dyn Secrets,
 ) -> Result<DeployJob, String> {
-    let facts = deployer.stage_facts(&context.account, &context.stack, &context.stage);
     Ok(DeployJob {
         account: context.account.clone(),
         stack: context.stack.clone(),
         stage: context.stage.clone(),
         release: context.release.clone(),
-        artifact: stage_image(&facts, context),
+        artifact: Artifact { image },
         runtime_env: resolve(&context.stage.settings.runtime_env, secrets).await?,
     })
 }

@@ -155,13 +155,14 @@ impl Pipeline {
         release_id: ReleaseId,
         decision: Decision,
     ) -> Result<RunId, EngineError> {
-        let release = self.store.deployed_release(stage_id, release_id).await?.ok_or_else(|| {
+        let deployed = self.store.deployed_release(stage_id, release_id).await?.ok_or_else(|| {
             EngineError::Conflict("Only a release that once deployed successfully to this stage can be redeployed.".to_string())
         })?;
         match self
             .send(Input::Redeploy {
                 stage_id,
-                release,
+                release: deployed.release,
+                image: deployed.image,
                 decision,
             })
             .await?

@@ -14,7 +14,7 @@ use crate::events::PipelineEvent;
 use crate::ids::{Millis, ReleaseId, RunId, StackId};
 use crate::ports::{
     BoxFuture, BuildJob, Builder, Clock, DeployJob, DeployOutcome, DeployedState, Deployer, Events,
-    LogSink, Logs, Secrets, Source, StageFacts,
+    ImageRef, ImageScope, LogSink, Logs, PartCredentials, Secrets, Source, StageFacts,
 };
 
 /// A clock at a fixed time, with ids counting up from 1,000.
@@ -119,27 +119,134 @@ impl Source for FakeSource {
     }
 }
 
+/// Image repositories as ECR holds them: repository URL → tag → digest.
+/// Stricter than moto: a push to a repository nobody created fails, and a
+/// tag copied from one that was never pushed fails.
+#[derive(Default)]
+pub struct FakeRegistry {
+    repositories: Mutex<HashMap<String, HashMap<String, String>>>,
+    /// A folder real buildspecs "push" to: a file per tag holding its digest.
+    folder: Option<PathBuf>,
+}
+
+impl FakeRegistry {
+    /// A registry that also holds what real buildspecs write into `folder`
+    /// (`echo sha256:… > $folder/<tag>`), in every repository.
+    pub fn in_folder(folder: PathBuf) -> Self {
+        FakeRegistry {
+            folder: Some(folder),
+            ..FakeRegistry::default()
+        }
+    }
+
+    /// Creates the repository (idempotent, as `prepare_stage` does).
+    pub fn create(&self, repository_url: &str) {
+        self.repositories
+            .lock()
+            .unwrap()
+            .entry(repository_url.to_string())
+            .or_default();
+    }
+
+    /// Whether the repository exists.
+    pub fn exists(&self, repository_url: &str) -> bool {
+        self.repositories
+            .lock()
+            .unwrap()
+            .contains_key(repository_url)
+    }
+
+    /// Whether the repository holds the image `digest` under any tag.
+    pub fn holds(&self, repository_url: &str, digest: &str) -> bool {
+        let in_memory = self
+            .repositories
+            .lock()
+            .unwrap()
+            .get(repository_url)
+            .is_some_and(|tags| tags.values().any(|d| d == digest));
+        in_memory
+            || self.folder.as_ref().is_some_and(|folder| {
+                std::fs::read_dir(folder).is_ok_and(|entries| {
+                    entries.flatten().any(|entry| {
+                        std::fs::read_to_string(entry.path())
+                            .is_ok_and(|text| text.trim() == digest)
+                    })
+                })
+            })
+    }
+
+    /// Tags `digest` as `tag`; fails when the repository does not exist.
+    pub fn push(&self, repository_url: &str, tag: &str, digest: &str) -> Result<(), String> {
+        let mut repositories = self.repositories.lock().unwrap();
+        let tags = repositories
+            .get_mut(repository_url)
+            .ok_or_else(|| format!("push: the repository {repository_url} does not exist"))?;
+        tags.insert(tag.to_string(), digest.to_string());
+        Ok(())
+    }
+
+    /// The digest tagged `tag`, if any.
+    pub fn digest(&self, repository_url: &str, tag: &str) -> Option<String> {
+        let pushed = self
+            .repositories
+            .lock()
+            .unwrap()
+            .get(repository_url)?
+            .get(tag)
+            .cloned();
+        pushed.or_else(|| {
+            let text = std::fs::read_to_string(self.folder.as_ref()?.join(tag)).ok()?;
+            Some(text.trim().to_string())
+        })
+    }
+}
+
+/// The digest the fake builder's image of commit `sha` gets.
+pub fn fake_digest(sha: &str) -> String {
+    format!("sha256:{sha:0>64}")
+}
+
 /// One call of the fake builder.
 #[derive(Debug, Clone)]
 pub struct BuilderCall {
     pub part: PartKind,
     pub sha: String,
     pub stage: String,
+    /// Stageline's variables, secret values included (the fake keeps them in memory only).
     pub injected: Vec<(String, String)>,
 }
 
-/// Runs nothing; records calls. Builds of a held sha wait; failing shas fail.
+/// Runs nothing; records calls. Builds of a held sha wait; failing shas
+/// fail. A build that succeeds pushes `:<sha>` and `:latest`, a release
+/// copies `:$PREVIOUS_STAGE_NAME` to `:$STAGE_NAME`, as TinyStacks'
+/// buildspecs do, into the registry shared with the fake deployer.
 #[derive(Default)]
 pub struct FakeBuilder {
     calls: Mutex<Vec<BuilderCall>>,
     failing: Mutex<HashSet<(PartKind, String)>>,
     gates: Gates,
+    registry: Arc<FakeRegistry>,
+    pushing_nothing: Mutex<HashSet<PartKind>>,
 }
 
 impl FakeBuilder {
+    /// A builder pushing into `registry`.
+    pub fn with_registry(registry: Arc<FakeRegistry>) -> Self {
+        FakeBuilder {
+            registry,
+            ..FakeBuilder::default()
+        }
+    }
+
     /// Makes `part` fail for the commit `sha`.
     pub fn fail(&self, part: PartKind, sha: &str) {
         self.failing.lock().unwrap().insert((part, sha.to_string()));
+    }
+
+    /// Makes `part` succeed without pushing any image (a buildspec that
+    /// forgets the image contract).
+    pub fn push_nothing(&self, part: PartKind) {
+        self.pushing_nothing.lock().unwrap().insert(part);
     }
 
     /// Lets every part succeed again.
@@ -181,16 +288,24 @@ impl Builder for FakeBuilder {
         let lookup = |name: &str| {
             job.injected
                 .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
+                .find(|v| v.name == name)
+                .map(|v| v.value.clone())
                 .unwrap_or_default()
         };
         let call = BuilderCall {
             part: job.part,
             sha: lookup("COMMIT_SHA"),
             stage: lookup("STAGE_NAME"),
-            injected: job.injected.clone(),
+            injected: job
+                .injected
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .collect(),
         };
+        let repository = lookup("ECR_IMAGE_URL");
+        let previous = lookup("PREVIOUS_STAGE_NAME");
+        let registry = self.registry.clone();
+        let pushes = !self.pushing_nothing.lock().unwrap().contains(&job.part);
         let fails = self
             .failing
             .lock()
@@ -208,16 +323,33 @@ impl Builder for FakeBuilder {
                 call.stage
             ));
             if fails {
-                Err(PortError::new(
+                return Err(PortError::new(
                     System::Build,
                     format!(
                         "{}.yml: phase BUILD failed: command `make` exited with code 2",
                         call.part.as_str()
                     ),
-                ))
-            } else {
-                Ok(())
+                ));
             }
+            let pushed = match call.part {
+                _ if !pushes => Ok(()),
+                PartKind::Build => {
+                    let digest = fake_digest(&call.sha);
+                    registry
+                        .push(&repository, &call.sha, &digest)
+                        .and_then(|()| registry.push(&repository, "latest", &digest))
+                }
+                _ => match registry.digest(&repository, &previous) {
+                    Some(digest) => registry.push(&repository, &call.stage, &digest),
+                    None => Err(format!("pull: no image {repository}:{previous}")),
+                },
+            };
+            pushed.map_err(|message| {
+                PortError::new(
+                    System::Build,
+                    format!("{}.yml: phase BUILD failed: {message}", call.part.as_str()),
+                )
+            })
         })
     }
 }
@@ -226,6 +358,8 @@ impl Builder for FakeBuilder {
 /// name wait; failing stage names fail.
 #[derive(Default)]
 pub struct FakeDeployer {
+    registry: Arc<FakeRegistry>,
+    deployed_images: Arc<Mutex<Vec<(String, String)>>>,
     deploys: Arc<Mutex<Vec<(String, ReleaseId)>>>,
     running: Arc<Mutex<HashMap<String, ReleaseId>>>,
     failing: Mutex<HashSet<String>>,
@@ -236,6 +370,32 @@ pub struct FakeDeployer {
 }
 
 impl FakeDeployer {
+    /// A deployer whose stages' repositories are in `registry`.
+    pub fn with_registry(registry: Arc<FakeRegistry>) -> Self {
+        FakeDeployer {
+            registry,
+            ..FakeDeployer::default()
+        }
+    }
+
+    /// The fake account number every stage is in.
+    pub const ACCOUNT: &'static str = "123456789012";
+
+    /// The stack's image repository URL in its home region.
+    pub fn repository_url(stack: &Stack) -> String {
+        format!(
+            "{}.dkr.ecr.{}.amazonaws.com/stageline/{}",
+            Self::ACCOUNT,
+            stack.home_region,
+            stack.name
+        )
+    }
+
+    /// Every image deployed: (stage name, `repo@digest`).
+    pub fn deployed_images(&self) -> Vec<(String, String)> {
+        self.deployed_images.lock().unwrap().clone()
+    }
+
     /// Holds deploys to the stage `name` until released.
     pub fn hold(&self, name: &str) {
         self.gates.hold(name);
@@ -291,16 +451,85 @@ impl FakeDeployer {
 }
 
 impl Deployer for FakeDeployer {
-    fn stage_facts(&self, _account: &Account, stack: &Stack, stage: &Stage) -> StageFacts {
-        let region = &stage.settings.region;
+    fn prepare_stage(
+        &self,
+        _account: Account,
+        stack: Stack,
+        stage: Stage,
+        _log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<StageFacts, PortError>> {
+        let region = stage.settings.region.clone();
         let name = format!("{}-{}", stack.name, stage.settings.name);
-        StageFacts {
-            ecr_endpoint: format!("000000000000.dkr.ecr.{region}.amazonaws.com"),
-            ecr_image_url: format!("000000000000.dkr.ecr.{region}.amazonaws.com/{}", stack.name),
-            cluster_arn: format!("arn:aws:ecs:{region}:000000000000:cluster/{name}"),
+        let account = Self::ACCOUNT;
+        let image_url = Self::repository_url(&stack);
+        self.registry.create(&image_url);
+        let regional = (region != stack.home_region).then(|| {
+            let endpoint = format!("{account}.dkr.ecr.{region}.amazonaws.com");
+            let url = format!("{endpoint}/stageline/{}", stack.name);
+            self.registry.create(&url);
+            (endpoint, url)
+        });
+        let facts = StageFacts {
+            account_id: account.to_string(),
+            home_region: stack.home_region.clone(),
+            ecr_endpoint: format!("{account}.dkr.ecr.{}.amazonaws.com", stack.home_region),
+            ecr_image_url: image_url,
+            regional_ecr_endpoint: regional.as_ref().map(|(e, _)| e.clone()),
+            regional_ecr_image_url: regional.map(|(_, u)| u),
+            cluster_arn: format!("arn:aws:ecs:{region}:{account}:cluster/{name}"),
             service_name: name.clone(),
-            s3_bucket: format!("{name}-000000000000"),
-        }
+            task_role_arn: format!("arn:aws:iam::{account}:role/{name}-task"),
+            s3_bucket: format!("{name}-{region}-{account}"),
+            endpoint_url: None,
+            credentials: PartCredentials {
+                access_key_id: "ASIAFAKESESSION".to_string(),
+                secret_access_key: "fake-session-secret".to_string(),
+                session_token: Some("fake-session-token".to_string()),
+                description: "fake session credentials".to_string(),
+            },
+        };
+        Box::pin(async move { Ok(facts) })
+    }
+
+    fn find_image(
+        &self,
+        _account: Account,
+        stack: Stack,
+        stage: Stage,
+        scope: ImageScope,
+        tag: String,
+    ) -> BoxFuture<'static, Result<Option<ImageRef>, PortError>> {
+        let repository_url = match scope {
+            ImageScope::Stack => Self::repository_url(&stack),
+            ImageScope::Regional => format!(
+                "{}.dkr.ecr.{}.amazonaws.com/stageline/{}",
+                Self::ACCOUNT,
+                stage.settings.region,
+                stack.name
+            ),
+        };
+        let found = self
+            .registry
+            .digest(&repository_url, &tag)
+            .map(|digest| ImageRef {
+                repository_url,
+                digest,
+            });
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn tag_image(
+        &self,
+        _account: Account,
+        stack: Stack,
+        image: ImageRef,
+        tag: String,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        let result = self
+            .registry
+            .push(&Self::repository_url(&stack), &tag, &image.digest)
+            .map_err(|m| PortError::new(System::Aws, m));
+        Box::pin(async move { result })
     }
 
     fn deploy(
@@ -313,7 +542,17 @@ impl Deployer for FakeDeployer {
         let gate = self.gates.sender(&name);
         let running = self.running.clone();
         let deploys = self.deploys.clone();
+        let deployed_images = self.deployed_images.clone();
+        // Stricter than moto: AWS refuses a task definition whose image was never pushed.
+        let pushed = ImageRef::parse(&job.artifact.image)
+            .is_some_and(|image| self.registry.holds(&image.repository_url, &image.digest));
         Box::pin(async move {
+            if !pushed {
+                return Err(PortError::new(
+                    System::Aws,
+                    format!("The image {} was never pushed", job.artifact.image),
+                ));
+            }
             let mut receiver = gate.subscribe();
             let _ = receiver.wait_for(|held| !held).await;
             if fails {
@@ -324,6 +563,10 @@ impl Deployer for FakeDeployer {
                 ));
             }
             running.lock().unwrap().insert(name.clone(), job.release.id);
+            deployed_images
+                .lock()
+                .unwrap()
+                .push((name.clone(), job.artifact.image.clone()));
             deploys.lock().unwrap().push((name, job.release.id));
             log.line("UPDATE_COMPLETE");
             Ok(DeployOutcome::Deployed)
@@ -418,6 +661,17 @@ pub struct MemLogs {
 }
 
 impl MemLogs {
+    /// Every line of every part, for checks that nothing leaks into any log.
+    pub fn all_text(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The lines of one part of one run.
     pub fn lines(&self, run: RunId, part: PartKind) -> Vec<String> {
         self.lines

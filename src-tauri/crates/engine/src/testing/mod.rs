@@ -18,6 +18,8 @@ use crate::pipeline::{Pipeline, PipelineConfig, Ports};
 /// Every fake, kept so a test can look at and steer them.
 #[derive(Clone)]
 pub struct Fakes {
+    /// The image repositories the fake builder pushes to and the fake deployer reads.
+    pub registry: Arc<FakeRegistry>,
     pub store: Arc<MemStore>,
     pub source: Arc<FakeSource>,
     pub builder: Arc<FakeBuilder>,
@@ -30,20 +32,27 @@ pub struct Fakes {
 
 impl Default for Fakes {
     fn default() -> Self {
+        Fakes::with_registry(FakeRegistry::default())
+    }
+}
+
+impl Fakes {
+    /// Fakes whose builder and deployer share `registry`.
+    pub fn with_registry(registry: FakeRegistry) -> Self {
+        let registry = Arc::new(registry);
         Fakes {
             store: Arc::new(MemStore::default()),
             source: Arc::new(FakeSource::default()),
-            builder: Arc::new(FakeBuilder::default()),
-            deployer: Arc::new(FakeDeployer::default()),
+            builder: Arc::new(FakeBuilder::with_registry(registry.clone())),
+            deployer: Arc::new(FakeDeployer::with_registry(registry.clone())),
+            registry,
             secrets: Arc::new(MemSecrets::default()),
             logs: Arc::new(MemLogs::default()),
             clock: Arc::new(FixedClock::default()),
             events: Arc::new(RecordingEvents::default()),
         }
     }
-}
 
-impl Fakes {
     /// The ports, with `store` in place of the in-memory one if given.
     pub fn ports(&self) -> Ports {
         Ports {
@@ -99,6 +108,7 @@ pub fn test_stack(id: i64, name: &str, account: AccountId) -> Stack {
         poll_interval_secs: 30,
         created_at: 0,
         deleting: false,
+        home_region: "us-east-1".to_string(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, RunStatus, Stack, Stage};
 use crate::error::{PortError, System};
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
-use crate::ports::{BoxFuture, Change, Snapshot, StageFlow, Store};
+use crate::ports::{BoxFuture, Change, DeployedRelease, Snapshot, StageFlow, Store};
 
 #[derive(Default, Clone)]
 struct Data {
@@ -80,6 +80,7 @@ impl MemStore {
                     parts: Vec::new(),
                     created_at: 0,
                     finished_at: Some(0),
+                    image: None,
                 },
             );
         }
@@ -232,16 +233,21 @@ impl Store for MemStore {
         &self,
         stage: StageId,
         release: ReleaseId,
-    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+    ) -> BoxFuture<'_, Result<Option<DeployedRelease>, PortError>> {
         let data = self.data.lock().unwrap();
-        let succeeded = data.runs.values().any(|r| {
-            r.stage_id == stage && r.release_id == release && r.status == RunStatus::Succeeded
+        let newest_success = data
+            .runs
+            .values()
+            .filter(|r| {
+                r.stage_id == stage && r.release_id == release && r.status == RunStatus::Succeeded
+            })
+            .max_by_key(|r| r.id);
+        let found = newest_success.and_then(|run| {
+            Some(DeployedRelease {
+                release: data.releases.get(&release)?.clone(),
+                image: run.image.clone(),
+            })
         });
-        let found = if succeeded {
-            data.releases.get(&release).cloned()
-        } else {
-            None
-        };
         Box::pin(async move { Ok(found) })
     }
 }

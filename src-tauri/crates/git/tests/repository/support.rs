@@ -149,6 +149,7 @@ pub fn stack(id: i64, repository: &str, branch: &str) -> Stack {
         poll_interval_secs: 1,
         created_at: 0,
         deleting: false,
+        home_region: "us-east-1".into(),
     }
 }
 
