@@ -97,6 +97,8 @@ pub fn run() {
             commands::stage_window::export_template,
             commands::stage_window::scale_stage,
             commands::stage_window::approval_preview,
+            commands::stage_window::stage_stack_health,
+            commands::stage_window::continue_rollback,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running Stageline");

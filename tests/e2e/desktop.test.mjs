@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   byTestId, click, closeApp, commit, deployedSha, dragNewStage, invoke, makeHome, makeRepo, motoUrl, openApp,
-  pickNotificationAction, settingsInput, shot, stageOrder, stageView, startDriver, startNotifications, stopDriver,
-  resetMoto, type, waitFor,
+  pickNotificationAction, PUSH_IMAGE, settingsInput, shot, stageOrder, stageView, startDriver, startNotifications,
+  stopDriver, resetMoto, TAG_IMAGE, type, waitFor,
 } from "./support.mjs";
 
 const BUILD = `version: 0.2
@@ -16,7 +16,7 @@ phases:
     commands:
       - echo "building $(git rev-parse --short HEAD)"
       - if [ -f needs-token ] && [ -z "$BUILD_TOKEN" ]; then echo "BUILD_TOKEN is not set for this stage"; exit 1; fi
-`;
+${PUSH_IMAGE}`;
 const RELEASE = `version: 0.2
 phases:
   build:
@@ -24,7 +24,7 @@ phases:
       - echo "releasing to $STAGE_NAME in $STAGE_REGION"
       - if [ "$STAGE_NAME" = canary ]; then sleep 12; fi
       - if [ -f slow-release ]; then sleep 10; fi
-`;
+${TAG_IMAGE}`;
 
 let home, driver, browser, repo, notifications;
 const minute = 60000;
@@ -44,8 +44,6 @@ after(async () => {
   if (driver) await stopDriver(driver, home);
 });
 
-const alb = { routing: "loadBalancer", caching: false };
-
 test("a commit flows to dev, prod waits, and the notification's Approve action approves it", async () => {
   const account = await invoke(browser, "create_account", {
     input: { name: "Local sandbox", defaultRegion: "us-east-1", endpointUrl: motoUrl(), credentials: { kind: "keys", accessKeyId: "AKIDDESKTOP", secretAccessKey: "desktop-secret", sessionToken: null } },
@@ -54,9 +52,9 @@ test("a commit flows to dev, prod waits, and the notification's Approve action a
     input: { name: "shop", repository: repo, branch: "main", accountId: account.id, pollIntervalSecs: 30 },
   });
   let dev = await stageView(browser, "shop", "dev");
-  await invoke(browser, "update_stage", { id: dev.stage.id, settings: settingsInput(dev.stage.settings, alb) });
+  // Every stage keeps the dialog's defaults: API Gateway routing.
+  assert.equal(dev.stage.settings.routing, "apiGateway");
   const prodSettings = settingsInput(dev.stage.settings, {
-    ...alb,
     name: "prod",
     requiresApproval: true,
     runtimeEnv: [
@@ -98,7 +96,6 @@ test("the canary recipe: insert canary before prod while prod awaits approval", 
   await click(browser, "add-stage-shop");
   await type(browser, "stage-name", "canary");
   await (await byTestId(browser, "stage-region")).selectByAttribute("value", "us-west-2");
-  await click(browser, "routing-loadBalancer");
   await (await byTestId(browser, "copy-from")).selectByVisibleText("prod");
   await dragNewStage(browser, "order-prod", "before");
   await shot(browser, "desktop-03-new-canary-copying-prod");

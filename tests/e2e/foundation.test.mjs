@@ -111,6 +111,7 @@ test("a duplicate name and caching with a load balancer are both refused", async
     const settings = {
       name: "edge", region: "us-east-1", database: { kind: "none" }, requiresApproval: false,
       routing: "loadBalancer", caching: true, buildEnv: [], runtimeEnv: [], desiredCount: 1,
+      containerPort: 80, healthPath: "/ping", cpuArchitecture: "x86_64",
     };
     try {
       await window.__TAURI_INTERNALS__.invoke("create_stage", { stackId, after: null, settings });

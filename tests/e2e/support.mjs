@@ -42,15 +42,35 @@ function git(cwd, ...args) {
   }).trim();
 }
 
+/**
+ * build.yml commands that push the commit's image as TinyStacks' build.yml
+ * does, and release.yml commands that tag it for the stage. `docker` is the
+ * tests' stand-in (tests/tools/docker), `aws` the real AWS CLI: both talk to
+ * moto through the variables Stageline gives every part.
+ */
+export const PUSH_IMAGE = `      - aws ecr get-login-password | docker login --username AWS --password-stdin $ECR_ENDPOINT
+      - docker build -t builtimage .
+      - docker tag builtimage:latest $ECR_IMAGE_URL:latest
+      - docker tag builtimage:latest $ECR_IMAGE_URL:$(git rev-parse HEAD)
+      - docker push $ECR_IMAGE_URL:latest
+      - docker push $ECR_IMAGE_URL:$(git rev-parse HEAD)
+`;
+export const TAG_IMAGE = `      - aws ecr get-login-password | docker login --username AWS --password-stdin $ECR_ENDPOINT
+      - docker pull $ECR_IMAGE_URL:$PREVIOUS_STAGE_NAME
+      - docker tag $ECR_IMAGE_URL:$PREVIOUS_STAGE_NAME $ECR_IMAGE_URL:$STAGE_NAME
+      - docker push $ECR_IMAGE_URL:$STAGE_NAME
+`;
+
 /** A real Git repository on `main` with a tiny web app and its buildspecs. */
 export function makeRepo(home, files = {}) {
   const repo = join(home, "shop");
   mkdirSync(repo, { recursive: true });
   git(repo, "init", "-q", "-b", "main");
   const defaults = {
-    "app.js": "require('http').createServer((q, s) => s.end('hello')).listen(8080);\n",
-    "build.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo building $(git rev-parse --short HEAD)\n",
-    "release.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo releasing to $STAGE_NAME in $STAGE_REGION\n",
+    "app.js": "require('http').createServer((q, s) => s.end('hello')).listen(process.env.PORT || 80);\n",
+    "Dockerfile": "FROM public.ecr.aws/docker/library/node:20-alpine\nCOPY app.js .\nCMD [\"node\", \"app.js\"]\n",
+    "build.yml": `version: 0.2\nphases:\n  build:\n    commands:\n      - echo building $(git rev-parse --short HEAD)\n${PUSH_IMAGE}`,
+    "release.yml": `version: 0.2\nphases:\n  build:\n    commands:\n      - echo releasing to $STAGE_NAME in $STAGE_REGION\n${TAG_IMAGE}`,
   };
   for (const [name, text] of Object.entries({ ...defaults, ...files })) writeFileSync(join(repo, name), text);
   git(repo, "add", "-A");
@@ -74,6 +94,9 @@ export async function startDriver(home) {
     XDG_DATA_HOME: join(home, "data"),
     XDG_CONFIG_HOME: join(home, "config"),
     XDG_CACHE_HOME: join(home, "cache"),
+    // Builds find the real AWS CLI and the docker stand-in first.
+    PATH: `${join(root, "tests/tools")}:${join(root, ".venv-moto/bin")}:${process.env.PATH}`,
+    DOCKER_CONFIG: join(home, "docker"),
   };
   // Its own process group, so stopping it also stops the WebKitWebDriver it starts.
   const driver = spawn("tauri-driver", ["--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -50,6 +50,24 @@ pub async fn scale_stage(core: CoreState<'_>, stage_id: StageId, count: u32) -> 
     stages::scale(&core, stage_id, count).await
 }
 
+/// The stage's CloudFormation stack now (a failed rollback is offered a way out).
+#[tauri::command]
+pub async fn stage_stack_health(
+    core: CoreState<'_>,
+    stage_id: StageId,
+) -> AppResult<stages::StageStackHealth> {
+    stages::stack_health(&core, stage_id).await
+}
+
+/// Continues the stage stack's failed rollback.
+#[tauri::command]
+pub async fn continue_rollback(
+    core: CoreState<'_>,
+    stage_id: StageId,
+) -> AppResult<stages::StageStackHealth> {
+    stages::continue_rollback(&core, stage_id).await
+}
+
 /// What approving would ship.
 #[tauri::command]
 pub async fn approval_preview(

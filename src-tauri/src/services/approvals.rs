@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use stageline_engine::pipeline::prepare_deploy_job;
-use stageline_engine::ports::{LogSink, Secrets};
+use stageline_engine::ports::{DiscardedLog, Secrets};
 use stageline_engine::{ApprovalId, Commit, EnvValue, EnvVar, Release, StageSettings};
 use ts_rs::TS;
 
@@ -116,13 +116,6 @@ pub fn variable_differences(
     all
 }
 
-/// Discards what the preview's change set logs.
-struct Quiet;
-
-impl LogSink for Quiet {
-    fn line(&self, _text: &str) {}
-}
-
 /// What approving `id` would ship.
 pub async fn preview(core: &Core, id: ApprovalId) -> AppResult<ApprovalPreview> {
     let found = core
@@ -169,7 +162,7 @@ pub async fn preview(core: &Core, id: ApprovalId) -> AppResult<ApprovalPreview> 
         let job = prepare_deploy_job(&context, image, secrets).await?;
         let summary = tokio::time::timeout(
             Duration::from_secs(90),
-            core.deployer.preview(job, Arc::new(Quiet)),
+            core.deployer.preview(job, Arc::new(DiscardedLog)),
         )
         .await
         .map_err(|_| "AWS took too long to compute the change set.".to_string())?

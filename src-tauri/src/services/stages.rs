@@ -156,3 +156,69 @@ pub async fn export_template(
         })?;
     Ok(path.display().to_string())
 }
+
+/// A stage's CloudFormation stack as the stage window shows it.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StageStackHealth {
+    /// CloudFormation's status; `None` when the stage has no stack yet.
+    pub status: Option<String>,
+    /// CloudFormation's reason for it, if any.
+    pub reason: Option<String>,
+    /// The last rollback failed: the stack takes no deploy until the
+    /// rollback is continued (offered in the stage window).
+    pub rollback_failed: bool,
+}
+
+impl From<stageline_aws::StackHealth> for StageStackHealth {
+    fn from(health: stageline_aws::StackHealth) -> Self {
+        StageStackHealth {
+            status: health.status,
+            reason: health.reason,
+            rollback_failed: health.rollback_failed,
+        }
+    }
+}
+
+/// The stage with its stack and account, for calls the deployer makes outside a run.
+async fn stage_in_aws(
+    core: &Core,
+    id: StageId,
+) -> AppResult<(stageline_engine::Account, stageline_engine::Stack, Stage)> {
+    core.pipeline
+        .read(move |s| {
+            let stage = s.stage(id)?.clone();
+            let stack = s.stack(stage.stack_id)?.clone();
+            let account = s.account(stack.account_id)?.clone();
+            Some((account, stack, stage))
+        })
+        .await?
+        .ok_or_else(|| AppError::field("stage", "This stage no longer exists."))
+}
+
+/// What the stage's CloudFormation stack is now.
+pub async fn stack_health(core: &Core, id: StageId) -> AppResult<StageStackHealth> {
+    let (account, stack, stage) = stage_in_aws(core, id).await?;
+    Ok(core
+        .deployer
+        .stack_health(account, stack, stage)
+        .await?
+        .into())
+}
+
+/// Continues the stack's failed rollback (UPDATE_ROLLBACK_FAILED) and waits
+/// until CloudFormation has settled it.
+pub async fn continue_rollback(core: &Core, id: StageId) -> AppResult<StageStackHealth> {
+    let (account, stack, stage) = stage_in_aws(core, id).await?;
+    Ok(core
+        .deployer
+        .continue_rollback(
+            account,
+            stack,
+            stage,
+            std::sync::Arc::new(stageline_engine::ports::DiscardedLog),
+        )
+        .await?
+        .into())
+}

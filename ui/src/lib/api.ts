@@ -20,6 +20,7 @@ import type { StackView } from "./bindings/StackView";
 import type { Stage } from "./bindings/Stage";
 import type { StageId } from "./bindings/StageId";
 import type { StageSettingsInput } from "./bindings/StageSettingsInput";
+import type { StageStackHealth } from "./bindings/StageStackHealth";
 
 /** A failed command, as the UI handles it. */
 export class ApiError extends Error {
@@ -86,6 +87,8 @@ export const api = {
   exportTemplate: (stageId: StageId) => call<string>("export_template", { stageId }),
   scaleStage: (stageId: StageId, count: number) => call<Stage>("scale_stage", { stageId, count }),
   approvalPreview: (approvalId: ApprovalId) => call<ApprovalPreview>("approval_preview", { approvalId }),
+  stageStackHealth: (stageId: StageId) => call<StageStackHealth>("stage_stack_health", { stageId }),
+  continueRollback: (stageId: StageId) => call<StageStackHealth>("continue_rollback", { stageId }),
   followLog: (runId: RunId, part: PartKind, onLine: (line: string) => void) => {
     const lines = new Channel<string>();
     lines.onmessage = onLine;

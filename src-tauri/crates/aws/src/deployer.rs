@@ -8,8 +8,8 @@ use std::time::Duration;
 use stageline_engine::domain::{Account, Stack, Stage};
 use stageline_engine::ids::AccountId;
 use stageline_engine::ports::{
-    BoxFuture, DeployJob, DeployOutcome, DeployedState, Deployer, ImageRef, ImageScope, LogSink,
-    StageFacts,
+    BoxFuture, DeployJob, DeployOutcome, DeployedState, Deployer, DiscardedLog, ImageRef,
+    ImageScope, LogSink, StageFacts,
 };
 use stageline_engine::PortError;
 
@@ -32,7 +32,10 @@ pub struct DeployerOptions {
     /// Retry throttled and failed (5xx) requests with backoff (the SDK's
     /// standard policy). Off in tests against an emulator, so the first error shows.
     pub retries: bool,
-    /// The longest a deploy or delete waits for CloudFormation (default 30 min).
+    /// The longest a deploy or delete waits for CloudFormation (default 6 h:
+    /// CloudFormation's own state decides, a new database or a slow rollback
+    /// takes tens of minutes, and the ECS circuit breaker ends a deploy whose
+    /// tasks never start).
     pub max_wait: Duration,
     /// How often a running stack operation is looked at (default 5 s).
     pub poll_interval: Duration,
@@ -44,7 +47,7 @@ impl Default for DeployerOptions {
     fn default() -> Self {
         DeployerOptions {
             retries: true,
-            max_wait: Duration::from_secs(30 * 60),
+            max_wait: Duration::from_secs(6 * 60 * 60),
             poll_interval: Duration::from_secs(5),
             profile_files: None,
         }
@@ -124,6 +127,65 @@ impl CloudFormationDeployer {
             .lock()
             .expect("part credentials lock")
             .remove(&account.id);
+    }
+
+    /// What the stage's CloudFormation stack is now, and whether it needs
+    /// its user (a rollback that failed, for the stage window).
+    pub fn stack_health(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    ) -> BoxFuture<'static, Result<StackHealth, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let (clients, names) = inner.open(&account, &stack, &stage).await?;
+            let state = stacks::describe(&clients.cloudformation, &names.cloudformation_stack())
+                .await
+                .map_err(to_port_error)?;
+            Ok(StackHealth::of(state.as_ref()))
+        })
+    }
+
+    /// Continues a rollback that failed (UPDATE_ROLLBACK_FAILED): CloudFormation
+    /// tries again to put the stack back on its previous version; waits until
+    /// it settles and says how it ended.
+    pub fn continue_rollback(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<StackHealth, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let (clients, names) = inner.open(&account, &stack, &stage).await?;
+            let name = names.cloudformation_stack();
+            let client = &clients.cloudformation;
+            let mut feed = EventFeed::start(client, &name, log.clone()).await;
+            client
+                .continue_update_rollback()
+                .stack_name(&name)
+                .send()
+                .await
+                .aws(|| format!("Could not continue the rollback of {name}"))
+                .map_err(to_port_error)?;
+            log.line(&format!("Continuing the rollback of {name}"));
+            let settled = stacks::wait_until_settled(client, &mut feed, inner.patience)
+                .await
+                .map_err(to_port_error)?;
+            let health = StackHealth::of(settled.as_ref());
+            if health.rollback_failed {
+                let cause = feed
+                    .first_failure()
+                    .unwrap_or_else(|| "CloudFormation gave no reason".to_owned());
+                return Err(PortError::new(
+                    stageline_engine::System::Aws,
+                    format!("The rollback of {name} failed again: {cause}"),
+                ));
+            }
+            Ok(health)
+        })
     }
 
     /// What deploying `job` would change, for the approval dialog: a change
@@ -425,7 +487,7 @@ impl Inner {
         stage: Stage,
     ) -> Result<(), PortError> {
         let (clients, names) = self.open(&account, &stack, &stage).await?;
-        let log: Arc<dyn LogSink> = Arc::new(DiscardLog);
+        let log: Arc<dyn LogSink> = Arc::new(DiscardedLog);
         // Emptied first: a bucket still in the stack (stages made before
         // buckets moved out of it) could not be deleted with objects in it.
         bootstrap::empty_bucket(&clients, &names.bucket())
@@ -445,11 +507,27 @@ impl Inner {
     }
 }
 
-/// The port has no log for deletes: their outcome is the error message.
-struct DiscardLog;
+/// A stage's CloudFormation stack as the stage window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackHealth {
+    /// CloudFormation's status (`UPDATE_COMPLETE`…); `None` when there is no stack.
+    pub status: Option<String>,
+    /// Why it is so, as CloudFormation says.
+    pub reason: Option<String>,
+    /// The stack's rollback failed: it can only be updated again once the
+    /// rollback is continued (or it is deleted).
+    pub rollback_failed: bool,
+}
 
-impl LogSink for DiscardLog {
-    fn line(&self, _text: &str) {}
+impl StackHealth {
+    fn of(state: Option<&stacks::StackState>) -> StackHealth {
+        StackHealth {
+            status: state.map(|s| s.status.clone()),
+            reason: state.and_then(|s| s.reason.clone()),
+            rollback_failed: state.is_some_and(|s| s.status == "UPDATE_ROLLBACK_FAILED"),
+        }
+    }
 }
 
 impl Deployer for CloudFormationDeployer {

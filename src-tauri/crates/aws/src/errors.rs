@@ -4,6 +4,7 @@
 
 use std::error::Error;
 
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use stageline_engine::{PortError, System};
 
@@ -85,19 +86,60 @@ where
     }
 }
 
+/// A failure that says nothing about the stack or the request: AWS could not
+/// be reached (a network blip, a laptop that just woke up), timed out,
+/// throttled or failed on its side (5xx). Waiting on a stack retries it.
+#[derive(Debug)]
+pub(crate) struct Transient(pub String);
+
+impl std::fmt::Display for Transient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for Transient {}
+
+/// Whether trying the same request again later can help.
+pub(crate) fn is_transient<E>(error: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => {
+            service.raw().status().is_server_error() || error.code().is_some_and(is_throttling_code)
+        }
+        _ => false,
+    }
+}
+
+/// Whether an error chain holds a [`Transient`] failure.
+pub(crate) fn is_transient_error(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<Transient>().is_some()
+}
+
 /// Adds what was being done to an SDK failure.
 pub(crate) trait SdkResultExt<T> {
     /// `Err` becomes "`doing`: <what AWS said>".
     fn aws(self, doing: impl FnOnce() -> String) -> anyhow::Result<T>;
 }
 
-impl<T, E, R> SdkResultExt<T> for Result<T, SdkError<E, R>>
+impl<T, E> SdkResultExt<T> for Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata + Error + 'static,
-    R: std::fmt::Debug,
 {
     fn aws(self, doing: impl FnOnce() -> String) -> anyhow::Result<T> {
-        self.map_err(|error| anyhow::anyhow!("{}: {}", doing(), describe(&error)))
+        self.map_err(|error| {
+            let message = format!("{}: {}", doing(), describe(&error));
+            if is_transient(&error) {
+                anyhow::Error::new(Transient(message))
+            } else {
+                anyhow::anyhow!(message)
+            }
+        })
     }
 }
 

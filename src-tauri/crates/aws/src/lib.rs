@@ -29,7 +29,7 @@ mod template;
 pub use change_set::{ChangeSetSummary, ResourceChange};
 pub use clients::{AwsCredentials, CredentialsLookup, ProfileFilePaths};
 pub use deploy::{image_uri, release_tag, TAG_RELEASE, TAG_STACK, TAG_STAGE};
-pub use deployer::{CloudFormationDeployer, DeployerOptions};
+pub use deployer::{CloudFormationDeployer, DeployerOptions, StackHealth};
 pub use naming::{partition, repository_name, StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
 pub use template::{
     postgres_instance_class, secret_arn_parameter, stage_template, template_text, RuntimeVar,

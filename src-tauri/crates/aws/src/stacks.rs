@@ -11,7 +11,7 @@ use aws_sdk_cloudformation::types::StackEvent;
 use aws_sdk_cloudformation::Client;
 use stageline_engine::ports::LogSink;
 
-use crate::errors::{error_code, error_message, SdkResultExt};
+use crate::errors::{error_code, error_message, is_transient_error, SdkResultExt};
 
 /// A stack as DescribeStacks shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,20 +283,47 @@ pub(crate) struct Patience {
     pub poll_interval: Duration,
 }
 
+/// The longest pause between two looks at a stack AWS could not be asked about.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
+
 /// Waits until no operation runs on the stack, streaming its events; `None`
-/// once the stack is gone.
+/// once the stack is gone. A look that fails for a reason that says nothing
+/// about the stack (network, time-out, throttling, 5xx) is tried again, with
+/// growing pauses: CloudFormation goes on meanwhile, and its own state decides.
 pub(crate) async fn wait_until_settled(
     client: &Client,
     feed: &mut EventFeed,
     patience: Patience,
 ) -> anyhow::Result<Option<StackState>> {
     let started = Instant::now();
+    let mut pause = patience.poll_interval;
+    let mut unreachable = false;
     loop {
-        let state = describe(client, &feed.stack).await?;
         // Events are read after the status so none of this operation's is missed.
-        if state.is_some() {
-            feed.poll(client).await?;
+        let looked = match describe(client, &feed.stack).await {
+            Ok(Some(state)) => feed.poll(client).await.map(|()| Some(state)),
+            other => other,
+        };
+        let state = match looked {
+            Ok(state) => state,
+            Err(error) if is_transient_error(&error) && started.elapsed() < patience.max_wait => {
+                if !unreachable {
+                    feed.log.line(&format!(
+                        "Could not ask AWS about {} ({error:#}); CloudFormation goes on, trying again",
+                        feed.stack
+                    ));
+                    unreachable = true;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        if std::mem::take(&mut unreachable) {
+            feed.log.line("AWS answers again");
         }
+        pause = patience.poll_interval;
         match state {
             Some(state) if state.in_progress() => {
                 if started.elapsed() >= patience.max_wait {

@@ -9,86 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use stageline_aws::CloudFormationDeployer;
 use stageline_engine::ports::{DeployOutcome, DeployedState, Deployer};
 use support::fault_proxy::{
     cfn_error, cfn_response, described_events, described_stack, FaultProxy, Reply,
 };
+use support::scripted::*;
 use support::*;
-
-type Event = (&'static str, &'static str, &'static str, &'static str);
-
-/// After the first `trigger` request (answered here, never reaching moto),
-/// the stack reports `statuses` one DescribeStacks after the other (the last
-/// one for good) and lists `events`; everything before goes to moto.
-struct AfterTrigger {
-    trigger: &'static str,
-    stack: String,
-    change_set: String,
-    tags: Vec<(String, String)>,
-    statuses: Vec<&'static str>,
-    events: Vec<Event>,
-    triggered: Mutex<bool>,
-    describes: AtomicUsize,
-}
-
-impl AfterTrigger {
-    fn reply(&self, request: &support::fault_proxy::Request) -> Reply {
-        let action = request.action();
-        let mut triggered = self.triggered.lock().unwrap();
-        if action == self.trigger && !*triggered {
-            *triggered = true;
-            return Reply::Respond {
-                status: 200,
-                body: cfn_response(self.trigger, ""),
-            };
-        }
-        if !*triggered {
-            return Reply::Forward;
-        }
-        let tags: Vec<(&str, &str)> = self
-            .tags
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        match action.as_str() {
-            "DescribeStacks" => {
-                let n = self
-                    .describes
-                    .fetch_add(1, Ordering::SeqCst)
-                    .min(self.statuses.len() - 1);
-                let reason = if self.statuses[n].contains("ROLLBACK") {
-                    "The following resource(s) failed"
-                } else {
-                    ""
-                };
-                let body = described_stack(
-                    &self.stack,
-                    self.statuses[n],
-                    reason,
-                    &self.change_set,
-                    &tags,
-                );
-                Reply::Respond { status: 200, body }
-            }
-            "DescribeStackEvents" => Reply::Respond {
-                status: 200,
-                body: described_events(&self.stack, "injected", &self.events),
-            },
-            _ => Reply::Forward,
-        }
-    }
-}
-
-fn deployer_with(retries: bool, max_wait: Duration) -> CloudFormationDeployer {
-    let mut options = test_options();
-    options.retries = retries;
-    options.max_wait = max_wait;
-    CloudFormationDeployer::new(Arc::new(FixedKeys), options)
-}
-
-const CIRCUIT_BREAKER: &str =
-    "Resource handler returned message: \"Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'.\"";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_update_names_the_resource_and_the_rollback_and_reconcile_reports_it() {
@@ -190,11 +116,6 @@ async fn failed_update_names_the_resource_and_the_rollback_and_reconcile_reports
             message: error.message.clone()
         }
     );
-}
-
-/// The stack name as a `'static` str for the event table.
-fn name_leak(name: &str) -> &'static str {
-    Box::leak(name.to_owned().into_boxed_str())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,6 +32,15 @@ pub trait LogSink: Send + Sync {
     fn line(&self, text: &str);
 }
 
+/// A log nobody reads: for calls whose outcome is their result alone
+/// (a stage's deletion, an approval's preview).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscardedLog;
+
+impl LogSink for DiscardedLog {
+    fn line(&self, _text: &str) {}
+}
+
 /// Opens the log of one part of one run (stored with the run, streamed to the UI).
 pub trait Logs: Send + Sync {
     fn open(&self, run: RunId, part: PartKind) -> Arc<dyn LogSink>;

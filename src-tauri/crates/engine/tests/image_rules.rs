@@ -220,3 +220,27 @@ fn r3b_an_image_of_release_ymls_own_is_deployed_with_a_note() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn r8_a_release_approved_before_the_new_stage_before_it_tagged_anything_still_ships() {
+    let flow = Flow::new(&[("prod", true)]).await;
+    flow.commit(1).await;
+    let approval = flow.wait_approval("prod", 1).await;
+    // canary is inserted before prod and holds in its release part: :canary does not exist.
+    flow.fakes.builder.hold(PartKind::Release);
+    let dev = flow.stage("dev").await;
+    flow.create_stage(Some(dev), settings("canary", false))
+        .await
+        .unwrap();
+    flow.wait_part("canary", PartKind::Release).await;
+    flow.pipeline
+        .decide(approval.id, true, by_ada("ship it"))
+        .await
+        .unwrap();
+    flow.wait_part("prod", PartKind::Release).await;
+    flow.fakes.builder.release(PartKind::Release);
+    flow.wait_deployed("prod", 1).await;
+    flow.wait_deployed("canary", 1).await;
+    let prod = flow.latest_run("prod").await.unwrap();
+    assert!(prod.image.unwrap().ends_with(&fake_digest(&commit(1).sha)));
+}

@@ -56,6 +56,8 @@ pub enum Reply {
         status: u16,
         body: String,
     },
+    /// Close the connection without an answer (a network that went away).
+    Drop,
 }
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
@@ -128,6 +130,7 @@ async fn serve(
             out.extend_from_slice(body.as_bytes());
             out
         }
+        Reply::Drop => return Ok(()),
         Reply::Forward => forward(&request, upstream).await?,
         Reply::ForwardBody(body) => {
             let head: Vec<&str> = request

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod scripted;
 mod stack_queries;
 
 #[allow(unused_imports)] // not every test file reads AWS back

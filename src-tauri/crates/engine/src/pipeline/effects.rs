@@ -321,6 +321,15 @@ async fn release(
 ) -> Result<String, String> {
     let log = ports.logs.open(run_id, PartKind::Release);
     let facts = prepare(context, ports, &log).await?;
+    let build = context
+        .release
+        .artifact
+        .as_ref()
+        .and_then(|a| ImageRef::parse(&a.image));
+    let previous_tag = context.previous_stage_name.as_str();
+    if let Some(build) = &build {
+        hand_off_to_a_new_stage(context, ports, &log, build, previous_tag).await?;
+    }
     let workspace = checkout(format!("release-{run_id}"), context, ports, config, &log).await?;
     let job = BuildJob {
         workdir: workspace.dir.clone(),
@@ -336,7 +345,6 @@ async fn release(
     drop(workspace);
 
     let stage_tag = context.stage.settings.name.as_str();
-    let previous_tag = context.previous_stage_name.as_str();
     let found = TaggedImages {
         regional: match facts.regional_ecr_image_url {
             Some(_) => find_image(context, ports, ImageScope::Regional, stage_tag).await?,
@@ -345,11 +353,6 @@ async fn release(
         stack: find_image(context, ports, ImageScope::Stack, stage_tag).await?,
         previous: find_image(context, ports, ImageScope::Stack, previous_tag).await?,
     };
-    let build = context
-        .release
-        .artifact
-        .as_ref()
-        .and_then(|a| ImageRef::parse(&a.image));
     let image = match choose_stage_image(stage_tag, previous_tag, found, build) {
         StageImage::Missing(message) => return Err(message),
         StageImage::Deploy { image, note } => {
@@ -380,6 +383,40 @@ async fn release(
         short_digest(&image.digest)
     ));
     Ok(image.reference())
+}
+
+/// R8 with R3b: a release approved while the stage before it is new and has
+/// tagged nothing yet finds no `:$PREVIOUS_STAGE_NAME` to copy. Stageline
+/// then creates that tag on this release's own image (it never moves a tag
+/// that exists: a stage's own release.yml owns it).
+async fn hand_off_to_a_new_stage(
+    context: &PartContext,
+    ports: &Ports,
+    log: &Arc<dyn LogSink>,
+    build: &ImageRef,
+    previous_tag: &str,
+) -> Result<(), String> {
+    if find_image(context, ports, ImageScope::Stack, previous_tag)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    log.line(&format!(
+        "[Stageline] :{previous_tag} does not exist yet (that stage has released nothing): \
+         tagging this release's image ({}) :{previous_tag} for release.yml to copy",
+        short_digest(&build.digest)
+    ));
+    ports
+        .deployer
+        .tag_image(
+            context.account.clone(),
+            context.stack.clone(),
+            build.clone(),
+            previous_tag.to_string(),
+        )
+        .await
+        .map_err(|e| e.message)
 }
 
 async fn deploy_job(run: &Run, context: &PartContext, ports: &Ports) -> Result<DeployJob, String> {
