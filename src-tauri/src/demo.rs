@@ -174,7 +174,8 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
         },
     )
     .await?;
-    let stack = stacks::create(
+    // Its stages are set up before the branch head flows in.
+    let stack = stacks::create_unwatched(
         core,
         NewStack {
             name: "hello-web".to_string(),
@@ -197,6 +198,7 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
         let prod = stage(data_dir, "prod", "us-west-2", true);
         stages::create(core, stack.id, Some(dev), prod).await?;
     }
+    crate::watchers::watch(core, &stack, None);
     Ok(())
 }
 

@@ -20,6 +20,14 @@ pub async fn dashboard(core: &Core) -> AppResult<Vec<StackView>> {
 /// Creates a stack with its `dev` stage (in the account's region) and
 /// starts watching its branch; the branch head becomes its first release.
 pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
+    let stack = create_unwatched(core, input).await?;
+    crate::watchers::watch(core, &stack, None);
+    Ok(stack)
+}
+
+/// Creates the stack without watching its branch yet (its stages can be set
+/// up before the head flows in); `crate::watchers::watch` starts it.
+pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> {
     let mut errors = FieldErrors::default();
     let name = input.name.trim().to_string();
     let repository = input.repository.trim().to_string();
@@ -80,7 +88,6 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
     else {
         return Err(AppError::internal("The stack was not created."));
     };
-    crate::watchers::watch(core, &stack, None);
     Ok(stack)
 }
 
