@@ -62,15 +62,95 @@ pub(crate) fn change_set_name(purpose: &str) -> String {
     format!("stageline-{purpose}-{millis}")
 }
 
-/// The change set name of a deploy of release `release_id`; reconcile finds
-/// the release again in the stack's last change set.
-pub(crate) fn release_change_set_name(release_id: i64) -> String {
-    change_set_name(&format!("r{release_id}"))
+/// The change set name of run `run_id` deploying release `release_id`
+/// (`stageline-r<release>-a<run>-<millis>`): after a restart, the run finds
+/// its own change set again, and never takes an earlier attempt's of the same
+/// release for its own.
+pub(crate) fn run_change_set_name(release_id: i64, run_id: i64) -> String {
+    change_set_name(&format!("r{release_id}-a{run_id}"))
 }
 
-/// Whether change set `name` was made for release `release_id`.
-pub(crate) fn is_release_change_set(name: &str, release_id: i64) -> bool {
-    name.starts_with(&format!("stageline-r{release_id}-"))
+/// Whether change set `name` was made by run `run_id` of release `release_id`.
+pub(crate) fn is_run_change_set(name: &str, release_id: i64, run_id: i64) -> bool {
+    name.starts_with(&format!("stageline-r{release_id}-a{run_id}-"))
+}
+
+/// A change set the stack has, as ListChangeSets shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct ExistingChangeSet {
+    pub id: String,
+    pub name: String,
+    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`…
+    pub status: String,
+    /// `AVAILABLE`, `EXECUTE_IN_PROGRESS`, `EXECUTE_COMPLETE`, `UNAVAILABLE`…
+    pub execution_status: String,
+    pub reason: Option<String>,
+}
+
+impl ExistingChangeSet {
+    /// CloudFormation computed it as empty: the stack already is what it describes.
+    pub fn is_empty(&self) -> bool {
+        self.status == "FAILED" && self.reason.as_deref().is_some_and(means_no_changes)
+    }
+}
+
+/// The stack's change sets whose name satisfies `wanted` (none for a stack
+/// that does not exist).
+pub(crate) async fn find(
+    client: &Client,
+    stack: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<ExistingChangeSet>> {
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let listed = client
+            .list_change_sets()
+            .stack_name(stack)
+            .set_next_token(token.clone())
+            .send()
+            .await;
+        let page = match listed {
+            Ok(page) => page,
+            Err(error)
+                if crate::errors::error_code(&error) == Some("ValidationError")
+                    && crate::errors::error_message(&error)
+                        .is_some_and(|m| m.contains("does not exist")) =>
+            {
+                return Ok(found)
+            }
+            Err(error) => {
+                return Err(error).aws(|| format!("Could not list the change sets of {stack}"))
+            }
+        };
+        // Stricter than the emulator, which lists every stack's change sets.
+        for summary in page
+            .summaries()
+            .iter()
+            .filter(|s| s.stack_name() == Some(stack))
+        {
+            let name = summary.change_set_name().unwrap_or_default();
+            if wanted(name) {
+                found.push(ExistingChangeSet {
+                    id: summary.change_set_id().unwrap_or(name).to_owned(),
+                    name: name.to_owned(),
+                    status: summary
+                        .status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    execution_status: summary
+                        .execution_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    reason: summary.status_reason().map(str::to_owned),
+                });
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
 }
 
 /// Creates the change set and waits until CloudFormation has computed it.
@@ -115,7 +195,17 @@ pub(crate) async fn create(
         .await
         .aws(|| format!("Could not create a change set for the CloudFormation stack {stack}"))?;
     let id = created.id().unwrap_or(&request.name).to_owned();
+    computed(client, stack, &id, patience).await
+}
 
+/// Waits until CloudFormation has computed change set `id` of `stack`.
+pub(crate) async fn computed(
+    client: &Client,
+    stack: &str,
+    id: &str,
+    patience: Patience,
+) -> anyhow::Result<ChangeSetOutcome> {
+    let id = id.to_owned();
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {

@@ -166,52 +166,134 @@ pub(crate) async fn ready_stack(
     }
 }
 
-/// Creates, executes and waits for the change set of a deploy.
+/// Which deploy a change set belongs to: its release and the run deploying it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeployIds {
+    pub release: i64,
+    pub run: i64,
+}
+
+/// Where a deploy picks up: a fresh change set, or (after a restart, R17)
+/// the one this run made before Stageline stopped.
+enum Next {
+    Create,
+    /// Computed, not executed: execute it.
+    Execute(String),
+    /// Executed already: wait for the stack.
+    Settle,
+}
+
+/// Creates (or, after a restart, finds again), executes and waits for the
+/// change set of a deploy: every change set is executed at most once.
 pub(crate) async fn run(
     clients: &RegionClients,
     prepared: PreparedChangeSet,
-    release_id: i64,
+    ids: DeployIds,
     patience: Patience,
     log: Arc<dyn LogSink>,
 ) -> anyhow::Result<DeployOutcome> {
     let client = &clients.cloudformation;
     let stack = prepared.stack_name.clone();
     let create = ready_stack(clients, &stack, patience, &log).await?;
-    let request = ChangeSetRequest {
-        stack_name: stack.clone(),
-        name: change_set::release_change_set_name(release_id),
-        create,
-        template_body: prepared.template_body,
-        parameters: prepared.parameters,
-        tags: prepared.tags,
-    };
-    log.line(&format!(
-        "Creating change set {} ({})",
-        request.name,
-        if create { "new stack" } else { "update" }
-    ));
-    let id = match change_set::create(client, &request, patience).await? {
-        ChangeSetOutcome::Empty => {
+    let mut next = Next::Create;
+    let mine = change_set::find(client, &stack, |name| {
+        change_set::is_run_change_set(name, ids.release, ids.run)
+    })
+    .await?;
+    // Names end in their creation time: the last is the newest.
+    if let Some(existing) = mine.into_iter().max_by(|a, b| a.name.cmp(&b.name)) {
+        if existing.is_empty() {
             log.line("No changes: the stack already runs this release");
             return Ok(DeployOutcome::NoChanges);
         }
-        ChangeSetOutcome::Ready { id, changes } => {
-            for change in &changes {
-                log.line(&describe_change(change));
+        next = match (existing.status.as_str(), existing.execution_status.as_str()) {
+            ("CREATE_PENDING" | "CREATE_IN_PROGRESS", _) => {
+                log.line(&format!(
+                    "Resuming: waiting for the change set {} made before Stageline stopped",
+                    existing.name
+                ));
+                match change_set::computed(client, &stack, &existing.id, patience).await? {
+                    ChangeSetOutcome::Empty => {
+                        log.line("No changes: the stack already runs this release");
+                        return Ok(DeployOutcome::NoChanges);
+                    }
+                    ChangeSetOutcome::Ready { id, .. } => Next::Execute(id),
+                }
             }
-            id
-        }
-    };
+            ("CREATE_COMPLETE", "AVAILABLE") => {
+                log.line(&format!(
+                    "Resuming: executing the change set {} made before Stageline stopped",
+                    existing.name
+                ));
+                Next::Execute(existing.id)
+            }
+            (_, execution) if execution.starts_with("EXECUTE_") => {
+                log.line(&format!(
+                    "Resuming: the change set {} was executed before Stageline stopped",
+                    existing.name
+                ));
+                Next::Settle
+            }
+            // Failed for another reason, or obsolete: start again.
+            _ => Next::Create,
+        };
+    }
     let mut feed = EventFeed::start(client, &stack, log.clone()).await;
-    change_set::execute(client, &stack, &id).await?;
-    log.line(&format!("Executing the change set on {stack}"));
+    match next {
+        Next::Settle => {}
+        Next::Execute(id) => {
+            change_set::execute(client, &stack, &id).await?;
+            log.line(&format!("Executing the change set on {stack}"));
+        }
+        Next::Create => {
+            let request = ChangeSetRequest {
+                stack_name: stack.clone(),
+                name: change_set::run_change_set_name(ids.release, ids.run),
+                create,
+                template_body: prepared.template_body,
+                parameters: prepared.parameters,
+                tags: prepared.tags,
+            };
+            log.line(&format!(
+                "Creating change set {} ({})",
+                request.name,
+                if create { "new stack" } else { "update" }
+            ));
+            let id = match change_set::create(client, &request, patience).await? {
+                ChangeSetOutcome::Empty => {
+                    log.line("No changes: the stack already runs this release");
+                    return Ok(DeployOutcome::NoChanges);
+                }
+                ChangeSetOutcome::Ready { id, changes } => {
+                    for change in &changes {
+                        log.line(&describe_change(change));
+                    }
+                    id
+                }
+            };
+            feed = EventFeed::start(client, &stack, log.clone()).await;
+            change_set::execute(client, &stack, &id).await?;
+            log.line(&format!("Executing the change set on {stack}"));
+        }
+    }
     let settled = stacks::wait_until_settled(client, &mut feed, patience).await?;
     match settled {
         Some(state) if state.succeeded() => {
             log.line(&format!("{stack} is {}", state.status));
             Ok(DeployOutcome::Deployed)
         }
-        Some(state) => bail!("{}", failure_message(&feed, &state)),
+        Some(state) => {
+            let mut message = failure_message(&feed, &state);
+            if feed.first_failure().is_none() {
+                // Executed before a restart: its events were never watched.
+                if let Some(cause) =
+                    stacks::last_operation_failure(client, &stack, log.clone()).await
+                {
+                    message = format!("{cause}; {}", state.outcome());
+                }
+            }
+            bail!("{message}")
+        }
         None => bail!("The CloudFormation stack {stack} disappeared while it was being deployed"),
     }
 }

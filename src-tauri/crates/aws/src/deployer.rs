@@ -376,7 +376,11 @@ impl Inner {
         let prepared = deploy::prepare(&clients, &names, &job, log.as_ref())
             .await
             .map_err(to_port_error)?;
-        deploy::run(&clients, prepared, job.release.id.0, self.patience, log)
+        let ids = deploy::DeployIds {
+            release: job.release.id.0,
+            run: job.run_id.0,
+        };
+        deploy::run(&clients, prepared, ids, self.patience, log)
             .await
             .map_err(to_port_error)
     }
@@ -404,34 +408,41 @@ impl Inner {
         let Some(state) = state else {
             return Ok(DeployedState::NotDeployed);
         };
-        let ours = state.tag(TAG_RELEASE) == Some(release_tag(&job.release).as_str());
-        // The image is the other witness: an emulator may not update tags.
-        let runs_its_image = state.parameter(PARAM_IMAGE_URI) == Some(deploy::image_uri(&job));
-        if state.succeeded() && (ours || runs_its_image) {
-            return Ok(DeployedState::Deployed);
-        }
-        let last_was_ours = state
-            .last_change_set
-            .as_deref()
-            .is_some_and(|name| change_set::is_release_change_set(name, job.release.id.0));
-        if !state.succeeded() && !state.holds_nothing() && (ours || last_was_ours) {
-            let cause = stacks::last_operation_failure(client, &stack, log.clone())
-                .await
-                .or_else(|| state.reason.clone())
-                .unwrap_or_else(|| "CloudFormation gave no reason".to_owned());
-            return Ok(DeployedState::Failed {
-                message: format!("{cause}; {}", state.outcome()),
-            });
-        }
-        if state.status == "ROLLBACK_COMPLETE" && last_was_ours {
-            let cause = stacks::last_operation_failure(client, &stack, log.clone())
-                .await
-                .unwrap_or_default();
-            return Ok(DeployedState::Failed {
-                message: format!("{cause}; {}", state.outcome()),
-            });
-        }
-        Ok(DeployedState::NotDeployed)
+        // The stack runs this release: its tag says so, or (an emulator may
+        // not update tags) its image parameter does.
+        let ours = state.tag(TAG_RELEASE) == Some(release_tag(&job.release).as_str())
+            || state.parameter(PARAM_IMAGE_URI) == Some(deploy::image_uri(&job));
+        // The last change set executed on the stack was this run's own (not
+        // an earlier attempt's of the same release).
+        let this_run = state.last_change_set.as_deref().is_some_and(|name| {
+            change_set::is_run_change_set(name, job.release.id.0, job.run_id.0)
+        });
+        let failed = |cause: Option<String>| DeployedState::Failed {
+            message: format!(
+                "{}; {}",
+                cause
+                    .or_else(|| state.reason.clone())
+                    .unwrap_or_else(|| "CloudFormation gave no reason".to_owned()),
+                state.outcome()
+            ),
+        };
+        Ok(match state.status.as_str() {
+            _ if state.succeeded() && ours => DeployedState::Deployed,
+            // This run's update (or creation) failed and was rolled back.
+            "UPDATE_ROLLBACK_COMPLETE"
+            | "ROLLBACK_COMPLETE"
+            | "UPDATE_ROLLBACK_FAILED"
+            | "ROLLBACK_FAILED"
+                if this_run =>
+            {
+                failed(stacks::last_operation_failure(client, &stack, log.clone()).await)
+            }
+            // Another deploy failed and the stack rolled back *to* this release.
+            "UPDATE_ROLLBACK_COMPLETE" if ours => DeployedState::Deployed,
+            // Not deployed yet: the deploy goes on from where it stopped (a
+            // change set of this run waiting to be executed is executed).
+            _ => DeployedState::NotDeployed,
+        })
     }
 
     async fn scale(

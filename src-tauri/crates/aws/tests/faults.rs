@@ -27,7 +27,7 @@ async fn failed_update_names_the_resource_and_the_rollback_and_reconcile_reports
     let script = Arc::new(AfterTrigger {
         trigger: "ExecuteChangeSet",
         stack: name.clone(),
-        change_set: "stageline-r2-1".into(),
+        change_set: "stageline-r2-a20-1".into(),
         tags: vec![(
             "stageline:release".into(),
             format!("1/{}", &first.commit.sha[..7]),
@@ -127,7 +127,7 @@ async fn failed_creation_reports_the_first_failure_not_the_cancelled_ones() {
     let script = Arc::new(AfterTrigger {
         trigger: "ExecuteChangeSet",
         stack: name.clone(),
-        change_set: "stageline-r1-1".into(),
+        change_set: "stageline-r1-a10-1".into(),
         tags: vec![],
         statuses: vec![
             "CREATE_IN_PROGRESS",
@@ -321,7 +321,7 @@ async fn a_deploy_that_outlasts_the_maximum_wait_fails_with_the_stack_status() {
     let script = Arc::new(AfterTrigger {
         trigger: "ExecuteChangeSet",
         stack: name.clone(),
-        change_set: "stageline-r1-1".into(),
+        change_set: "stageline-r1-a10-1".into(),
         tags: vec![],
         statuses: vec!["CREATE_IN_PROGRESS"],
         events: vec![(
@@ -372,7 +372,7 @@ async fn a_failed_delete_names_the_resource_that_stayed() {
     let script = Arc::new(AfterTrigger {
         trigger: "DeleteStack",
         stack: name.clone(),
-        change_set: "stageline-r1-1".into(),
+        change_set: "stageline-r1-a10-1".into(),
         tags: vec![],
         statuses: vec!["DELETE_IN_PROGRESS", "DELETE_FAILED"],
         events: vec![
@@ -443,7 +443,7 @@ async fn an_empty_change_set_ends_the_deploy_as_no_changes_without_executing() {
 
     let outcome = deployer
         .deploy(
-            job(&account(&proxy.url), &stack, &stage, &release, &[]),
+            again(job(&account(&proxy.url), &stack, &stage, &release, &[])),
             Arc::new(KeptLog::default()),
         )
         .await
@@ -488,7 +488,7 @@ async fn reconcile_waits_for_an_operation_in_progress_and_streams_its_events() {
                     &stack_name,
                     status,
                     "",
-                    "stageline-r4-1",
+                    "stageline-r4-a40-1",
                     &[("stageline:release", &tag)],
                 );
                 Reply::Respond { status: 200, body }

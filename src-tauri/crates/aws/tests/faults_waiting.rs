@@ -88,7 +88,7 @@ async fn a_failed_rollback_names_the_resource_and_the_rollback_can_be_continued(
     let script = Arc::new(AfterTrigger {
         trigger: "ExecuteChangeSet",
         stack: name.clone(),
-        change_set: "stageline-r2-1".into(),
+        change_set: "stageline-r2-a20-1".into(),
         tags: vec![],
         statuses: vec![
             "UPDATE_IN_PROGRESS",
@@ -139,7 +139,7 @@ async fn a_failed_rollback_names_the_resource_and_the_rollback_can_be_continued(
                 &format!("{}-dev", "ignored"),
                 "UPDATE_ROLLBACK_COMPLETE",
                 "",
-                "stageline-r2-1",
+                "stageline-r2-a20-1",
                 &[],
             );
             return Reply::Respond { status: 200, body };

@@ -284,6 +284,10 @@ pub enum ImageScope {
 /// A deploy of a release to a stage.
 #[derive(Debug, Clone)]
 pub struct DeployJob {
+    /// The run deploying (an approval's preview deploys nothing: its run is 0).
+    /// The change set is named after it, so a restart finds this run's own
+    /// change set, not an earlier attempt's of the same release (R17).
+    pub run_id: RunId,
     pub account: Account,
     pub stack: Stack,
     pub stage: Stage,

@@ -223,6 +223,7 @@ pub fn job(
         });
     }
     DeployJob {
+        run_id: RunId(release.id.0 * 10),
         account: account.clone(),
         stack: stack.clone(),
         stage: stage.clone(),
@@ -232,6 +233,13 @@ pub fn job(
         },
         runtime_env,
     }
+}
+
+/// The same deploy made by another run (a retry or a redeploy of the same
+/// release): its change set is its own.
+pub fn again(mut job: DeployJob) -> DeployJob {
+    job.run_id.0 += 1;
+    job
 }
 
 /// The image a test release deploys: the stack's repository in moto's

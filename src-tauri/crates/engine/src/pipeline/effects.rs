@@ -426,7 +426,9 @@ async fn deploy_job(run: &Run, context: &PartContext, ports: &Ports) -> Result<D
         .clone()
         .or_else(|| context.release.artifact.as_ref().map(|a| a.image.clone()))
         .ok_or_else(|| "This release has no image to deploy; run it again.".to_string())?;
-    prepare_deploy_job(context, image, ports.secrets.as_ref()).await
+    let mut job = prepare_deploy_job(context, image, ports.secrets.as_ref()).await?;
+    job.run_id = run.id;
+    Ok(job)
 }
 
 /// What deploying `image` of `context`'s release to its stage means: the
@@ -438,6 +440,7 @@ pub async fn prepare_deploy_job(
     secrets: &dyn Secrets,
 ) -> Result<DeployJob, String> {
     Ok(DeployJob {
+        run_id: RunId(0),
         account: context.account.clone(),
         stack: context.stack.clone(),
         stage: context.stage.clone(),
