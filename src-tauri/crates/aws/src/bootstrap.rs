@@ -48,6 +48,11 @@ pub(crate) async fn ensure_bucket(
     bucket: &str,
     region: &str,
 ) -> anyhow::Result<bool> {
+    // Asked first: in us-east-1, CreateBucket on a bucket the account owns
+    // answers success, which would read as "created" every time.
+    if clients.s3.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(false);
+    }
     let mut create = clients.s3.create_bucket().bucket(bucket);
     // us-east-1 is the one region CreateBucket refuses a location constraint for.
     if region != "us-east-1" {

@@ -294,16 +294,46 @@ async fn read_changes(
     }
 }
 
-/// Starts the change set; the caller waits for the stack.
+/// Starts the change set; the caller waits for the stack. When the answer
+/// is lost (the request may have reached CloudFormation), the change set's
+/// own state says whether it runs: it is never started twice.
 pub(crate) async fn execute(client: &Client, stack: &str, id: &str) -> anyhow::Result<()> {
-    client
+    let started = client
         .execute_change_set()
         .stack_name(stack)
         .change_set_name(id)
         .send()
         .await
-        .aws(|| format!("Could not start the change set of the CloudFormation stack {stack}"))?;
-    Ok(())
+        .aws(|| format!("Could not start the change set of the CloudFormation stack {stack}"));
+    let Err(error) = started else {
+        return Ok(());
+    };
+    if !crate::errors::is_transient_error(&error) {
+        return Err(error);
+    }
+    let described = client
+        .describe_change_set()
+        .stack_name(stack)
+        .change_set_name(id)
+        .send()
+        .await
+        .aws(|| format!("Could not read the change set of the CloudFormation stack {stack}"))?;
+    match described.execution_status().map(|s| s.as_str()) {
+        Some(status) if status.starts_with("EXECUTE_") => Ok(()),
+        Some("AVAILABLE") => {
+            client
+                .execute_change_set()
+                .stack_name(stack)
+                .change_set_name(id)
+                .send()
+                .await
+                .aws(|| {
+                    format!("Could not start the change set of the CloudFormation stack {stack}")
+                })?;
+            Ok(())
+        }
+        _ => Err(error),
+    }
 }
 
 /// Deletes a change set that will not be executed.

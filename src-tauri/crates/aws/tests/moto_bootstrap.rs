@@ -39,7 +39,7 @@ async fn push(url: &str, region: &str, repository: &str, tag: &str, content: &st
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": format!("sha256:{content:0>64}") },
-        "layers": [],
+        "layers": [{ "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": format!("sha256:{content:0>64}") }],
     });
     let pushed = ecr(url, region)
         .await

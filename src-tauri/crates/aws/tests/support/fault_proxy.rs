@@ -41,6 +41,15 @@ impl Request {
             .unwrap_or_default()
     }
 
+    /// The value of form field `key` (URL-decoded), if the body has it.
+    pub fn form_field(&self, key: &str) -> Option<String> {
+        let body = String::from_utf8_lossy(&self.body);
+        body.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == key).then(|| v.replace("%2F", "/").replace("%3A", ":").replace('+', " "))
+        })
+    }
+
     /// The form body, for checks on what was sent.
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -58,6 +67,12 @@ pub enum Reply {
     },
     /// Close the connection without an answer (a network that went away).
     Drop,
+    /// Never answer, and never pass the request on (the process dies
+    /// before the call leaves it).
+    Hold,
+    /// Pass the request on, then never answer (AWS acted; the process dies
+    /// before it hears back).
+    ForwardThenHold,
 }
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
@@ -131,6 +146,11 @@ async fn serve(
             out
         }
         Reply::Drop => return Ok(()),
+        Reply::Hold => std::future::pending().await,
+        Reply::ForwardThenHold => {
+            forward(&request, upstream).await?;
+            std::future::pending().await
+        }
         Reply::Forward => forward(&request, upstream).await?,
         Reply::ForwardBody(body) => {
             let head: Vec<&str> = request
