@@ -249,7 +249,7 @@ impl World {
     ) {
         wait_until(pipeline, what, move |s| {
             let dev = s.flow_of(StackId(2))[0].id;
-            s.latest_run(dev).is_some_and(|r| check(r))
+            s.latest_run(dev).is_some_and(&check)
         })
         .await;
     }

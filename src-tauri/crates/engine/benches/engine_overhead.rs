@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use stageline_engine::flow::{apply_input, Effect, FlowState, Input};
+use stageline_engine::flow::{apply_input, Effect, FlowState, Input, PartOutcome};
 use stageline_engine::order::first_stage_settings;
 use stageline_engine::pipeline::Pipeline;
 use stageline_engine::ports::{DeployOutcome, Store};
@@ -65,12 +65,14 @@ fn outcome(effect: Effect) -> Option<Input> {
         Effect::Release { run, .. } => Some(Input::PartFinished {
             run_id: run.id,
             part: PartKind::Release,
-            result: Ok(None),
+            result: Ok(PartOutcome::Released {
+                image: format!("repo@sha256:{}", run.release_id),
+            }),
         }),
         Effect::Deploy { run, .. } => Some(Input::PartFinished {
             run_id: run.id,
             part: PartKind::Deploy,
-            result: Ok(Some(DeployOutcome::Deployed)),
+            result: Ok(PartOutcome::Deployed(DeployOutcome::Deployed)),
         }),
         _ => None,
     }
