@@ -95,19 +95,7 @@ impl Tx<'_> {
         release_id: ReleaseId,
         trigger: RunTrigger,
     ) -> RunId {
-        let stage = &self.s.stages[&stage_id];
-        let mut run = Run {
-            id: RunId(self.new_id()),
-            stack_id: stage.stack_id,
-            stage_id,
-            release_id,
-            status: RunStatus::Running,
-            trigger,
-            parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
-            created_at: self.now,
-            finished_at: None,
-            image: None,
-        };
+        let mut run = self.new_run(stage_id, release_id, trigger);
         let has_artifact = self.s.releases[&release_id].artifact.is_some();
         let build_under_way = self.build_under_way(release_id);
         let context = self.context(stage_id, release_id);
@@ -132,6 +120,22 @@ impl Tx<'_> {
         self.put_run(&run);
         self.event(PipelineEvent::RunStarted { run: run.clone() });
         run.id
+    }
+
+    /// A run of `release_id` at `stage_id` with every part pending.
+    fn new_run(&mut self, stage_id: StageId, release_id: ReleaseId, trigger: RunTrigger) -> Run {
+        Run {
+            id: RunId(self.new_id()),
+            stack_id: self.s.stages[&stage_id].stack_id,
+            stage_id,
+            release_id,
+            status: RunStatus::Running,
+            trigger,
+            parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
+            created_at: self.now,
+            finished_at: None,
+            image: None,
+        }
     }
 
     fn build_under_way(&self, release_id: ReleaseId) -> bool {
@@ -249,19 +253,8 @@ impl Tx<'_> {
         image: String,
         trigger: RunTrigger,
     ) -> RunId {
-        let stage = &self.s.stages[&stage_id];
-        let mut run = Run {
-            id: RunId(self.new_id()),
-            stack_id: stage.stack_id,
-            stage_id,
-            release_id,
-            status: RunStatus::Running,
-            trigger,
-            parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
-            created_at: self.now,
-            finished_at: None,
-            image: Some(image),
-        };
+        let mut run = self.new_run(stage_id, release_id, trigger);
+        run.image = Some(image);
         for kind in [PartKind::Build, PartKind::Release] {
             let part = run.part_mut(kind);
             part.status = PartStatus::Reused;
