@@ -91,6 +91,7 @@ pub fn run() {
             commands::pipeline::redeploy,
             commands::pipeline::run_history,
             commands::logs::follow_log,
+            commands::logs::unfollow_log,
             commands::logs::read_log,
             commands::logs::find_in_log,
             commands::logs::log_errors,

@@ -175,12 +175,14 @@ impl FileLogs {
                     return Ok(LogStart {
                         lines: writing.written.lines,
                         live: false,
+                        follower: None,
                     });
                 }
                 writing.followers.push((id, Arc::new(follower)));
                 return Ok(LogStart {
                     lines: writing.sent.lines,
                     live: true,
+                    follower: Some(id),
                 });
             }
         }
@@ -188,7 +190,16 @@ impl FileLogs {
         Ok(LogStart {
             lines: files.lines(),
             live: false,
+            follower: None,
         })
+    }
+
+    /// Stops sending to a follower (its view closed before the part ended).
+    pub fn unfollow(&self, follower: u64) {
+        let mut live = self.shared.lock();
+        for writing in live.writing.values_mut() {
+            writing.followers.retain(|(id, _)| *id != follower);
+        }
     }
 
     fn start_batcher(&self, live: &mut Live) {

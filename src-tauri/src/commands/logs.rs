@@ -39,6 +39,13 @@ pub async fn follow_log(
         .map_err(unreadable)
 }
 
+/// Stops sending a followed log's batches (its view closed).
+#[tauri::command]
+pub async fn unfollow_log(core: CoreState<'_>, follower: u64) -> AppResult<()> {
+    core.logs.unfollow(follower);
+    Ok(())
+}
+
 /// Lines `from..from + count` of the log, as stored.
 #[tauri::command]
 pub async fn read_log(

@@ -127,7 +127,8 @@ fn a_follower_of_a_finished_part_reads_pages_and_waits_for_nothing() {
         start,
         LogStart {
             lines: 5000,
-            live: false
+            live: false,
+            follower: None
         }
     );
     assert!(rx.try_recv().is_err());
@@ -218,4 +219,16 @@ fn a_line_with_breaks_is_stored_and_counted_as_separate_lines() {
     let files = logs.files(RunId(1), PartKind::Deploy).unwrap();
     assert_eq!(files.lines(), 3);
     assert_eq!(page(&files, 2, 1).unwrap().lines, ["CREATE_COMPLETE"]);
+}
+
+#[test]
+fn an_unfollowed_view_gets_nothing_more() {
+    let (_dir, logs) = logs();
+    let sink = logs.open(RunId(1), PartKind::Build);
+    let (start, rx) = follow(&logs, 1);
+    logs.unfollow(start.follower.expect("a live part has followers"));
+    sink.line("after");
+    drop(sink);
+    std::thread::sleep(BATCH_INTERVAL * 4);
+    assert!(rx.try_recv().is_err());
 }

@@ -58,6 +58,8 @@ pub struct LogStart {
     pub lines: u64,
     /// Whether the part is still writing its log.
     pub live: bool,
+    /// While live: who follows, to stop following early (`unfollow_log`).
+    pub follower: Option<u64>,
 }
 
 /// One line, on its own.

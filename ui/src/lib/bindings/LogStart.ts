@@ -11,4 +11,8 @@ lines: number,
 /**
  * Whether the part is still writing its log.
  */
-live: boolean, };
+live: boolean, 
+/**
+ * While live: who follows, to stop following early (`unfollow_log`).
+ */
+follower: number | null, };
