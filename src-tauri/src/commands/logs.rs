@@ -100,10 +100,11 @@ pub async fn save_log(
     run_id: RunId,
     part: PartKind,
 ) -> AppResult<SavedLog> {
+    // The user's Downloads folder, or ~/Downloads where none is configured (as browsers do).
     let folder = app
         .path()
         .download_dir()
-        .or_else(|_| app.path().home_dir())
+        .or_else(|_| app.path().home_dir().map(|home| home.join("Downloads")))
         .map_err(|e| AppError::internal(format!("No folder to save the log in: {e}")))?;
     let files = files(&core, run_id, part)?;
     let name = crate::logs::saved_name(run_id, part);

@@ -114,6 +114,10 @@ pub fn plain_text(line: &str) -> String {
 
 /// Whether a line stands out, judged on its plain text.
 pub fn classify(plain: &str) -> Option<LineKind> {
+    // The runner echoes each command it runs: the command's words are not a report.
+    if plain.starts_with("[Container] Running command ") {
+        return Some(LineKind::Step);
+    }
     let lower = plain.to_ascii_lowercase();
     if reports_error(&lower) {
         return Some(LineKind::Error);
@@ -224,6 +228,11 @@ mod tests {
         assert_eq!(
             classify("[Container] Entering phase BUILD"),
             Some(LineKind::Step)
+        );
+        assert_eq!(
+            classify("[Container] Running command echo \"npm ERR! failed\" && exit 1"),
+            Some(LineKind::Step),
+            "a command echoed by the runner reports nothing yet"
         );
         assert_eq!(
             classify("shop-dev UPDATE_COMPLETE"),

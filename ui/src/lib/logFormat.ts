@@ -1,6 +1,6 @@
 // Numbers and times of a log, as the user reads them.
 
-const numbers = new Intl.NumberFormat();
+const numbers = new Intl.NumberFormat(undefined, { useGrouping: true });
 
 /** "12,345" in the user's locale. */
 export function count(n: number): string {
