@@ -3,10 +3,13 @@
 //!
 //! The file holds the lines exactly as the build runner wrote them (secrets
 //! already masked by it); what followers receive is those same lines, in
-//! batches: one about every animation frame, or sooner when a batch's text
-//! reaches [`BATCH_BYTES`] — never one message per line. A line reaches
-//! followers only once it is on disk, so a follower that reads the log so
-//! far in pages and then takes the batches sees every line once.
+//! batches: one about every animation frame, never one message per line, and
+//! none larger than [`BATCH_BYTES`]. When a build prints more than that in a
+//! frame, the batch holds the newest lines (what a following view shows) and
+//! the marks of all of them; the lines in between are in the stored log, read
+//! in pages when the user scrolls back. So a window never falls behind a fast
+//! build, and what it costs does not grow with the printing rate. A line
+//! reaches followers only once it is on disk.
 
 mod index;
 pub mod read;
@@ -14,7 +17,7 @@ mod saved;
 pub mod text;
 pub mod view;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -32,8 +35,8 @@ use view::{LineMark, LogFeed, LogLines, LogStart};
 
 /// How often new lines go out: about one batch per animation frame.
 const BATCH_INTERVAL: Duration = Duration::from_millis(16);
-/// A batch goes out early once its text reaches this size; no message is larger.
-const BATCH_BYTES: usize = 256 * 1024;
+/// Most text one batch holds (at least one line): far more than a screen shows.
+const BATCH_BYTES: usize = 32 * 1024;
 
 type Key = (RunId, PartKind);
 /// Gets each message; returns false once nobody listens any more.
@@ -47,9 +50,13 @@ struct Writing {
     written: Extent,
     /// What is on disk and was handed to followers.
     sent: Extent,
-    /// Lines written but not yet sent, and the size of their text.
-    pending: LogLines,
+    /// The newest lines written since the last batch (at most [`BATCH_BYTES`]
+    /// of them), the number of the first, their size, and the marks of every
+    /// line written since the last batch.
+    pending: VecDeque<(String, Option<i64>)>,
+    pending_first: u64,
     pending_bytes: usize,
+    pending_marks: Vec<LineMark>,
     followers: Vec<(u64, Follower)>,
     ended: bool,
 }
@@ -234,62 +241,23 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-/// One batch per message, none over [`BATCH_BYTES`] (unless one line is).
-fn split_batches(all: LogLines) -> Vec<LogLines> {
-    let mut batches = Vec::new();
-    let mut current = LogLines {
-        first: all.first,
-        ..LogLines::default()
-    };
-    let mut bytes = 0;
-    let mut marks = all.marks.into_iter().peekable();
-    for (line, at) in all.lines.into_iter().zip(all.times) {
-        if bytes > 0 && bytes + line.len() > BATCH_BYTES {
-            let next_first = current.first + current.lines.len() as u64;
-            batches.push(std::mem::replace(
-                &mut current,
-                LogLines {
-                    first: next_first,
-                    ..LogLines::default()
-                },
-            ));
-            bytes = 0;
-        }
-        let number = current.first + current.lines.len() as u64;
-        while let Some(mark) = marks.next_if(|mark| mark.line == number) {
-            current.marks.push(mark);
-        }
-        bytes += line.len() + 1;
-        current.lines.push(line);
-        current.times.push(at);
-    }
-    if !current.lines.is_empty() {
-        batches.push(current);
-    }
-    batches
-}
-
 /// What one round of the batcher hands to one part's followers.
 struct Delivery {
     key: Key,
-    batches: Vec<LogLines>,
+    batch: Option<LogLines>,
     ended: Option<u64>,
     followers: Vec<(u64, Follower)>,
 }
 
-/// The batcher: every [`BATCH_INTERVAL`] (or at once when a batch is full
-/// or a part ended) it flushes the parts with new lines and sends them. It
+/// The batcher: every [`BATCH_INTERVAL`] (or at once when a part ended) it
+/// flushes the parts with new lines and sends them. It
 /// is the only sender, so every follower gets its messages in order; it
 /// sends outside the lock, so writers never wait for the window.
 fn send_batches(shared: Arc<Shared>) {
     loop {
         let deliveries = {
             let mut live = shared.lock();
-            let urgent = |live: &Live| {
-                live.writing
-                    .values()
-                    .any(|w| w.ended || w.pending_bytes >= BATCH_BYTES)
-            };
+            let urgent = |live: &Live| live.writing.values().any(|w| w.ended);
             if live.writing.is_empty() {
                 let (guard, _) = shared
                     .wake
@@ -314,10 +282,10 @@ fn send_batches(shared: Arc<Shared>) {
         let mut gone = Vec::new();
         for delivery in deliveries {
             let mut listening = vec![true; delivery.followers.len()];
-            for batch in delivery.batches {
+            if let Some(batch) = delivery.batch {
                 let feed = LogFeed::Lines(batch);
                 for ((_, follower), listens) in delivery.followers.iter().zip(&mut listening) {
-                    *listens = *listens && follower(&feed);
+                    *listens = follower(&feed);
                 }
             }
             if let Some(lines) = delivery.ended {
@@ -348,15 +316,18 @@ fn take_deliveries(live: &mut Live) -> Vec<Delivery> {
     let mut deliveries = Vec::new();
     let mut ended = Vec::new();
     for (key, writing) in live.writing.iter_mut() {
-        if writing.pending.lines.is_empty() && !writing.ended {
+        if writing.pending.is_empty() && !writing.ended {
             continue;
         }
         writing.flush();
-        let next = LogLines {
-            first: writing.written.lines,
-            ..LogLines::default()
+        let (lines, times) = std::mem::take(&mut writing.pending).into_iter().unzip();
+        let batch = LogLines {
+            first: writing.pending_first,
+            lines,
+            times,
+            marks: std::mem::take(&mut writing.pending_marks),
         };
-        let pending = std::mem::replace(&mut writing.pending, next);
+        writing.pending_first = writing.written.lines;
         writing.pending_bytes = 0;
         writing.sent = writing.written;
         if writing.ended {
@@ -367,7 +338,7 @@ fn take_deliveries(live: &mut Live) -> Vec<Delivery> {
         }
         deliveries.push(Delivery {
             key: *key,
-            batches: split_batches(pending),
+            batch: (!batch.lines.is_empty()).then_some(batch),
             ended: writing.ended.then_some(writing.sent.lines),
             followers: writing.followers.clone(),
         });
@@ -410,14 +381,17 @@ impl LogSink for FileSink {
             let _ = writing.index.write_all(&record.encode());
             writing.written.lines += 1;
             writing.written.bytes += piece.len() as u64 + 1;
-            writing.pending.lines.push(piece.to_string());
-            writing.pending.times.push(Some(at));
+            writing.pending.push_back((piece.to_string(), Some(at)));
             if let Some(kind) = kind {
-                writing.pending.marks.push(LineMark { line: number, kind });
+                writing.pending_marks.push(LineMark { line: number, kind });
             }
             writing.pending_bytes += piece.len() + 1;
-            if writing.pending_bytes >= BATCH_BYTES {
-                self.shared.wake.notify_one();
+            // Past a batch's size, the oldest pending lines stay on disk only.
+            while writing.pending_bytes > BATCH_BYTES && writing.pending.len() > 1 {
+                if let Some((dropped, _)) = writing.pending.pop_front() {
+                    writing.pending_bytes -= dropped.len() + 1;
+                    writing.pending_first += 1;
+                }
             }
         }
     }
@@ -454,11 +428,10 @@ impl Logs for FileLogs {
                         index: BufWriter::with_capacity(16 * 1024, index),
                         written: extent,
                         sent: extent,
-                        pending: LogLines {
-                            first: extent.lines,
-                            ..LogLines::default()
-                        },
+                        pending: VecDeque::new(),
+                        pending_first: extent.lines,
                         pending_bytes: 0,
+                        pending_marks: Vec::new(),
                         followers: Vec::new(),
                         ended: false,
                     },

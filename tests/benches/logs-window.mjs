@@ -1,7 +1,8 @@
 // Live logs at any volume: what a build printing N lines as fast as the shell
 // can costs, with the stage window open and following (run by .ci/bench-logs).
 // For each N it prints:
-// - the build part's own time with the stage window closed and open (ratio),
+// - the build's own time to print its lines, with the stage window closed and
+//   open (ratio; from the stored log's per-line times),
 // - the window's round trip for a trivial script while it streams (WebDriver),
 //   and how late the page's own timers fire (its event loop's stalls),
 // - the time from the part's end until its last line is on screen,
@@ -20,8 +21,12 @@ const sizes = (process.env.STAGELINE_BENCH_LINES ?? "1000,100000,1000000").split
 const repeats = Number(process.env.STAGELINE_BENCH_REPEATS ?? 2);
 const minute = 60000;
 
-/** A build printing `n` lines as fast as the shell can; `tag` makes its lines its own. */
-const buildYml = (n, tag) => `version: 0.2\nphases:\n  build:\n    commands:\n      - seq -f 'line %.0f of build ${tag}' 1 ${n}\n`;
+/**
+ * A build printing `n` lines as fast as the shell can; `tag` makes its lines its
+ * own. It waits 3 s first, so that the window follows before the lines come.
+ */
+const buildYml = (n, tag) =>
+  `version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 3\n      - seq -f 'line %.0f of build ${tag}' 1 ${n}\n`;
 
 /** The PIDs of the app's process tree. */
 function tree(pid) {
@@ -36,19 +41,35 @@ function tree(pid) {
   return out;
 }
 
-/** PSS of the app's whole process tree, in MB. */
-function treePss() {
-  const pid = Number(execFileSync("pgrep", ["-o", "-f", application], { encoding: "utf8" }).trim().split("\n")[0]);
-  let kb = 0;
-  for (const p of tree(pid)) {
+const appPid = () => Number(execFileSync("pgrep", ["-o", "-f", application], { encoding: "utf8" }).trim().split("\n")[0]);
+
+/** Each process of the app's tree: its name, CPU seconds used so far, PSS in MB. */
+function processes() {
+  const out = {};
+  for (const p of tree(appPid())) {
     try {
-      const m = readFileSync(`/proc/${p}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+)/m);
-      if (m) kb += Number(m[1]);
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const pss = readFileSync(`/proc/${p}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+)/m);
+      out[p] = { name, cpu: (Number(fields[11]) + Number(fields[12])) / 100, pss: pss ? Number(pss[1]) / 1024 : 0 };
     } catch {
       /* gone */
     }
   }
-  return kb / 1024;
+  return out;
+}
+
+/** PSS of the app's whole process tree, in MB. */
+function treePss() {
+  return Object.values(processes()).reduce((sum, p) => sum + p.pss, 0);
+}
+
+/** What each process gained from `before` to `after` (CPU seconds or MB). */
+function gains(before, after, field, unit) {
+  return Object.entries(after)
+    .map(([pid, p]) => `${p.name} ${(p[field] - (before[pid]?.[field] ?? 0)).toFixed(field === "cpu" ? 2 : 1)} ${unit}`)
+    .join(", ");
 }
 
 const percentile = (values, q) => {
@@ -75,10 +96,15 @@ async function idle(browser) {
   await waitFor(browser, "dev is idle", async () => (await stageView(browser, "shop", "dev")).latestRun?.status !== "running", 20 * minute);
 }
 
-const buildMs = (record) => {
-  const build = record.run.parts.find((p) => p.kind === "build");
-  return build.finishedAt - build.startedAt;
-};
+/** How long the build took to print its lines: from the runner starting `seq` to its last line (the log's own times). */
+async function printMs(browser, record, n, tag) {
+  const at = async (query) => {
+    const found = await invoke(browser, "find_in_log", { runId: record.run.id, part: "build", query });
+    const page = await invoke(browser, "read_log", { runId: record.run.id, part: "build", from: found.lines[0], count: 1 });
+    return page.times[0];
+  };
+  return (await at(`line ${n} of build ${tag}`)) - (await at("Running command seq"));
+}
 
 async function measure(n) {
   await resetMoto();
@@ -102,10 +128,16 @@ async function measure(n) {
     const visible = [];
     const growth = [];
     const peaks = [];
+    const cpuClosed = [];
+    const cpuOpen = [];
+    const byProcess = [];
+    const idleCpu = [];
     for (let round = 0; round < repeats; round++) {
       // Window closed: only the dashboard is open (it does not show logs).
       const shaClosed = commit(repo, "build.yml", buildYml(n, `closed-${round}`), `Verbose build, window closed (${round})`);
-      closed.push(buildMs(await builtRun(browser, shaClosed)));
+      const closedBefore = processes();
+      closed.push(await printMs(browser, await builtRun(browser, shaClosed), n, `closed-${round}`));
+      cpuClosed.push(gains(closedBefore, processes(), "cpu", "s"));
       await idle(browser);
 
       // Window open, following the build's log.
@@ -117,6 +149,9 @@ async function measure(n) {
       await browser.switchToWindow(stageWindow);
       await (await byTestId(browser, "tab-runs")).waitForExist({ timeout: 20000 });
       await sleep(2000);
+      const idleProcesses = processes();
+      await sleep(4000);
+      idleCpu.push(gains(idleProcesses, processes(), "cpu", "s"));
       const idlePss = treePss();
       const last = `line ${n} of build open-${round}`;
       // In the page: how late a 16 ms timer fires, and when the last line is first on screen.
@@ -141,6 +176,7 @@ async function measure(n) {
         browser.execute((sha) => document.querySelector('[data-testid="run-detail"]')?.textContent.includes(sha) ?? false, shaOpen.slice(0, 7)), 5 * minute);
       await (await byTestId(browser, "part-build")).click();
       let peak = idlePss;
+      const openBefore = processes();
       for (let loops = 0; ; loops++) {
         const start = performance.now();
         const state = await browser.execute(() => {
@@ -155,7 +191,8 @@ async function measure(n) {
         await sleep(20);
       }
       const record = await builtRun(browser, shaOpen);
-      open.push(buildMs(record));
+      cpuOpen.push(gains(openBefore, processes(), "cpu", "s"));
+      open.push(await printMs(browser, record, n, `open-${round}`));
       const build = record.run.parts.find((p) => p.kind === "build");
       const page = await browser.execute(() => {
         clearInterval(window.__benchTimer);
@@ -165,12 +202,13 @@ async function measure(n) {
       stalls.push(...page.lags);
       await sleep(3000);
       growth.push(treePss() - idlePss);
+      byProcess.push(gains(idleProcesses, processes(), "pss", "MB"));
       peaks.push(Math.max(peak, treePss()) - idlePss);
       await browser.closeWindow();
       await browser.switchToWindow(main);
       await idle(browser);
     }
-    return { n, closed, open, trips, stalls, visible, growth, peaks };
+    return { n, closed, open, trips, stalls, visible, growth, peaks, cpuClosed, cpuOpen, byProcess, idleCpu };
   } finally {
     await closeApp(browser).catch(() => {});
     await stopDriver(driver, home);
@@ -189,5 +227,9 @@ for (const n of sizes) {
       ` last line on screen ${median(r.visible).toFixed(0)} ms after the part ended;` +
       ` memory growth ${median(r.growth).toFixed(1)} MB after (peak ${Math.max(...r.peaks).toFixed(1)} MB while streaming)`,
   );
+  console.log(`  CPU for the build, window closed: ${r.cpuClosed.join(" | ")}`);
+  console.log(`  CPU for the build, window open:   ${r.cpuOpen.join(" | ")}`);
+  console.log(`  memory growth by process: ${r.byProcess.join(" | ")}`);
+  console.log(`  CPU in 4 s idle with the stage window open: ${r.idleCpu.join(" | ")}`);
 }
 if (process.env.STAGELINE_BENCH_JSON) writeFileSync(process.env.STAGELINE_BENCH_JSON, JSON.stringify(results, null, 1));

@@ -23,7 +23,7 @@ fn unreadable(error: std::io::Error) -> AppError {
 }
 
 /// How many lines the log has so far; later ones arrive on `feed` in
-/// batches (`LogFeed` messages, serialized once for every follower).
+/// batches (each a `LogBatchHeader` line, then the lines as stored).
 #[tauri::command]
 pub async fn follow_log(
     core: CoreState<'_>,
@@ -33,8 +33,7 @@ pub async fn follow_log(
 ) -> AppResult<LogStart> {
     core.logs
         .follow(run_id, part, move |message| {
-            let json = serde_json::to_string(message).unwrap_or_default();
-            feed.send(InvokeResponseBody::Json(json)).is_ok()
+            feed.send(InvokeResponseBody::Raw(message.encode())).is_ok()
         })
         .map_err(unreadable)
 }

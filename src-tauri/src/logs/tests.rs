@@ -64,27 +64,46 @@ fn a_follower_gets_the_count_so_far_then_every_later_line_once_in_order() {
 }
 
 #[test]
-fn lines_go_out_in_batches_never_one_message_per_line() {
+fn lines_go_out_in_bounded_batches_never_one_message_per_line() {
     let (_dir, logs) = logs();
     let sink = logs.open(RunId(1), PartKind::Build);
     let (_, rx) = follow(&logs, 1);
     for i in 0..20_000 {
         sink.line(&format!("line {i} of a verbose build"));
+        if i == 100 {
+            sink.line("error: one of them failed");
+        }
     }
     drop(sink);
     let (batches, total) = until_end(&rx);
-    assert_eq!(total, 20_000);
+    assert_eq!(total, 20_001);
     assert!(
         batches.len() * 20 < 20_000,
         "{} messages for 20,000 lines",
         batches.len()
     );
+    let files = logs.files(RunId(1), PartKind::Build).unwrap();
+    let mut next = 0;
     for batch in &batches {
         assert!(
             batch.text_bytes() <= BATCH_BYTES,
             "batches are bounded by size"
         );
+        assert!(batch.first >= next, "batches never go back");
+        let stored = page(&files, batch.first, batch.lines.len() as u64).unwrap();
+        assert_eq!(stored.lines, batch.lines, "a batch holds the stored lines");
+        next = batch.first + batch.lines.len() as u64;
     }
+    assert_eq!(next, 20_001, "the last batch ends with the last line");
+    let marks: Vec<LineMark> = batches.iter().flat_map(|b| b.marks.clone()).collect();
+    assert_eq!(
+        marks,
+        [LineMark {
+            line: 101,
+            kind: view::LineKind::Error
+        }],
+        "every mark arrives once, also of lines left to the pages"
+    );
 }
 
 #[test]
@@ -231,4 +250,31 @@ fn an_unfollowed_view_gets_nothing_more() {
     drop(sink);
     std::thread::sleep(BATCH_INTERVAL * 4);
     assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn a_message_is_its_header_then_the_lines_as_stored() {
+    let (_dir, logs) = logs();
+    let sink = logs.open(RunId(1), PartKind::Build);
+    let (_, rx) = follow(&logs, 1);
+    sink.line("\u{1b}[31merror\u{1b}[0m: one");
+    sink.line("two \u{2713}");
+    drop(sink);
+    let (batches, total) = until_end(&rx);
+    let mut streamed = Vec::new();
+    for batch in batches {
+        let bytes = LogFeed::Lines(batch).encode();
+        let at = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let header: view::LogBatchHeader = serde_json::from_slice(&bytes[..at]).unwrap();
+        assert_eq!(
+            header.times.iter().map(|run| run.lines as u64).sum::<u64>(),
+            header.count
+        );
+        streamed.extend_from_slice(&bytes[at + 1..]);
+    }
+    assert_eq!(String::from_utf8(streamed).unwrap(), stored(&logs, 1));
+    let end = LogFeed::Ended { lines: total }.encode();
+    let header: view::LogBatchHeader =
+        serde_json::from_slice(end.strip_suffix(b"\n").unwrap()).unwrap();
+    assert_eq!(header.ended, Some(2));
 }

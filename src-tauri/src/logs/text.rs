@@ -11,7 +11,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 /// What a line reports, when it stands out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum LineKind {

@@ -30,7 +30,7 @@ impl LogLines {
 }
 
 /// A line that stands out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct LineMark {
@@ -38,15 +38,87 @@ pub struct LineMark {
     pub kind: LineKind,
 }
 
-/// One message on a followed log's channel.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-#[ts(export)]
+/// One message on a followed log's channel (sent as bytes: [`LogFeed::encode`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum LogFeed {
     /// New lines, in order, continuing what was sent before.
     Lines(LogLines),
     /// The part ended: its log has this many lines and will not grow.
     Ended { lines: u64 },
+}
+
+/// The first line of a message on a followed log's channel. The message is
+/// this header as JSON, a line break, then `count` lines each ended by a
+/// line break: exactly the bytes those lines have in the stored log. When a
+/// build printed more in a frame than one batch holds, `first` is past the
+/// end of the previous batch: the lines between are read in pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LogBatchHeader {
+    /// The number of the first line.
+    pub first: u64,
+    pub count: u64,
+    /// When the lines were written, as runs of lines with the same time.
+    pub times: Vec<TimeRun>,
+    /// The marks of every line written since the previous message (also of
+    /// lines this one does not hold).
+    pub marks: Vec<LineMark>,
+    /// Set on the last message: the part ended with this many lines.
+    pub ended: Option<u64>,
+}
+
+/// `lines` consecutive lines written at the same millisecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TimeRun {
+    pub at: Option<Millis>,
+    pub lines: u32,
+}
+
+impl LogFeed {
+    /// The message as it crosses to the window (see [`LogBatchHeader`]):
+    /// no JSON array of lines to build or parse, the text as stored.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            LogFeed::Lines(batch) => {
+                let mut times: Vec<TimeRun> = Vec::new();
+                for at in &batch.times {
+                    match times.last_mut() {
+                        Some(run) if run.at == *at => run.lines += 1,
+                        _ => times.push(TimeRun { at: *at, lines: 1 }),
+                    }
+                }
+                let header = LogBatchHeader {
+                    first: batch.first,
+                    count: batch.lines.len() as u64,
+                    times,
+                    marks: batch.marks.clone(),
+                    ended: None,
+                };
+                let text: usize = batch.lines.iter().map(|line| line.len() + 1).sum();
+                let mut bytes = serde_json::to_vec(&header).unwrap_or_default();
+                bytes.reserve(text + 1);
+                bytes.push(b'\n');
+                for line in &batch.lines {
+                    bytes.extend_from_slice(line.as_bytes());
+                    bytes.push(b'\n');
+                }
+                bytes
+            }
+            LogFeed::Ended { lines } => {
+                let header = LogBatchHeader {
+                    first: *lines,
+                    ended: Some(*lines),
+                    ..LogBatchHeader::default()
+                };
+                let mut bytes = serde_json::to_vec(&header).unwrap_or_default();
+                bytes.push(b'\n');
+                bytes
+            }
+        }
+    }
 }
 
 /// A log when it is first followed.

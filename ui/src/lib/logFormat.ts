@@ -15,11 +15,12 @@ export function clockTime(ms: number): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+// One formatter for every line: making one per call (toLocaleDateString) is slow and leaves garbage.
+const days = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
+
 /** "3 Dec 2025, 14:03:22.123", for a tooltip. */
 export function fullTime(ms: number): string {
-  const d = new Date(ms);
-  const day = d.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
-  return `${day}, ${clockTime(ms)}`;
+  return `${days.format(ms)}, ${clockTime(ms)}`;
 }
 
 /** "+1:02.350" since `start`. */
