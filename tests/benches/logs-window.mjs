@@ -18,7 +18,7 @@ import {
 } from "../e2e/support.mjs";
 
 const sizes = (process.env.STAGELINE_BENCH_LINES ?? "1000,100000,1000000").split(",").map(Number);
-const repeats = Number(process.env.STAGELINE_BENCH_REPEATS ?? 2);
+const repeats = Number(process.env.STAGELINE_BENCH_REPEATS ?? 1);
 const minute = 60000;
 
 /**
@@ -142,11 +142,21 @@ async function measure(n) {
 
       // Window open, following the build's log.
       const main = await browser.getWindowHandle();
-      const before = await browser.getWindowHandles();
       await invoke(browser, "open_stage_window", { stageId: dev.stage.id });
-      await waitFor(browser, "the stage window opens", async () => (await browser.getWindowHandles()).length > before.length, 20000);
-      const stageWindow = (await browser.getWindowHandles()).find((h) => !before.includes(h));
-      await browser.switchToWindow(stageWindow);
+      // The stage window (a new one, or the one closed in the round before and shown again).
+      let stageWindow = null;
+      await waitFor(browser, "the stage window opens", async () => {
+        for (const handle of await browser.getWindowHandles()) {
+          if (handle === main) continue;
+          await browser.switchToWindow(handle);
+          if (await browser.execute(() => location.search.includes("stage="))) {
+            stageWindow = handle;
+            return true;
+          }
+        }
+        await browser.switchToWindow(main);
+        return false;
+      }, 20000);
       await (await byTestId(browser, "tab-runs")).waitForExist({ timeout: 20000 });
       await sleep(2000);
       const idleProcesses = processes();
