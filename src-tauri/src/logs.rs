@@ -6,8 +6,8 @@
 //! batches: one about every animation frame, never one message per line, and
 //! none larger than [`BATCH_BYTES`]. When a build prints more than that in a
 //! frame, the batch holds the newest lines (what a following view shows) and
-//! the marks of all of them; the lines in between are in the stored log, read
-//! in pages when the user scrolls back. So a window never falls behind a fast
+//! the count of error lines so far; the lines in between are in the stored
+//! log, read in pages when the user scrolls back. So a window never falls behind a fast
 //! build, and what it costs does not grow with the printing rate. A line
 //! reaches followers only once it is on disk.
 
@@ -30,13 +30,15 @@ use stageline_engine::{PartKind, RunId};
 pub use saved::{open_in_editor, save, saved_name};
 
 use index::{Extent, Record};
-use text::{classify, plain_text};
+use text::{classify, plain_text, LineKind};
 use view::{LineMark, LogFeed, LogLines, LogStart};
 
 /// How often new lines go out: about one batch per animation frame.
 const BATCH_INTERVAL: Duration = Duration::from_millis(16);
-/// Most text one batch holds (at least one line): far more than a screen shows.
-const BATCH_BYTES: usize = 32 * 1024;
+/// Most text one batch holds (at least one line): more than a screen shows,
+/// and small enough that the message is evaluated in the page at once rather
+/// than fetched (Tauri sends JSON under 8 KiB that way).
+const BATCH_BYTES: usize = 5 * 1024;
 
 type Key = (RunId, PartKind);
 /// Gets each message; returns false once nobody listens any more.
@@ -51,12 +53,13 @@ struct Writing {
     /// What is on disk and was handed to followers.
     sent: Extent,
     /// The newest lines written since the last batch (at most [`BATCH_BYTES`]
-    /// of them), the number of the first, their size, and the marks of every
-    /// line written since the last batch.
-    pending: VecDeque<(String, Option<i64>)>,
+    /// of them, with their time and kind), the number of the first, their size.
+    pending: VecDeque<(String, Option<i64>, Option<LineKind>)>,
     pending_first: u64,
     pending_bytes: usize,
-    pending_marks: Vec<LineMark>,
+    /// How many written lines report an error, and how many of those sent.
+    errors: u64,
+    errors_sent: u64,
     followers: Vec<(u64, Follower)>,
     ended: bool,
 }
@@ -183,6 +186,7 @@ impl FileLogs {
                         lines: writing.written.lines,
                         live: false,
                         follower: None,
+                        errors: writing.errors,
                     });
                 }
                 writing.followers.push((id, Arc::new(follower)));
@@ -190,6 +194,7 @@ impl FileLogs {
                     lines: writing.sent.lines,
                     live: true,
                     follower: Some(id),
+                    errors: writing.errors_sent,
                 });
             }
         }
@@ -198,6 +203,7 @@ impl FileLogs {
             lines: files.lines(),
             live: false,
             follower: None,
+            errors: index::count_errors(&files.index, files.lines())?,
         })
     }
 
@@ -245,14 +251,15 @@ fn now_millis() -> i64 {
 struct Delivery {
     key: Key,
     batch: Option<LogLines>,
+    errors: u64,
     ended: Option<u64>,
     followers: Vec<(u64, Follower)>,
 }
 
 /// The batcher: every [`BATCH_INTERVAL`] (or at once when a part ended) it
-/// flushes the parts with new lines and sends them. It
-/// is the only sender, so every follower gets its messages in order; it
-/// sends outside the lock, so writers never wait for the window.
+/// flushes the parts with new lines and sends them. It is the only sender,
+/// so every follower gets its messages in order; it sends outside the lock,
+/// so writers never wait for the window.
 fn send_batches(shared: Arc<Shared>) {
     loop {
         let deliveries = {
@@ -283,13 +290,19 @@ fn send_batches(shared: Arc<Shared>) {
         for delivery in deliveries {
             let mut listening = vec![true; delivery.followers.len()];
             if let Some(batch) = delivery.batch {
-                let feed = LogFeed::Lines(batch);
+                let feed = LogFeed::Lines {
+                    batch,
+                    errors: delivery.errors,
+                };
                 for ((_, follower), listens) in delivery.followers.iter().zip(&mut listening) {
                     *listens = follower(&feed);
                 }
             }
             if let Some(lines) = delivery.ended {
-                let feed = LogFeed::Ended { lines };
+                let feed = LogFeed::Ended {
+                    lines,
+                    errors: delivery.errors,
+                };
                 for (_, follower) in &delivery.followers {
                     follower(&feed);
                 }
@@ -320,13 +333,21 @@ fn take_deliveries(live: &mut Live) -> Vec<Delivery> {
             continue;
         }
         writing.flush();
-        let (lines, times) = std::mem::take(&mut writing.pending).into_iter().unzip();
-        let batch = LogLines {
+        let mut batch = LogLines {
             first: writing.pending_first,
-            lines,
-            times,
-            marks: std::mem::take(&mut writing.pending_marks),
+            ..LogLines::default()
         };
+        for (i, (line, at, kind)) in std::mem::take(&mut writing.pending).into_iter().enumerate() {
+            if let Some(kind) = kind {
+                batch.marks.push(LineMark {
+                    line: batch.first + i as u64,
+                    kind,
+                });
+            }
+            batch.lines.push(line);
+            batch.times.push(at);
+        }
+        writing.errors_sent = writing.errors;
         writing.pending_first = writing.written.lines;
         writing.pending_bytes = 0;
         writing.sent = writing.written;
@@ -339,6 +360,7 @@ fn take_deliveries(live: &mut Live) -> Vec<Delivery> {
         deliveries.push(Delivery {
             key: *key,
             batch: (!batch.lines.is_empty()).then_some(batch),
+            errors: writing.errors_sent,
             ended: writing.ended.then_some(writing.sent.lines),
             followers: writing.followers.clone(),
         });
@@ -368,7 +390,6 @@ impl LogSink for FileSink {
             let Some(writing) = live.writing.get_mut(&self.key) else {
                 return;
             };
-            let number = writing.written.lines;
             let record = Record {
                 offset: writing.written.bytes,
                 at,
@@ -381,14 +402,16 @@ impl LogSink for FileSink {
             let _ = writing.index.write_all(&record.encode());
             writing.written.lines += 1;
             writing.written.bytes += piece.len() as u64 + 1;
-            writing.pending.push_back((piece.to_string(), Some(at)));
-            if let Some(kind) = kind {
-                writing.pending_marks.push(LineMark { line: number, kind });
+            writing
+                .pending
+                .push_back((piece.to_string(), Some(at), kind));
+            if kind == Some(LineKind::Error) {
+                writing.errors += 1;
             }
             writing.pending_bytes += piece.len() + 1;
             // Past a batch's size, the oldest pending lines stay on disk only.
             while writing.pending_bytes > BATCH_BYTES && writing.pending.len() > 1 {
-                if let Some((dropped, _)) = writing.pending.pop_front() {
+                if let Some((dropped, _, _)) = writing.pending.pop_front() {
                     writing.pending_bytes -= dropped.len() + 1;
                     writing.pending_first += 1;
                 }
@@ -419,6 +442,7 @@ impl Logs for FileLogs {
             writing.ended = false; // opened again before its end was sent
         } else {
             let extent = index::repair(&log_path, &index_path, true).unwrap_or_default();
+            let errors = index::count_errors(&index_path, extent.lines).unwrap_or(0);
             let append = |path: &Path| OpenOptions::new().create(true).append(true).open(path);
             if let (Ok(log), Ok(index)) = (append(&log_path), append(&index_path)) {
                 live.writing.insert(
@@ -431,7 +455,8 @@ impl Logs for FileLogs {
                         pending: VecDeque::new(),
                         pending_first: extent.lines,
                         pending_bytes: 0,
-                        pending_marks: Vec::new(),
+                        errors,
+                        errors_sent: errors,
                         followers: Vec::new(),
                         ended: false,
                     },

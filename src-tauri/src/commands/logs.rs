@@ -23,7 +23,7 @@ fn unreadable(error: std::io::Error) -> AppError {
 }
 
 /// How many lines the log has so far; later ones arrive on `feed` in
-/// batches (each a `LogBatchHeader` line, then the lines as stored).
+/// batches (`LogBatch` messages, small enough to be evaluated in the page at once).
 #[tauri::command]
 pub async fn follow_log(
     core: CoreState<'_>,
@@ -33,7 +33,8 @@ pub async fn follow_log(
 ) -> AppResult<LogStart> {
     core.logs
         .follow(run_id, part, move |message| {
-            feed.send(InvokeResponseBody::Raw(message.encode())).is_ok()
+            feed.send(InvokeResponseBody::Json(message.to_json()))
+                .is_ok()
         })
         .map_err(unreadable)
 }

@@ -69,6 +69,23 @@ pub(crate) fn read_records(index: &Path, from: u64, to: u64) -> io::Result<Vec<R
         .collect())
 }
 
+/// How many of the first `lines` lines report an error (read from the index alone).
+pub(crate) fn count_errors(index: &Path, lines: u64) -> io::Result<u64> {
+    if lines == 0 {
+        return Ok(0);
+    }
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(index)?);
+    let mut bytes = [0u8; RECORD_BYTES as usize];
+    let mut errors = 0;
+    for _ in 0..lines {
+        reader.read_exact(&mut bytes)?;
+        if LineKind::from_code(bytes[14]) == Some(LineKind::Error) {
+            errors += 1;
+        }
+    }
+    Ok(errors)
+}
+
 /// Makes the index cover every complete line of the log (adding records
 /// for lines it lacks, dropping any it has beyond the log) and returns the
 /// extent. With `terminate`, a last line without its line break (a crash

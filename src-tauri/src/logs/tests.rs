@@ -27,8 +27,8 @@ fn until_end(rx: &mpsc::Receiver<LogFeed>) -> (Vec<LogLines>, u64) {
             .recv_timeout(Duration::from_secs(10))
             .expect("the end arrives")
         {
-            LogFeed::Lines(batch) => batches.push(batch),
-            LogFeed::Ended { lines } => return (batches, lines),
+            LogFeed::Lines { batch, .. } => batches.push(batch),
+            LogFeed::Ended { lines, .. } => return (batches, lines),
         }
     }
 }
@@ -38,7 +38,7 @@ fn stored(logs: &FileLogs, run: i64) -> String {
 }
 
 #[test]
-fn a_follower_gets_the_count_so_far_then_every_later_line_once_in_order() {
+fn a_follower_gets_the_count_so_far_then_later_lines_in_order_up_to_the_last() {
     let (_dir, logs) = logs();
     let sink = logs.open(RunId(1), PartKind::Build);
     sink.line("first");
@@ -54,9 +54,12 @@ fn a_follower_gets_the_count_so_far_then_every_later_line_once_in_order() {
     assert_eq!(total, 1002);
     let mut next = start.lines;
     for batch in &batches {
-        assert_eq!(batch.first, next, "batches continue one another");
+        assert!(
+            batch.first >= next,
+            "batches go on after one another, never back"
+        );
         assert_eq!(batch.lines.len(), batch.times.len());
-        next += batch.lines.len() as u64;
+        next = batch.first + batch.lines.len() as u64;
     }
     assert_eq!(next, 1002);
     let files = logs.files(RunId(1), PartKind::Build).unwrap();
@@ -95,14 +98,50 @@ fn lines_go_out_in_bounded_batches_never_one_message_per_line() {
         next = batch.first + batch.lines.len() as u64;
     }
     assert_eq!(next, 20_001, "the last batch ends with the last line");
-    let marks: Vec<LineMark> = batches.iter().flat_map(|b| b.marks.clone()).collect();
+    for batch in &batches {
+        for mark in &batch.marks {
+            let end = batch.first + batch.lines.len() as u64;
+            assert!(
+                mark.line >= batch.first && mark.line < end,
+                "marks are of the batch's lines"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_message_counts_the_error_lines_so_far_also_those_left_to_the_pages() {
+    let (_dir, logs) = logs();
+    let sink = logs.open(RunId(1), PartKind::Build);
+    let (tx, rx) = mpsc::channel();
+    logs.follow(RunId(1), PartKind::Build, move |feed| {
+        tx.send(feed.clone()).is_ok()
+    })
+    .unwrap();
+    for i in 0..20_000 {
+        sink.line(&format!("line {i} of a verbose build"));
+        if i % 1000 == 0 {
+            sink.line("error: one of them failed");
+        }
+    }
+    drop(sink);
+    let mut last = 0;
+    loop {
+        match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+            LogFeed::Lines { errors, .. } => {
+                assert!(errors >= last, "the count never goes down");
+                last = errors;
+            }
+            LogFeed::Ended { errors, .. } => {
+                assert_eq!(errors, 20);
+                break;
+            }
+        }
+    }
+    let (start, _) = follow(&logs, 1);
     assert_eq!(
-        marks,
-        [LineMark {
-            line: 101,
-            kind: view::LineKind::Error
-        }],
-        "every mark arrives once, also of lines left to the pages"
+        start.errors, 20,
+        "a finished log's count comes from its index"
     );
 }
 
@@ -147,7 +186,8 @@ fn a_follower_of_a_finished_part_reads_pages_and_waits_for_nothing() {
         LogStart {
             lines: 5000,
             live: false,
-            follower: None
+            follower: None,
+            errors: 0
         }
     );
     assert!(rx.try_recv().is_err());
@@ -253,28 +293,39 @@ fn an_unfollowed_view_gets_nothing_more() {
 }
 
 #[test]
-fn a_message_is_its_header_then_the_lines_as_stored() {
+fn a_message_is_small_enough_to_be_evaluated_at_once_and_holds_the_stored_lines() {
     let (_dir, logs) = logs();
     let sink = logs.open(RunId(1), PartKind::Build);
     let (_, rx) = follow(&logs, 1);
-    sink.line("\u{1b}[31merror\u{1b}[0m: one");
-    sink.line("two \u{2713}");
+    // Escape codes take six bytes each in JSON: more than a batch's text would say.
+    for i in 0..3000 {
+        sink.line(&format!(
+            "\u{1b}[1m\u{1b}[32m{i}\u{1b}[0m \u{1b}[2mok\u{1b}[0m"
+        ));
+    }
     drop(sink);
     let (batches, total) = until_end(&rx);
-    let mut streamed = Vec::new();
+    let files = logs.files(RunId(1), PartKind::Build).unwrap();
     for batch in batches {
-        let bytes = LogFeed::Lines(batch).encode();
-        let at = bytes.iter().position(|&b| b == b'\n').unwrap();
-        let header: view::LogBatchHeader = serde_json::from_slice(&bytes[..at]).unwrap();
-        assert_eq!(
-            header.times.iter().map(|run| run.lines as u64).sum::<u64>(),
-            header.count
+        let json = LogFeed::Lines { batch, errors: 0 }.to_json();
+        assert!(
+            json.len() < view::MESSAGE_BYTES_DIRECT,
+            "{} bytes",
+            json.len()
         );
-        streamed.extend_from_slice(&bytes[at + 1..]);
+        let message: view::LogBatch = serde_json::from_str(&json).unwrap();
+        let count: u32 = message.times.iter().map(|run| run.lines).sum();
+        assert_eq!(count as usize, message.lines.len());
+        let stored = page(&files, message.first, message.lines.len() as u64).unwrap();
+        assert_eq!(stored.lines, message.lines, "the lines are the stored ones");
     }
-    assert_eq!(String::from_utf8(streamed).unwrap(), stored(&logs, 1));
-    let end = LogFeed::Ended { lines: total }.encode();
-    let header: view::LogBatchHeader =
-        serde_json::from_slice(end.strip_suffix(b"\n").unwrap()).unwrap();
-    assert_eq!(header.ended, Some(2));
+    let end: view::LogBatch = serde_json::from_str(
+        &LogFeed::Ended {
+            lines: total,
+            errors: 0,
+        }
+        .to_json(),
+    )
+    .unwrap();
+    assert_eq!(end.ended, Some(3000));
 }

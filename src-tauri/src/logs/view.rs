@@ -38,32 +38,32 @@ pub struct LineMark {
     pub kind: LineKind,
 }
 
-/// One message on a followed log's channel (sent as bytes: [`LogFeed::encode`]).
+/// One message on a followed log's channel, before it is sent ([`LogFeed::to_json`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogFeed {
-    /// New lines, in order, continuing what was sent before.
-    Lines(LogLines),
+    /// New lines, in order; `errors` of all lines written so far report an error.
+    Lines { batch: LogLines, errors: u64 },
     /// The part ended: its log has this many lines and will not grow.
-    Ended { lines: u64 },
+    Ended { lines: u64, errors: u64 },
 }
 
-/// The first line of a message on a followed log's channel. The message is
-/// this header as JSON, a line break, then `count` lines each ended by a
-/// line break: exactly the bytes those lines have in the stored log. When a
-/// build printed more in a frame than one batch holds, `first` is past the
-/// end of the previous batch: the lines between are read in pages.
+/// A message on a followed log's channel: the newest lines written since the
+/// previous message, exactly as stored. When a build printed more in a frame
+/// than one message holds, `first` is past the end of the previous message:
+/// the lines between are in the stored log, read in pages.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
-pub struct LogBatchHeader {
+pub struct LogBatch {
     /// The number of the first line.
     pub first: u64,
-    pub count: u64,
+    pub lines: Vec<String>,
     /// When the lines were written, as runs of lines with the same time.
     pub times: Vec<TimeRun>,
-    /// The marks of every line written since the previous message (also of
-    /// lines this one does not hold).
+    /// The lines of this message that stand out.
     pub marks: Vec<LineMark>,
+    /// How many lines of the whole log so far report an error.
+    pub errors: u64,
     /// Set on the last message: the part ended with this many lines.
     pub ended: Option<u64>,
 }
@@ -77,46 +77,59 @@ pub struct TimeRun {
     pub lines: u32,
 }
 
+/// Messages under this many bytes are evaluated in the page at once; larger
+/// ones are fetched by the page, which costs it far more (Tauri's channels).
+pub const MESSAGE_BYTES_DIRECT: usize = 8192;
+
+fn batch_message(batch: &LogLines, from: usize, errors: u64) -> LogBatch {
+    let mut times: Vec<TimeRun> = Vec::new();
+    for at in &batch.times[from..] {
+        match times.last_mut() {
+            Some(run) if run.at == *at => run.lines += 1,
+            _ => times.push(TimeRun { at: *at, lines: 1 }),
+        }
+    }
+    let first = batch.first + from as u64;
+    LogBatch {
+        first,
+        lines: batch.lines[from..].to_vec(),
+        times,
+        marks: batch
+            .marks
+            .iter()
+            .filter(|m| m.line >= first)
+            .copied()
+            .collect(),
+        errors,
+        ended: None,
+    }
+}
+
 impl LogFeed {
-    /// The message as it crosses to the window (see [`LogBatchHeader`]):
-    /// no JSON array of lines to build or parse, the text as stored.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The message as JSON: under [`MESSAGE_BYTES_DIRECT`] whenever its
+    /// newest line fits (older lines are left to the pages when escaping
+    /// made the text longer than it is stored).
+    pub fn to_json(&self) -> String {
         match self {
-            LogFeed::Lines(batch) => {
-                let mut times: Vec<TimeRun> = Vec::new();
-                for at in &batch.times {
-                    match times.last_mut() {
-                        Some(run) if run.at == *at => run.lines += 1,
-                        _ => times.push(TimeRun { at: *at, lines: 1 }),
+            LogFeed::Lines { batch, errors } => {
+                let mut from = 0;
+                loop {
+                    let json = serde_json::to_string(&batch_message(batch, from, *errors))
+                        .unwrap_or_default();
+                    let left = batch.lines.len() - from;
+                    if json.len() < MESSAGE_BYTES_DIRECT || left <= 1 {
+                        return json;
                     }
+                    from += left.div_ceil(2);
                 }
-                let header = LogBatchHeader {
-                    first: batch.first,
-                    count: batch.lines.len() as u64,
-                    times,
-                    marks: batch.marks.clone(),
-                    ended: None,
-                };
-                let text: usize = batch.lines.iter().map(|line| line.len() + 1).sum();
-                let mut bytes = serde_json::to_vec(&header).unwrap_or_default();
-                bytes.reserve(text + 1);
-                bytes.push(b'\n');
-                for line in &batch.lines {
-                    bytes.extend_from_slice(line.as_bytes());
-                    bytes.push(b'\n');
-                }
-                bytes
             }
-            LogFeed::Ended { lines } => {
-                let header = LogBatchHeader {
-                    first: *lines,
-                    ended: Some(*lines),
-                    ..LogBatchHeader::default()
-                };
-                let mut bytes = serde_json::to_vec(&header).unwrap_or_default();
-                bytes.push(b'\n');
-                bytes
-            }
+            LogFeed::Ended { lines, errors } => serde_json::to_string(&LogBatch {
+                first: *lines,
+                errors: *errors,
+                ended: Some(*lines),
+                ..LogBatch::default()
+            })
+            .unwrap_or_default(),
         }
     }
 }
@@ -132,6 +145,8 @@ pub struct LogStart {
     pub live: bool,
     /// While live: who follows, to stop following early (`unfollow_log`).
     pub follower: Option<u64>,
+    /// How many of those lines report an error.
+    pub errors: u64,
 }
 
 /// One line, on its own.

@@ -1,6 +1,7 @@
 // Typed calls for a part's log. Every type comes from the Rust side (bindings/).
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { toApiError } from "./api";
+import type { LogBatch } from "./bindings/LogBatch";
 import type { LogErrors } from "./bindings/LogErrors";
 import type { LogLines } from "./bindings/LogLines";
 import type { LogMatches } from "./bindings/LogMatches";
@@ -8,7 +9,6 @@ import type { LogStart } from "./bindings/LogStart";
 import type { PartKind } from "./bindings/PartKind";
 import type { RunId } from "./bindings/RunId";
 import type { SavedLog } from "./bindings/SavedLog";
-import { decodeBatch, type LogMessage } from "./logBatch";
 
 async function call<T>(command: string, args: Record<string, unknown>): Promise<T> {
   try {
@@ -20,9 +20,9 @@ async function call<T>(command: string, args: Record<string, unknown>): Promise<
 
 export const logApi = {
   /** Lines so far; later ones arrive on `onFeed` in batches. */
-  follow: (runId: RunId, part: PartKind, onFeed: (message: LogMessage) => void) => {
-    const feed = new Channel<ArrayBuffer>();
-    feed.onmessage = (bytes) => onFeed(decodeBatch(bytes));
+  follow: (runId: RunId, part: PartKind, onFeed: (batch: LogBatch) => void) => {
+    const feed = new Channel<LogBatch>();
+    feed.onmessage = onFeed;
     return call<LogStart>("follow_log", { runId, part, feed });
   },
   unfollow: (follower: number) => call<void>("unfollow_log", { follower }),

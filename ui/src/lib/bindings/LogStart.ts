@@ -15,4 +15,8 @@ live: boolean,
 /**
  * While live: who follows, to stop following early (`unfollow_log`).
  */
-follower: number | null, };
+follower: number | null, 
+/**
+ * How many of those lines report an error.
+ */
+errors: number, };
