@@ -12,7 +12,8 @@ import { remote } from "webdriverio";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const application = process.env.STAGELINE_BINARY ?? join(root, "target/debug/stageline");
 export const screenshots = join(root, "tests/screenshots");
-const port = 4444;
+// The WebDriver port (tauri-driver), and the one it gives WebKitWebDriver next to it.
+const port = Number(process.env.STAGELINE_WEBDRIVER_PORT ?? 4444);
 
 /** The moto server the test command started. */
 export function motoUrl() {
@@ -99,7 +100,7 @@ export async function startDriver(home) {
     DOCKER_CONFIG: join(home, "docker"),
   };
   // Its own process group, so stopping it also stops the WebKitWebDriver it starts.
-  const driver = spawn("tauri-driver", ["--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   driver.stdout.on("data", (d) => (output += d));
   driver.stderr.on("data", (d) => (output += d));

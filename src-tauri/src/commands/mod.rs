@@ -1,6 +1,7 @@
 //! Tauri commands: arguments in, one call into the core, errors mapped.
 
 pub mod accounts;
+pub mod logs;
 pub mod pipeline;
 pub mod stacks;
 pub mod stage_window;

@@ -1,9 +1,8 @@
-//! Approvals, retries, rollbacks, history and logs.
+//! Approvals, retries, rollbacks and history (logs are in `logs`).
 
 use stageline_engine::flow::Input;
-use stageline_engine::{ApprovalId, Decision, DecisionSource, PartKind, ReleaseId, RunId, StageId};
+use stageline_engine::{ApprovalId, Decision, DecisionSource, ReleaseId, RunId, StageId};
 use stageline_store::RunRecord;
-use tauri::ipc::Channel;
 
 use crate::commands::CoreState;
 use crate::error::AppResult;
@@ -58,19 +57,6 @@ pub async fn redeploy(
 #[tauri::command]
 pub async fn run_history(core: CoreState<'_>, stage_id: StageId) -> AppResult<Vec<RunRecord>> {
     Ok(core.store.run_history(stage_id, 50).await?)
-}
-
-/// A part's log so far; new lines then arrive on `lines` as they are written.
-#[tauri::command]
-pub async fn follow_log(
-    core: CoreState<'_>,
-    run_id: RunId,
-    part: PartKind,
-    lines: Channel<String>,
-) -> AppResult<String> {
-    Ok(core.logs.follow(run_id, part, move |line| {
-        lines.send(line.to_string()).is_ok()
-    }))
 }
 
 /// The approvals asked at a stage and how each was decided, newest first.

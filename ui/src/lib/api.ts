@@ -1,5 +1,5 @@
 // Typed calls into the backend. Every type comes from the Rust side (bindings/).
-import { Channel, invoke } from "@tauri-apps/api/core";
+import { invoke } from "@tauri-apps/api/core";
 import type { Account } from "./bindings/Account";
 import type { AccountId } from "./bindings/AccountId";
 import type { AppError } from "./bindings/AppError";
@@ -10,7 +10,6 @@ import type { ErrorCode } from "./bindings/ErrorCode";
 import type { FieldError } from "./bindings/FieldError";
 import type { NewAccount } from "./bindings/NewAccount";
 import type { NewStack } from "./bindings/NewStack";
-import type { PartKind } from "./bindings/PartKind";
 import type { ReleaseId } from "./bindings/ReleaseId";
 import type { RunId } from "./bindings/RunId";
 import type { RunRecord } from "./bindings/RunRecord";
@@ -89,9 +88,4 @@ export const api = {
   approvalPreview: (approvalId: ApprovalId) => call<ApprovalPreview>("approval_preview", { approvalId }),
   stageStackHealth: (stageId: StageId) => call<StageStackHealth>("stage_stack_health", { stageId }),
   continueRollback: (stageId: StageId) => call<StageStackHealth>("continue_rollback", { stageId }),
-  followLog: (runId: RunId, part: PartKind, onLine: (line: string) => void) => {
-    const lines = new Channel<string>();
-    lines.onmessage = onLine;
-    return call<string>("follow_log", { runId, part, lines });
-  },
 };
