@@ -23,6 +23,25 @@ impl SecretMask {
         SecretMask { values }
     }
 
+    /// A log line with every secret masked — also a secret a terminal would
+    /// show although the raw bytes split it (escape codes inside it, or a
+    /// carriage-return rewrite that assembles it): then the line is stored as
+    /// the masked text a terminal shows, since its raw form cannot be masked.
+    pub(crate) fn apply_line(&self, line: &str) -> String {
+        let masked = self.apply(line);
+        if self.values.is_empty() || !(line.contains('\x1b') || line.contains('\r')) {
+            return masked;
+        }
+        // What a terminal would show of the masked line, if it still shows a secret.
+        let shown = as_terminal_shows(&masked);
+        let shown_masked = self.apply(&shown);
+        if shown_masked != shown {
+            shown_masked
+        } else {
+            masked
+        }
+    }
+
     /// `text` with every secret value replaced by `***`.
     pub(crate) fn apply(&self, text: &str) -> String {
         let mut masked = text.to_string();
@@ -40,9 +59,56 @@ impl SecretMask {
     }
 }
 
+/// What a terminal shows for one line: escape sequences dropped, and each
+/// carriage return rewriting the line from its start.
+fn as_terminal_shows(line: &str) -> String {
+    let mut shown: Vec<char> = Vec::new();
+    let mut column = 0;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                // CSI (`ESC [ … final`) or a two-character escape.
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for next in chars.by_ref() {
+                        if ('@'..='~').contains(&next) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\r' => column = 0,
+            _ => {
+                if column < shown.len() {
+                    shown[column] = c;
+                } else {
+                    shown.push(c);
+                }
+                column += 1;
+            }
+        }
+    }
+    shown.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_split_by_escape_codes_or_assembled_by_a_carriage_return_is_masked() {
+        let mask = SecretMask::new(["hunter2"]);
+        assert_eq!(mask.apply_line("token hun\x1b[0mter2 ok"), "token *** ok");
+        assert_eq!(mask.apply_line("xxxter2\rhun"), "***");
+        assert_eq!(
+            mask.apply_line("\x1b[32mgreen\x1b[0m hunter2"),
+            "\x1b[32mgreen\x1b[0m ***",
+            "colours stay when the raw line masks cleanly"
+        );
+    }
 
     #[test]
     fn every_occurrence_of_every_secret_is_masked() {

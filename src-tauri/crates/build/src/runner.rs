@@ -69,7 +69,7 @@ struct MaskedLog {
 
 impl MaskedLog {
     fn line(&self, text: &str) {
-        self.sink.line(&self.mask.apply(text));
+        self.sink.line(&self.mask.apply_line(text));
     }
 }
 
