@@ -190,18 +190,22 @@ async fn r16_a_newer_release_waits_at_a_busy_stage_and_a_still_newer_one_superse
     flow.fakes.deployer.release("dev");
     flow.wait_deployed("dev", 3).await;
     let dev = flow.stage("dev").await;
-    let ran: Vec<ReleaseId> = flow
+    let rows: Vec<(ReleaseId, RunStatus)> = flow
         .fakes
         .store
         .runs()
         .into_iter()
         .filter(|r| r.stage_id == dev)
-        .map(|r| r.release_id)
+        .map(|r| (r.release_id, r.status))
         .collect();
     assert_eq!(
-        ran,
-        [flow.release_of(1), flow.release_of(3)],
-        "commit 2 never ran"
+        rows,
+        [
+            (flow.release_of(1), RunStatus::Succeeded),
+            (flow.release_of(2), RunStatus::Superseded),
+            (flow.release_of(3), RunStatus::Succeeded),
+        ],
+        "commit 2 never ran; its row says it was superseded"
     );
 }
 

@@ -1,6 +1,6 @@
 //! `load`: what the engine resumes from, and the Store port itself.
 
-use stageline_engine::ports::{BoxFuture, Change, Snapshot, StageFlow, Store};
+use stageline_engine::ports::{BoxFuture, Change, Request, Snapshot, StageFlow, Store};
 use stageline_engine::*;
 
 use crate::open::{store_error, SqliteStore};
@@ -80,18 +80,19 @@ impl SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, PortError>>()?;
-        let flows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT stage_id, deployed_release_id, waiting_release_id FROM stage_flows",
+        let flows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT stage_id, deployed_release_id, waiting_release_id, reached_release_id FROM stage_flows",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(read)?;
         let flows = flows
             .into_iter()
-            .map(|(stage, deployed, waiting)| StageFlow {
+            .map(|(stage, deployed, waiting, reached)| StageFlow {
                 stage_id: StageId(stage),
                 deployed: deployed.map(ReleaseId),
                 waiting: waiting.map(ReleaseId),
+                reached: reached.map(ReleaseId),
             })
             .collect();
         let active_runs: Vec<Run> = self
@@ -99,7 +100,7 @@ impl SqliteStore {
             .await?;
         let latest_runs: Vec<Run> = self
             .json_column(
-                "SELECT data FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY stage_id)
+                "SELECT data FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE status != 'superseded' GROUP BY stage_id)
                    AND stage_id IN (SELECT id FROM stages) ORDER BY id",
             )
             .await?;
@@ -112,13 +113,27 @@ impl SqliteStore {
                 "SELECT data FROM releases WHERE id IN (
                     SELECT deployed_release_id FROM stage_flows UNION SELECT waiting_release_id FROM stage_flows
                     UNION SELECT release_id FROM runs WHERE status = 'running'
-                    UNION SELECT release_id FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY stage_id)
+                    UNION SELECT release_id FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE status != 'superseded' GROUP BY stage_id)
                     UNION SELECT release_id FROM approvals WHERE status = 'pending'
                     UNION SELECT MAX(id) FROM releases GROUP BY stack_id)
                  ORDER BY id",
             )
             .await?;
+        let requests: Vec<Request> = self
+            .json_column("SELECT data FROM effect_requests ORDER BY stage_id, kind")
+            .await?;
+        let (highest_id,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(id) FROM (
+                SELECT MAX(id) AS id FROM accounts UNION ALL SELECT MAX(id) FROM stacks
+                UNION ALL SELECT MAX(id) FROM stages UNION ALL SELECT MAX(id) FROM releases
+                UNION ALL SELECT MAX(id) FROM runs UNION ALL SELECT MAX(id) FROM approvals)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(read)?;
         Ok(Snapshot {
+            requests,
+            highest_id: highest_id.unwrap_or(0),
             accounts,
             stacks,
             stages,

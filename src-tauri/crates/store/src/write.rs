@@ -109,13 +109,14 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
         }
         Change::PutFlow(f) => {
             sqlx::query(
-                "INSERT INTO stage_flows (stage_id, deployed_release_id, waiting_release_id) VALUES (?, ?, ?)
+                "INSERT INTO stage_flows (stage_id, deployed_release_id, waiting_release_id, reached_release_id) VALUES (?, ?, ?, ?)
                  ON CONFLICT (stage_id) DO UPDATE SET deployed_release_id = excluded.deployed_release_id,
-                   waiting_release_id = excluded.waiting_release_id",
+                   waiting_release_id = excluded.waiting_release_id, reached_release_id = excluded.reached_release_id",
             )
             .bind(f.stage_id.0)
             .bind(f.deployed.map(|r| r.0))
             .bind(f.waiting.map(|r| r.0))
+            .bind(f.reached.map(|r| r.0))
             .execute(&mut **tx)
             .await
         }
@@ -160,6 +161,24 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
             .bind(to_json(&a)?)
             .execute(&mut **tx)
             .await
+        }
+        Change::PutRequest(r) => {
+            sqlx::query(
+                "INSERT INTO effect_requests (stage_id, kind, data) VALUES (?, ?, ?)
+                 ON CONFLICT (stage_id, kind) DO UPDATE SET data = excluded.data",
+            )
+            .bind(r.stage_id().0)
+            .bind(r.kind())
+            .bind(to_json(&r)?)
+            .execute(&mut **tx)
+            .await
+        }
+        Change::ClearRequest(r) => {
+            sqlx::query("DELETE FROM effect_requests WHERE stage_id = ? AND kind = ?")
+                .bind(r.stage_id().0)
+                .bind(r.kind())
+                .execute(&mut **tx)
+                .await
         }
     };
     result

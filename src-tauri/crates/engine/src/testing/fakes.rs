@@ -47,6 +47,17 @@ impl Clock for FixedClock {
     fn new_id(&self) -> i64 {
         self.next_id.fetch_add(1, Ordering::SeqCst)
     }
+
+    fn ids_above(&self, floor: i64) {
+        self.next_id.fetch_max(floor + 1, Ordering::SeqCst);
+    }
+}
+
+impl FixedClock {
+    /// Sets the next id (as a wall clock stepping back would).
+    pub fn set_next_id(&self, id: i64) {
+        self.next_id.store(id, Ordering::SeqCst);
+    }
 }
 
 /// Named gates a fake operation waits at while they are held.
@@ -232,6 +243,8 @@ pub struct FakeDeployer {
     scales: Mutex<Vec<(String, u32)>>,
     deleted: Mutex<Vec<String>>,
     failing_deletes: Mutex<HashSet<String>>,
+    unreachable_reconciles: AtomicI64,
+    reconciles: AtomicI64,
     gates: Gates,
 }
 
@@ -282,6 +295,16 @@ impl FakeDeployer {
             .lock()
             .unwrap()
             .insert(name.to_string(), release);
+    }
+
+    /// Makes the next `n` reconciles fail as an unreachable AWS would.
+    pub fn fail_reconciles(&self, n: i64) {
+        self.unreachable_reconciles.store(n, Ordering::SeqCst);
+    }
+
+    /// How many reconciles were asked for.
+    pub fn reconciles(&self) -> i64 {
+        self.reconciles.load(Ordering::SeqCst)
     }
 
     /// Every stage whose stack was deleted.
@@ -337,7 +360,15 @@ impl Deployer for FakeDeployer {
     ) -> BoxFuture<'static, Result<DeployedState, PortError>> {
         let runs_it =
             self.running.lock().unwrap().get(&job.stage.settings.name) == Some(&job.release.id);
+        self.reconciles.fetch_add(1, Ordering::SeqCst);
+        let unreachable = self.unreachable_reconciles.fetch_sub(1, Ordering::SeqCst) > 0;
         Box::pin(async move {
+            if unreachable {
+                return Err(PortError::new(
+                    System::Aws,
+                    "dispatch failure: connection to cloudformation.us-east-1.amazonaws.com timed out",
+                ));
+            }
             Ok(if runs_it {
                 DeployedState::Deployed
             } else {

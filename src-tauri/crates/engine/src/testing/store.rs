@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, RunStatus, Stack, Stage};
 use crate::error::{PortError, System};
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
-use crate::ports::{BoxFuture, Change, Snapshot, StageFlow, Store};
+use crate::ports::{BoxFuture, Change, Request, Snapshot, StageFlow, Store};
 
 #[derive(Default, Clone)]
 struct Data {
@@ -18,6 +18,22 @@ struct Data {
     releases: BTreeMap<ReleaseId, Release>,
     runs: BTreeMap<RunId, Run>,
     approvals: BTreeMap<ApprovalId, Approval>,
+    requests: BTreeMap<(StageId, &'static str), Request>,
+}
+
+impl Data {
+    /// The highest id of any row, as the SQLite store computes it.
+    fn highest_id(&self) -> i64 {
+        let ids = [
+            self.accounts.keys().map(|k| k.0).max(),
+            self.stacks.keys().map(|k| k.0).max(),
+            self.stages.keys().map(|k| k.0).max(),
+            self.releases.keys().map(|k| k.0).max(),
+            self.runs.keys().map(|k| k.0).max(),
+            self.approvals.keys().map(|k| k.0).max(),
+        ];
+        ids.into_iter().flatten().max().unwrap_or(0)
+    }
 }
 
 /// Pipeline state in memory.
@@ -52,6 +68,17 @@ impl MemStore {
             .approvals
             .values()
             .cloned()
+            .collect()
+    }
+
+    /// Every requested effect without its result.
+    pub fn requests(&self) -> Vec<Request> {
+        self.data
+            .lock()
+            .unwrap()
+            .requests
+            .values()
+            .copied()
             .collect()
     }
 
@@ -99,6 +126,9 @@ fn apply_change(data: &mut Data, change: Change) {
         }
         Change::DeleteStack(id) => {
             data.stacks.remove(&id);
+            let stages = &data.stages;
+            data.requests
+                .retain(|(stage, _), _| stages.get(stage).is_some_and(|s| s.stack_id != id));
             data.stages.retain(|_, s| s.stack_id != id);
             data.runs.retain(|_, r| r.stack_id != id);
             data.approvals.retain(|_, a| a.stack_id != id);
@@ -129,6 +159,7 @@ fn apply_change(data: &mut Data, change: Change) {
                 }
             }
             data.flows.remove(&id);
+            data.requests.retain(|(stage, _), _| *stage != id);
         }
         Change::PutFlow(f) => {
             data.flows.insert(f.stage_id, f);
@@ -141,6 +172,12 @@ fn apply_change(data: &mut Data, change: Change) {
         }
         Change::PutApproval(a) => {
             data.approvals.insert(a.id, a);
+        }
+        Change::PutRequest(r) => {
+            data.requests.insert((r.stage_id(), r.kind()), r);
+        }
+        Change::ClearRequest(r) => {
+            data.requests.remove(&(r.stage_id(), r.kind()));
         }
     }
 }
@@ -156,11 +193,10 @@ impl Store for MemStore {
                 .cloned()
                 .collect();
             let mut latest: BTreeMap<StageId, Run> = BTreeMap::new();
-            for run in data
-                .runs
-                .values()
-                .filter(|r| data.stages.contains_key(&r.stage_id))
-            {
+            // A superseded release never ran: it is not a stage's latest run.
+            for run in data.runs.values().filter(|r| {
+                data.stages.contains_key(&r.stage_id) && r.status != RunStatus::Superseded
+            }) {
                 latest.insert(run.stage_id, run.clone());
             }
             let pending_approvals: Vec<Approval> = data
@@ -204,6 +240,8 @@ impl Store for MemStore {
                 active_runs,
                 latest_runs: latest.into_values().collect(),
                 pending_approvals,
+                requests: data.requests.values().copied().collect(),
+                highest_id: data.highest_id(),
             })
         })
     }
