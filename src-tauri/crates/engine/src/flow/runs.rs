@@ -94,21 +94,21 @@ impl Tx<'_> {
             .get(&by)
             .map(|r| r.commit.short_sha().to_string())
             .unwrap_or_default();
-        let mut parts: Vec<Part> = PartKind::ALL.iter().map(|k| Part::pending(*k)).collect();
-        parts[0].message = Some(format!(
-            "A newer release ({newer}) took its place while it waited; it never ran here."
-        ));
-        let run = Run {
+        let mut run = Run {
             id: RunId(self.new_id()),
             stack_id: self.s.stages[&stage_id].stack_id,
             stage_id,
             release_id,
             status: RunStatus::Superseded,
             trigger: RunTrigger::Flow,
-            parts,
+            parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
             created_at: self.now,
             finished_at: Some(self.now),
         };
+        // On the deploy part: what the stage window shows first.
+        run.part_mut(PartKind::Deploy).message = Some(format!(
+            "A newer release ({newer}) took its place while it waited; it never ran here."
+        ));
         self.put_run(&run);
         self.event(PipelineEvent::ReleaseSuperseded {
             release_id,
