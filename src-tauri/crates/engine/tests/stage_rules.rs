@@ -318,10 +318,11 @@ async fn different_stacks_run_in_parallel() {
         })
         .await
         .unwrap();
-    flow.fakes.builder.hold(PartKind::Build);
+    // Each stack's build is held on its own: both must be under way at once.
+    let (shop_sha, blog_sha) = (commit(1).sha, commit(9).sha);
+    flow.fakes.builder.hold_sha(&shop_sha);
+    flow.fakes.builder.hold_sha(&blog_sha);
     flow.commit(1).await;
-    flow.wait_part("dev", PartKind::Build).await;
-    flow.fakes.builder.release(PartKind::Build);
     let input = Input::CommitDetected {
         stack_id: other.id,
         head: commit(9),
@@ -329,13 +330,40 @@ async fn different_stacks_run_in_parallel() {
         forced: false,
     };
     flow.pipeline.send(input).await.unwrap();
-    flow.wait_deployed("dev", 1).await;
+    let builds_started = |fakes: &Fakes| {
+        let calls = fakes.builder.calls();
+        let started = |sha: &str| {
+            calls
+                .iter()
+                .any(|c| c.part == PartKind::Build && c.sha == sha)
+        };
+        started(&commit(1).sha) && started(&commit(9).sha)
+    };
+    for _ in 0..2000 {
+        if builds_started(&flow.fakes) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        builds_started(&flow.fakes),
+        "both builds run at the same time, neither finished"
+    );
+    // The second stack finishes first while the first is still held.
+    flow.fakes.builder.release_sha(&blog_sha);
     wait_until(&flow.pipeline, "blog's dev runs commit 9", move |s| {
         s.flow_of(other.id)
             .first()
             .is_some_and(|st| s.flow(st.id).deployed.is_some())
     })
     .await;
+    assert_eq!(
+        flow.deployed_sha("dev").await,
+        None,
+        "shop is still building"
+    );
+    flow.fakes.builder.release_sha(&shop_sha);
+    flow.wait_deployed("dev", 1).await;
 }
 
 #[tokio::test]

@@ -90,6 +90,8 @@ impl Gates {
 pub struct FakeSource {
     heads: Mutex<HashMap<StackId, Commit>>,
     checkouts: Mutex<Vec<(StackId, String)>>,
+    head_reads: AtomicI64,
+    gates: Gates,
 }
 
 impl FakeSource {
@@ -102,12 +104,29 @@ impl FakeSource {
     pub fn checkouts(&self) -> usize {
         self.checkouts.lock().unwrap().len()
     }
+
+    /// Holds every read of a branch head until released.
+    pub fn hold_heads(&self) {
+        self.gates.hold("head");
+    }
+
+    pub fn release_heads(&self) {
+        self.gates.release("head");
+    }
+
+    /// How many times a branch head was read.
+    pub fn head_reads(&self) -> i64 {
+        self.head_reads.load(Ordering::SeqCst)
+    }
 }
 
 impl Source for FakeSource {
     fn head(&self, stack: &Stack) -> BoxFuture<'_, Result<Commit, PortError>> {
         let head = self.heads.lock().unwrap().get(&stack.id).cloned();
+        self.head_reads.fetch_add(1, Ordering::SeqCst);
+        let gate = self.gates.sender("head");
         Box::pin(async move {
+            let _ = gate.subscribe().wait_for(|held| !held).await;
             head.ok_or_else(|| PortError::new(System::Git, "The branch has no commits."))
         })
     }
@@ -156,6 +175,15 @@ impl FakeBuilder {
     /// Lets every part succeed again.
     pub fn heal(&self) {
         self.failing.lock().unwrap().clear();
+    }
+
+    /// Holds every part of the commit `sha` until released.
+    pub fn hold_sha(&self, sha: &str) {
+        self.gates.hold(sha);
+    }
+
+    pub fn release_sha(&self, sha: &str) {
+        self.gates.release(sha);
     }
 
     /// Holds `part` (for any commit) until released.
@@ -208,10 +236,11 @@ impl Builder for FakeBuilder {
             .unwrap()
             .contains(&(call.part, call.sha.clone()));
         let gate = self.gates.sender(call.part.as_str());
+        let sha_gate = self.gates.sender(&call.sha);
         self.calls.lock().unwrap().push(call.clone());
         Box::pin(async move {
-            let mut receiver = gate.subscribe();
-            let _ = receiver.wait_for(|held| !held).await;
+            let _ = gate.subscribe().wait_for(|held| !held).await;
+            let _ = sha_gate.subscribe().wait_for(|held| !held).await;
             log.line(&format!(
                 "{} of {} at {}",
                 call.part.as_str(),
@@ -240,9 +269,10 @@ pub struct FakeDeployer {
     deploys: Arc<Mutex<Vec<(String, ReleaseId)>>>,
     running: Arc<Mutex<HashMap<String, ReleaseId>>>,
     failing: Mutex<HashSet<String>>,
-    scales: Mutex<Vec<(String, u32)>>,
+    scales: Arc<Mutex<Vec<(String, u32)>>>,
     deleted: Mutex<Vec<String>>,
     failing_deletes: Mutex<HashSet<String>>,
+    failing_scales: Mutex<HashSet<String>>,
     unreachable_reconciles: AtomicI64,
     reconciles: AtomicI64,
     gates: Gates,
@@ -261,6 +291,11 @@ impl FakeDeployer {
     /// Makes deploys to the stage `name` fail.
     pub fn fail(&self, name: &str) {
         self.failing.lock().unwrap().insert(name.to_string());
+    }
+
+    /// Lets deploys to the stage `name` succeed again.
+    pub fn heal(&self, name: &str) {
+        self.failing.lock().unwrap().remove(name);
     }
 
     /// Makes deleting the stage `name` fail (or succeed again with `false`).
@@ -295,6 +330,25 @@ impl FakeDeployer {
             .lock()
             .unwrap()
             .insert(name.to_string(), release);
+    }
+
+    /// Makes scaling the stage `name` fail (or succeed again with `false`).
+    pub fn fail_scale(&self, name: &str, fail: bool) {
+        let mut set = self.failing_scales.lock().unwrap();
+        if fail {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
+    }
+
+    /// Holds every scale call until released.
+    pub fn hold_scales(&self) {
+        self.gates.hold("scale");
+    }
+
+    pub fn release_scales(&self) {
+        self.gates.release("scale");
     }
 
     /// Makes the next `n` reconciles fail as an unreachable AWS would.
@@ -384,11 +438,24 @@ impl Deployer for FakeDeployer {
         stage: Stage,
         count: u32,
     ) -> BoxFuture<'static, Result<(), PortError>> {
-        self.scales
+        let fails = self
+            .failing_scales
             .lock()
             .unwrap()
-            .push((stage.settings.name, count));
-        Box::pin(async { Ok(()) })
+            .contains(&stage.settings.name);
+        let gate = self.gates.sender("scale");
+        let scales = self.scales.clone();
+        Box::pin(async move {
+            let _ = gate.subscribe().wait_for(|held| !held).await;
+            if fails {
+                return Err(PortError::new(
+                    System::Aws,
+                    "AccessDeniedException: not allowed to call ecs:UpdateService",
+                ));
+            }
+            scales.lock().unwrap().push((stage.settings.name, count));
+            Ok(())
+        })
     }
 
     fn delete_stage(
