@@ -150,8 +150,15 @@ impl Tx<'_> {
         let flow = self.s.flow_of(stack_id);
         let index = flow.iter().position(|s| s.id == stage.id).unwrap_or(0);
         if index == 0 {
+            // The stage it displaces no longer takes the head (it now has a
+            // predecessor that deployed nothing yet).
+            if let Some(displaced) = flow.get(1).map(|s| s.id) {
+                self.clear_request(Request::FirstDeploy {
+                    stage_id: displaced,
+                });
+            }
             // R7/R17: recorded before it is asked, asked again at every start
-            // until the stage has its first run.
+            // until the stage has its first release.
             self.put_request(Request::FirstDeploy { stage_id: stage.id });
             self.effect(Effect::FetchHead {
                 stack,
@@ -200,7 +207,9 @@ impl Tx<'_> {
             }
         };
         self.set_warning(stage.stack_id, source, None);
-        if self.s.running_at(stage_id).is_some() {
+        if self.s.reached(stage_id).is_some() || !self.is_first(stage_id) {
+            // A release got there first (R7: approval governs later arrivals),
+            // or a stage was inserted before it (it waits for the next release).
             self.clear_request(request);
             return;
         }
@@ -339,6 +348,14 @@ impl Tx<'_> {
         };
         self.put_request(request);
         self.issue_request(request);
+    }
+
+    /// Whether the stage is the first of its stack's flow.
+    fn is_first(&self, stage_id: StageId) -> bool {
+        self.s
+            .stages
+            .get(&stage_id)
+            .is_some_and(|s| self.s.flow_of(s.stack_id).first().map(|f| f.id) == Some(stage_id))
     }
 
     /// Starts the effect a request stands for (again, after a start).

@@ -256,13 +256,15 @@ impl Tx<'_> {
         for request in requests {
             self.issue_request(request);
         }
-        let idle_with_waiting: Vec<_> = self
+        let mut idle_with_waiting: Vec<_> = self
             .s
             .flows
             .values()
             .filter(|f| f.waiting.is_some() && self.s.running_at(f.stage_id).is_none())
             .map(|f| f.stage_id)
             .collect();
+        // In a fixed order, so a start is reproducible.
+        idle_with_waiting.sort();
         for stage_id in idle_with_waiting {
             self.stage_freed(stage_id);
         }

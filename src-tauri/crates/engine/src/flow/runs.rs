@@ -27,6 +27,9 @@ impl Tx<'_> {
             return;
         }
         self.mark_reached(stage_id, release_id);
+        // A release reaching a new first stage before its head was read
+        // is its first release: approval governs it (R7), the head is moot.
+        self.clear_request(Request::FirstDeploy { stage_id });
         if !self.s.stages[&stage_id].settings.requires_approval {
             self.enter(stage_id, release_id);
             return;

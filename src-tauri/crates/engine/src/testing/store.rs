@@ -31,6 +31,9 @@ impl Data {
             self.releases.keys().map(|k| k.0).max(),
             self.runs.keys().map(|k| k.0).max(),
             self.approvals.keys().map(|k| k.0).max(),
+            // History outlives its stage: a gone stage's id is not minted again.
+            self.runs.values().map(|r| r.stage_id.0).max(),
+            self.approvals.values().map(|a| a.stage_id.0).max(),
         ];
         ids.into_iter().flatten().max().unwrap_or(0)
     }
@@ -58,6 +61,17 @@ impl MemStore {
     /// Every run ever written.
     pub fn runs(&self) -> Vec<Run> {
         self.data.lock().unwrap().runs.values().cloned().collect()
+    }
+
+    /// Every release ever written (of stacks that still exist).
+    pub fn releases(&self) -> Vec<Release> {
+        self.data
+            .lock()
+            .unwrap()
+            .releases
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Every approval ever written.
