@@ -25,6 +25,12 @@ pub struct Checker {
     expected: HashMap<ApprovalId, (ApprovalStatus, Decision)>,
     /// Runs that had finished: they never change again.
     finished: BTreeMap<RunId, Run>,
+    /// Whether a run's release flows on when it succeeds, as the model sees
+    /// it: a flow run does, a new stage's first run and a redeploy do not,
+    /// and a retry does what the run it retried did (R7, R17).
+    flows: HashMap<RunId, bool>,
+    /// The step at which a stage was last switched to manual approval.
+    manual_since: HashMap<StageId, usize>,
 }
 
 fn flows_on(trigger: &RunTrigger) -> bool {
@@ -40,6 +46,39 @@ impl Checker {
             ApprovalStatus::Rejected
         };
         self.expected.insert(approval, (status, decision.clone()));
+    }
+
+    /// R6: from this step on, what waits at the stage needs a decision.
+    pub fn switched_to_manual(&mut self, stage: StageId, step: usize) {
+        self.manual_since.insert(stage, step);
+    }
+
+    /// R6: a release queued at a stage that requires approval was approved
+    /// there by someone since the stage last became manual.
+    fn queued_at_a_gate_was_approved(
+        &self,
+        stage: &Stage,
+        waiting: ReleaseId,
+    ) -> Result<(), String> {
+        if !stage.settings.requires_approval {
+            return Ok(());
+        }
+        let since = self.manual_since.get(&stage.id).copied().unwrap_or(0);
+        let approved = self.approvals.values().any(|a| {
+            a.stage_id == stage.id
+                && a.release_id == waiting
+                && self.expected.get(&a.id).is_some_and(|(status, d)| {
+                    *status == ApprovalStatus::Approved && d.at as usize >= since
+                })
+        });
+        if approved {
+            Ok(())
+        } else {
+            Err(format!(
+                "release {waiting} is queued at {}, which requires approval, without being approved there (R6)",
+                stage.settings.name
+            ))
+        }
     }
 
     /// R2/R7/R16/R17, on one transition's events.
@@ -60,6 +99,26 @@ impl Checker {
                 } => self.arrival(*stage_id, *release_id, state, store)?,
                 PipelineEvent::RunStarted { run } => {
                     let key = (run.stage_id, run.release_id);
+                    let flows = match &run.trigger {
+                        RunTrigger::Flow => true,
+                        RunTrigger::NewStage | RunTrigger::Redeploy { .. } => false,
+                        RunTrigger::Retry { .. } => {
+                            // The run it retried: the stage's run before this one.
+                            let retried = store
+                                .runs()
+                                .into_iter()
+                                .filter(|r| {
+                                    r.stage_id == run.stage_id
+                                        && r.id < run.id
+                                        && r.status != RunStatus::Superseded
+                                })
+                                .max_by_key(|r| r.id);
+                            retried
+                                .and_then(|r| self.flows.get(&r.id).copied())
+                                .ok_or_else(|| format!("run {} retries no known run", run.id))?
+                        }
+                    };
+                    self.flows.insert(run.id, flows);
                     if flows_on(&run.trigger) {
                         self.arrival(run.stage_id, run.release_id, state, store)?;
                     }
@@ -93,7 +152,8 @@ impl Checker {
                 PipelineEvent::ApprovalDecided { approval }
                     if approval.status == ApprovalStatus::Rejected =>
                 {
-                    self.refused.insert((approval.stage_id, approval.release_id));
+                    self.refused
+                        .insert((approval.stage_id, approval.release_id));
                 }
                 _ => {}
             }
@@ -117,13 +177,16 @@ impl Checker {
             return Ok(());
         };
         let succeeded = store.runs().into_iter().any(|r| {
-            r.stage_id == previous.id && r.release_id == release && r.status == RunStatus::Succeeded
+            r.stage_id == previous.id
+                && r.release_id == release
+                && r.status == RunStatus::Succeeded
+                && self.flows.get(&r.id) == Some(&true)
         });
         if succeeded {
             Ok(())
         } else {
             Err(format!(
-                "release {release} reached stage {stage} without succeeding at {} before it",
+                "release {release} reached stage {stage} without a run at {} before it that flows on",
                 previous.settings.name
             ))
         }
@@ -149,7 +212,10 @@ impl Checker {
         }
         if let (Effect::Release { run, .. }, Some(stored)) = (
             effect,
-            store.runs().into_iter().find(|r| Some(r.id) == run_of(effect)),
+            store
+                .runs()
+                .into_iter()
+                .find(|r| Some(r.id) == run_of(effect)),
         ) {
             if stored.part(PartKind::Release).status == PartStatus::Succeeded {
                 return Err(format!("release.yml of run {} runs again", run.id));
@@ -173,11 +239,17 @@ impl Checker {
         let mut running: HashMap<StageId, &Run> = HashMap::new();
         for run in runs.iter().filter(|r| r.status == RunStatus::Running) {
             if running.insert(run.stage_id, run).is_some() {
-                return Err(format!("stage {} runs two releases at once (R16)", run.stage_id));
+                return Err(format!(
+                    "stage {} runs two releases at once (R16)",
+                    run.stage_id
+                ));
             }
             let active = state.stage(run.stage_id).is_some_and(|s| s.is_active());
             if !active {
-                return Err(format!("run {} goes on at a stage that left the flow", run.id));
+                return Err(format!(
+                    "run {} goes on at a stage that left the flow",
+                    run.id
+                ));
             }
             let behind = h.pending.iter().any(|e| match run.running_part() {
                 Some(PartKind::Build) => build_of(e) == Some(run.release_id),
@@ -195,7 +267,7 @@ impl Checker {
             let flow = state.flow(stage.id);
             if let Some(waiting) = flow.waiting {
                 let busy = running.get(&stage.id).map(|r| r.release_id);
-                if !busy.is_some_and(|r| r < waiting) {
+                if busy.is_none_or(|r| r >= waiting) {
                     return Err(format!(
                         "release {waiting} waits at stage {} which does not run an older one (R16)",
                         stage.settings.name
@@ -207,7 +279,10 @@ impl Checker {
         let mut gates = HashSet::new();
         for approval in &pending {
             if !gates.insert(approval.stage_id) {
-                return Err(format!("two releases wait at one gate ({})", approval.stage_id));
+                return Err(format!(
+                    "two releases wait at one gate ({})",
+                    approval.stage_id
+                ));
             }
         }
         let positions: Vec<u32> = store
@@ -228,6 +303,11 @@ impl Checker {
             }
         }
         self.approvals_are_kept(store)?;
+        for stage in state.stages_of(STACK) {
+            if let Some(waiting) = state.flow(stage.id).waiting {
+                self.queued_at_a_gate_was_approved(stage, waiting)?;
+            }
+        }
         self.finished_runs_never_change(&runs)
     }
 
@@ -262,7 +342,10 @@ impl Checker {
         ids.extend(store.runs().iter().map(|r| r.id.0));
         ids.extend(store.approvals().iter().map(|a| a.id.0));
         ids.extend(store.stages().iter().map(|s| s.id.0));
-        let mut new: Vec<i64> = ids.into_iter().filter(|id| !self.ids.contains(id)).collect();
+        let mut new: Vec<i64> = ids
+            .into_iter()
+            .filter(|id| !self.ids.contains(id))
+            .collect();
         new.sort();
         if let Some(lowest) = new.first() {
             if *lowest <= self.highest {
@@ -287,7 +370,9 @@ impl Checker {
                 return Err(format!("approval {id} was lost"));
             };
             if before.status != ApprovalStatus::Pending && after != before {
-                return Err(format!("approval {id} changed after its decision: {before:?} → {after:?}"));
+                return Err(format!(
+                    "approval {id} changed after its decision: {before:?} → {after:?}"
+                ));
             }
         }
         for (id, approval) in &now {
@@ -298,9 +383,15 @@ impl Checker {
                     ));
                 }
             }
-            let decided = matches!(approval.status, ApprovalStatus::Approved | ApprovalStatus::Rejected);
+            let decided = matches!(
+                approval.status,
+                ApprovalStatus::Approved | ApprovalStatus::Rejected
+            );
             if decided != approval.decision.is_some() {
-                return Err(format!("approval {id} is {:?} with decision {:?}", approval.status, approval.decision));
+                return Err(format!(
+                    "approval {id} is {:?} with decision {:?}",
+                    approval.status, approval.decision
+                ));
             }
         }
         self.approvals = now;
@@ -311,7 +402,10 @@ impl Checker {
         for run in runs {
             match self.finished.get(&run.id) {
                 Some(before) if before != run => {
-                    return Err(format!("finished run {} changed: {before:?} → {run:?}", run.id))
+                    return Err(format!(
+                        "finished run {} changed: {before:?} → {run:?}",
+                        run.id
+                    ))
                 }
                 None if run.status.is_finished() => {
                     self.finished.insert(run.id, run.clone());

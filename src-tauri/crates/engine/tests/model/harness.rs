@@ -26,6 +26,8 @@ pub struct World {
     pub aws: HashMap<StageId, ReleaseId>,
     /// Deploys AWS completed, per run.
     pub deploys: HashMap<RunId, u32>,
+    /// The desired count each stage's service was last scaled to.
+    pub scaled: HashMap<StageId, u32>,
     pub head: Option<Commit>,
     pub commits: u32,
     pub delete_fails: bool,
@@ -79,6 +81,7 @@ impl Harness {
                 clock,
                 aws: HashMap::new(),
                 deploys: HashMap::new(),
+                scaled: HashMap::new(),
                 head: None,
                 commits: 0,
                 delete_fails: false,
@@ -227,7 +230,11 @@ impl Harness {
 
     /// The engine dies and starts again on the same store (R17).
     /// `aws_finishes`: the deploys in flight completed in AWS meanwhile.
-    pub(super) async fn restart(&mut self, aws_finishes: bool, clock_back: bool) -> Result<(), Stop> {
+    pub(super) async fn restart(
+        &mut self,
+        aws_finishes: bool,
+        clock_back: bool,
+    ) -> Result<(), Stop> {
         if aws_finishes {
             for effect in &self.pending {
                 if let Effect::Deploy { run, .. } = effect {

@@ -22,34 +22,74 @@ pub enum Op {
     /// A new commit on the branch.
     Commit,
     /// The branch is force-pushed back `back` commits (a new release of an old commit).
-    ForcePush { back: u8 },
+    ForcePush {
+        back: u8,
+    },
     /// The part running at a stage ends; with `write_fails` the write of
     /// its result fails once (only in the run with restarts).
-    Finish { stage: u8, ok: bool, write_fails: bool },
+    Finish {
+        stage: u8,
+        ok: bool,
+        write_fails: bool,
+    },
     /// Someone decides the approval waiting at a stage.
-    Decide { stage: u8, approve: bool },
+    Decide {
+        stage: u8,
+        approve: bool,
+    },
     /// Someone decides an approval that is no longer pending (stale, superseded).
-    DecideStale { pick: u8 },
+    DecideStale {
+        pick: u8,
+    },
     /// A new stage right after the `after`-th stage (0: first).
-    CreateStage { after: u8, manual: bool },
-    DeleteStage { stage: u8 },
+    CreateStage {
+        after: u8,
+        manual: bool,
+    },
+    DeleteStage {
+        stage: u8,
+    },
     /// Tries again to delete a stage whose AWS stack failed to delete.
-    RetryDelete { pick: u8 },
+    RetryDelete {
+        pick: u8,
+    },
     /// Switches a stage between automatic and manual approval (R6).
-    SetManual { stage: u8, manual: bool },
+    SetManual {
+        stage: u8,
+        manual: bool,
+    },
     /// Retries the stage's latest run.
-    Retry { stage: u8 },
+    Retry {
+        stage: u8,
+    },
     /// Redeploys a release that once succeeded at the stage.
-    Redeploy { stage: u8, pick: u8 },
-    Scale { stage: u8, count: u8 },
+    Redeploy {
+        stage: u8,
+        pick: u8,
+    },
+    Scale {
+        stage: u8,
+        count: u8,
+    },
     /// The engine dies (dropped, no shutdown) and starts again on the same
     /// store — now (`after` 0) or after `after` more transitions, mid-step.
     /// `aws_finishes`: deploys in flight complete in AWS meanwhile.
     /// `clock_back`: the wall clock steps back across the restart.
-    Restart { after: u8, aws_finishes: bool, clock_back: bool },
+    Restart {
+        after: u8,
+        aws_finishes: bool,
+        clock_back: bool,
+    },
+    /// A late second answer to a new first stage's head read (one asked
+    /// for before a restart) reaches the engine.
+    LateHead {
+        stage: u8,
+    },
     /// AWS cannot be reached: from now on each interrupted deploy's
     /// reconcile fails `reconciles` times before it gets an answer.
-    AwsTrouble { reconciles: u8 },
+    AwsTrouble {
+        reconciles: u8,
+    },
     /// Deleting a stage's AWS stack fails from now on (or works again).
     DeleteFails(bool),
     /// Scaling fails from now on (or works again).
@@ -140,7 +180,8 @@ fn random_op(rng: &mut Rng) -> Op {
                 clock_back: rng.chance(30),
             }
         }
-        93..=94 => Op::AwsTrouble {
+        93 => Op::LateHead { stage: rng.small() },
+        94 => Op::AwsTrouble {
             reconciles: 1 + rng.below(3) as u8,
         },
         95..=97 => Op::DeleteFails(rng.chance(50)),

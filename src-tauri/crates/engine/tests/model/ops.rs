@@ -52,7 +52,10 @@ impl Harness {
                 stage,
                 ok,
                 write_fails,
-            } => self.finish(stage, ok, write_fails && !self.reference).await?,
+            } => {
+                self.finish(stage, ok, write_fails && !self.reference)
+                    .await?
+            }
             Op::Decide { stage, approve } => {
                 let pending = self
                     .stage_at(stage)
@@ -66,7 +69,9 @@ impl Harness {
                         decision,
                     };
                     if let Err(error) = self.apply(input, false).await? {
-                        return Err(Stop::Broken(format!("a pending approval was refused: {error}")));
+                        return Err(Stop::Broken(format!(
+                            "a pending approval was refused: {error}"
+                        )));
                     }
                 }
             }
@@ -108,7 +113,9 @@ impl Harness {
                         settings,
                     };
                     if let Err(error) = self.apply(input, false).await? {
-                        return Err(Stop::Broken(format!("the new stage {name} was refused: {error}")));
+                        return Err(Stop::Broken(format!(
+                            "the new stage {name} was refused: {error}"
+                        )));
                     }
                 }
             }
@@ -143,6 +150,9 @@ impl Harness {
             }
             Op::SetManual { stage, manual } => {
                 if let Some(stage) = self.stage_at(stage) {
+                    if manual && !stage.settings.requires_approval {
+                        self.check.switched_to_manual(stage.id, step);
+                    }
                     let mut settings = stage.settings.clone();
                     settings.requires_approval = manual;
                     let input = Input::UpdateStage {
@@ -150,7 +160,9 @@ impl Harness {
                         settings,
                     };
                     if let Err(error) = self.apply(input, false).await? {
-                        return Err(Stop::Broken(format!("switching approval was refused: {error}")));
+                        return Err(Stop::Broken(format!(
+                            "switching approval was refused: {error}"
+                        )));
                     }
                 }
             }
@@ -186,7 +198,9 @@ impl Harness {
                             .deployed_release(stage.id, release_id)
                             .await
                             .map_err(|e| e.to_string())?
-                            .ok_or_else(|| "a release that succeeded there is not redeployable".to_string())?;
+                            .ok_or_else(|| {
+                                "a release that succeeded there is not redeployable".to_string()
+                            })?;
                         let input = Input::Redeploy {
                             stage_id: stage.id,
                             release,
@@ -220,6 +234,15 @@ impl Harness {
                     self.restart(aws_finishes, clock_back).await?;
                 } else {
                     self.crash_after = Some((u32::from(after), clock_back));
+                }
+            }
+            Op::LateHead { stage } => {
+                if let (Some(stage), Some(head)) = (self.stage_at(stage), self.world.head.clone()) {
+                    let input = Input::HeadFetched {
+                        stage_id: stage.id,
+                        result: Ok(head),
+                    };
+                    let _ = self.apply(input, true).await?;
                 }
             }
             Op::AwsTrouble { reconciles } => {
@@ -257,10 +280,9 @@ impl Harness {
                 .pending
                 .iter()
                 .position(|e| build_of(e) == Some(run.release_id)),
-            Some(_) => self
-                .pending
-                .iter()
-                .position(|e| run_of(e) == Some(run.id) && !matches!(e, Effect::ReconcileDeploy { .. })),
+            Some(_) => self.pending.iter().position(|e| {
+                run_of(e) == Some(run.id) && !matches!(e, Effect::ReconcileDeploy { .. })
+            }),
             None => None,
         };
         let Some(index) = index else {
@@ -289,9 +311,11 @@ impl Harness {
             .collect();
         deploys.sort();
         for (run_id, _) in deploys {
-            if let Some(index) = self.pending.iter().position(|e| {
-                run_of(e) == Some(run_id) && matches!(e, Effect::Deploy { .. })
-            }) {
+            if let Some(index) = self
+                .pending
+                .iter()
+                .position(|e| run_of(e) == Some(run_id) && matches!(e, Effect::Deploy { .. }))
+            {
                 let effect = self.pending.remove(index);
                 let input = self.complete(effect, true);
                 let _ = self.apply(input, true).await?;
@@ -316,7 +340,11 @@ impl Harness {
             Effect::Release { run, .. } => Input::PartFinished {
                 run_id: run.id,
                 part: PartKind::Release,
-                result: if ok { Ok(None) } else { Err("release.yml failed".into()) },
+                result: if ok {
+                    Ok(None)
+                } else {
+                    Err("release.yml failed".into())
+                },
             },
             Effect::Deploy { run, .. } => {
                 let result = if ok {
@@ -342,7 +370,10 @@ impl Harness {
         match effect {
             Effect::FetchHead { stage_id, .. } => Input::HeadFetched {
                 stage_id,
-                result: world.head.clone().ok_or_else(|| "The branch has no commits.".into()),
+                result: world
+                    .head
+                    .clone()
+                    .ok_or_else(|| "The branch has no commits.".into()),
             },
             Effect::Scale { stage, .. } => Input::ScaleFinished {
                 stage_id: stage.id,
@@ -350,6 +381,7 @@ impl Harness {
                 result: if world.scale_fails {
                     Err("AccessDenied".into())
                 } else {
+                    world.scaled.insert(stage.id, stage.settings.desired_count);
                     Ok(())
                 },
             },

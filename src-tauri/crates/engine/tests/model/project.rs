@@ -22,6 +22,7 @@ pub struct Projection {
     /// What AWS runs per stage, and how many deploys it completed per stage and release.
     aws: BTreeMap<String, String>,
     deploys: BTreeMap<String, u32>,
+    scaled: BTreeMap<String, u32>,
 }
 
 fn trigger(t: &RunTrigger) -> String {
@@ -44,13 +45,28 @@ pub fn project(h: &Harness) -> Projection {
     let labels: HashMap<ReleaseId, String> = releases
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.id, format!("r{i}:{}", &r.commit.sha[r.commit.sha.len() - 3..])))
+        .map(|(i, r)| {
+            (
+                r.id,
+                format!("r{i}:{}", &r.commit.sha[r.commit.sha.len() - 3..]),
+            )
+        })
         .collect();
     let label = |id: Option<ReleaseId>| {
-        id.map(|id| labels.get(&id).cloned().unwrap_or_else(|| format!("unknown {id}")))
-            .unwrap_or_else(|| "-".into())
+        id.map(|id| {
+            labels
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| format!("unknown {id}"))
+        })
+        .unwrap_or_else(|| "-".into())
     };
-    let name = |id: StageId| h.names.get(&id).cloned().unwrap_or_else(|| format!("unnamed {id}"));
+    let name = |id: StageId| {
+        h.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("unnamed {id}"))
+    };
     let run_text = |r: &Run| {
         let parts: Vec<String> = r.parts.iter().map(|p| format!("{:?}", p.status)).collect();
         format!(
@@ -79,12 +95,12 @@ pub fn project(h: &Harness) -> Projection {
                 label(state.pending_at(s.id).map(|a| a.release_id)),
                 state
                     .running_at(s.id)
-                    .map(|r| run_text(r))
+                    .map(&run_text)
                     .unwrap_or_else(|| "-".into()),
             )
         })
         .collect();
-    let mut runs: Vec<String> = store.runs().iter().map(|r| run_text(r)).collect();
+    let mut runs: Vec<String> = store.runs().iter().map(run_text).collect();
     runs.sort();
     let mut approvals: Vec<String> = store
         .approvals()
@@ -133,6 +149,12 @@ pub fn project(h: &Harness) -> Projection {
             .map(|(stage, release)| (name(*stage), label(Some(*release))))
             .collect(),
         deploys,
+        scaled: h
+            .world
+            .scaled
+            .iter()
+            .map(|(stage, count)| (name(*stage), *count))
+            .collect(),
     }
 }
 
@@ -147,7 +169,13 @@ pub fn compare(reference: &Harness, subject: &Harness) -> Result<(), String> {
         .lines()
         .zip(b.lines())
         .find(|(x, y)| x != y)
-        .map(|(x, y)| format!("without restarts: {}\n   with restarts: {}", x.trim(), y.trim()))
+        .map(|(x, y)| {
+            format!(
+                "without restarts: {}\n   with restarts: {}",
+                x.trim(),
+                y.trim()
+            )
+        })
         .unwrap_or_default();
     Err(format!(
         "after restarts the state differs from the run without them:\n{first}\n\nwithout restarts {a}\nwith restarts {b}"
