@@ -9,6 +9,7 @@ use crate::rows::from_json;
 type AccountRow = (i64, String, String, String, Option<String>);
 type StackRow = (i64, String, String, String, i64, i64, i64, bool);
 type StageRow = (i64, i64, i64, String, String);
+type FlowRow = (i64, Option<i64>, Option<i64>, Option<i64>);
 
 impl SqliteStore {
     async fn json_column<T: serde::de::DeserializeOwned>(
@@ -80,7 +81,7 @@ impl SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, PortError>>()?;
-        let flows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let flows: Vec<FlowRow> = sqlx::query_as(
             "SELECT stage_id, deployed_release_id, waiting_release_id, reached_release_id FROM stage_flows",
         )
         .fetch_all(&self.pool)
