@@ -56,6 +56,7 @@ impl<'a> Tx<'a> {
     pub fn put_run(&mut self, run: &Run) {
         if run.status.is_finished() {
             self.s.active_runs.remove(&run.id);
+            self.s.reconcile_attempts.remove(&run.id);
         } else {
             self.s.active_runs.insert(run.id, run.clone());
         }

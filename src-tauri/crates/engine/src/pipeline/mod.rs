@@ -68,8 +68,11 @@ pub struct Engine {
 /// What one input did, once written: the answer, what to tell, what to do.
 #[derive(Debug)]
 pub struct Applied {
+    /// The command's answer.
     pub reply: Reply,
+    /// To emit, in order.
     pub events: Vec<PipelineEvent>,
+    /// To run, now that the transition is written.
     pub effects: Vec<Effect>,
 }
 
