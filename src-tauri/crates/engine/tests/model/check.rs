@@ -316,14 +316,22 @@ impl Checker {
         let snapshot = h.world.store.load().await.map_err(|e| e.to_string())?;
         let reloaded = FlowState::from_snapshot(snapshot);
         let view = |s: &FlowState| {
-            let mut dashboard = s.dashboard();
-            for stack in &mut dashboard {
-                stack.warnings.clear();
-            }
-            let flows: Vec<_> = s.stages_of(STACK).iter().map(|st| s.flow(st.id)).collect();
+            let stages: Vec<_> = s
+                .stages_of(STACK)
+                .into_iter()
+                .map(|st| {
+                    (
+                        st.clone(),
+                        s.flow(st.id),
+                        s.latest_run(st.id).cloned(),
+                        s.pending_at(st.id).cloned(),
+                    )
+                })
+                .collect();
             let runs: Vec<Run> = s.active_runs().cloned().collect();
             let requests: Vec<_> = s.requests().copied().collect();
-            (dashboard, flows, runs, requests)
+            let newest = s.newest_release_of(STACK).cloned();
+            (stages, runs, requests, newest)
         };
         if view(h.state()) != view(&reloaded) {
             return Err(format!(
