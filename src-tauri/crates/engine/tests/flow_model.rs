@@ -254,3 +254,31 @@ fn a_stage_inserted_before_a_new_first_stage_ends_its_head_request() {
         ],
     );
 }
+
+#[test]
+fn a_deleted_stages_id_is_never_minted_again() {
+    assert_holds(
+        0,
+        vec![
+            Op::CreateStage {
+                after: 7,
+                manual: false,
+            },
+            Op::Scale { stage: 5, count: 2 },
+            Op::Restart {
+                after: 3,
+                aws_finishes: false,
+                clock_back: true,
+            },
+            Op::DeleteStage { stage: 7 },
+            Op::SetManual {
+                stage: 4,
+                manual: false,
+            },
+            Op::CreateStage {
+                after: 0,
+                manual: true,
+            },
+        ],
+    );
+}

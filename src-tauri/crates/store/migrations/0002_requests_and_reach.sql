@@ -17,6 +17,14 @@ CREATE TABLE effect_requests (
     PRIMARY KEY (stage_id, kind)
 );
 
+-- The highest id ever written, also of rows deleted since (a deleted stage
+-- or stack): new ids are minted above it, so no id is ever used twice.
+CREATE TABLE id_floor (id INTEGER NOT NULL);
+INSERT INTO id_floor SELECT COALESCE(MAX(id), 0) FROM (
+    SELECT MAX(id) AS id FROM accounts UNION ALL SELECT MAX(id) FROM stacks
+    UNION ALL SELECT MAX(id) FROM stages UNION ALL SELECT MAX(id) FROM releases
+    UNION ALL SELECT MAX(id) FROM runs UNION ALL SELECT MAX(id) FROM approvals);
+
 -- A release superseded while it waited at a busy stage is a run row with
 -- status 'superseded' (it never ran); a stage's latest run skips those.
 CREATE INDEX runs_latest_by_stage ON runs (stage_id, id) WHERE status != 'superseded';

@@ -128,7 +128,7 @@ impl SqliteStore {
                 SELECT MAX(id) AS id FROM accounts UNION ALL SELECT MAX(id) FROM stacks
                 UNION ALL SELECT MAX(id) FROM stages UNION ALL SELECT MAX(id) FROM releases
                 UNION ALL SELECT MAX(id) FROM runs UNION ALL SELECT MAX(id) FROM approvals
-                UNION ALL SELECT MAX(stage_id) FROM runs UNION ALL SELECT MAX(stage_id) FROM approvals)",
+                UNION ALL SELECT MAX(id) FROM id_floor)",
         )
         .fetch_one(&self.pool)
         .await

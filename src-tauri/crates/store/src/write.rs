@@ -9,6 +9,7 @@ use crate::rows::{tag, to_json};
 
 impl SqliteStore {
     pub(crate) async fn apply_changes(&self, changes: Vec<Change>) -> Result<(), PortError> {
+        let highest = changes.iter().filter_map(written_id).max();
         let mut tx = self
             .pool
             .begin()
@@ -17,7 +18,28 @@ impl SqliteStore {
         for change in changes {
             apply_one(&mut tx, change).await?;
         }
+        if let Some(id) = highest {
+            sqlx::query("UPDATE id_floor SET id = ? WHERE id < ?")
+                .bind(id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| store_error("save the highest id", e))?;
+        }
         tx.commit().await.map_err(|e| store_error("commit", e))
+    }
+}
+
+/// The id of the row a change writes, if it writes one.
+fn written_id(change: &Change) -> Option<i64> {
+    match change {
+        Change::PutAccount(a) => Some(a.id.0),
+        Change::PutStack(s) => Some(s.id.0),
+        Change::InsertStage(s) | Change::PutStage(s) => Some(s.id.0),
+        Change::PutRelease(r) => Some(r.id.0),
+        Change::PutRun(r) => Some(r.id.0),
+        Change::PutApproval(a) => Some(a.id.0),
+        _ => None,
     }
 }
 

@@ -130,6 +130,30 @@ async fn everything_written_is_loaded_back() {
 }
 
 #[tokio::test]
+async fn the_highest_id_is_kept_when_its_row_is_deleted() {
+    let (dir, store) = open_temp().await;
+    with_stack(&store).await;
+    store
+        .apply(vec![Change::InsertStage(stage(99, "dev", 0))])
+        .await
+        .unwrap();
+    store
+        .apply(vec![Change::RemoveStage(StageId(99))])
+        .await
+        .unwrap();
+    assert_eq!(store.load().await.unwrap().highest_id, 99);
+    store.close().await;
+    let again = SqliteStore::open(&dir.path().join("stageline.db"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.load().await.unwrap().highest_id,
+        99,
+        "no id is minted twice"
+    );
+}
+
+#[tokio::test]
 async fn requested_effects_are_kept_until_cleared_and_go_with_their_stage() {
     let (_dir, store) = open_temp().await;
     with_stack(&store).await;

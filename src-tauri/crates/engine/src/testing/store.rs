@@ -19,6 +19,8 @@ struct Data {
     runs: BTreeMap<RunId, Run>,
     approvals: BTreeMap<ApprovalId, Approval>,
     requests: BTreeMap<(StageId, &'static str), Request>,
+    /// The highest id ever written, also of rows deleted since.
+    id_floor: i64,
 }
 
 impl Data {
@@ -31,9 +33,7 @@ impl Data {
             self.releases.keys().map(|k| k.0).max(),
             self.runs.keys().map(|k| k.0).max(),
             self.approvals.keys().map(|k| k.0).max(),
-            // History outlives its stage: a gone stage's id is not minted again.
-            self.runs.values().map(|r| r.stage_id.0).max(),
-            self.approvals.values().map(|a| a.stage_id.0).max(),
+            Some(self.id_floor),
         ];
         ids.into_iter().flatten().max().unwrap_or(0)
     }
@@ -128,6 +128,16 @@ impl MemStore {
 }
 
 fn apply_change(data: &mut Data, change: Change) {
+    let written = match &change {
+        Change::PutAccount(a) => Some(a.id.0),
+        Change::PutStack(s) => Some(s.id.0),
+        Change::InsertStage(s) | Change::PutStage(s) => Some(s.id.0),
+        Change::PutRelease(r) => Some(r.id.0),
+        Change::PutRun(r) => Some(r.id.0),
+        Change::PutApproval(a) => Some(a.id.0),
+        _ => None,
+    };
+    data.id_floor = data.id_floor.max(written.unwrap_or(0));
     match change {
         Change::PutAccount(a) => {
             data.accounts.insert(a.id, a);

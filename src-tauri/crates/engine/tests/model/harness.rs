@@ -126,8 +126,6 @@ impl Harness {
             Err(error) => return Ok(Err(error)),
         };
         for stage in self.engine.state().stages_of(STACK) {
-            // (A gone stage without any history may see its id again after
-            // the clock steps back: the live one names it.)
             self.names.insert(stage.id, stage.settings.name.clone());
         }
         self.check
