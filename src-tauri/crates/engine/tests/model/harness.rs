@@ -32,7 +32,8 @@ pub struct World {
     pub commits: u32,
     pub delete_fails: bool,
     pub scale_fails: bool,
-    /// AWS cannot be reached: each run's reconcile fails this many times.
+    /// AWS cannot be reached: after each start, each run's reconcile fails
+    /// this many times.
     pub reconcile_trouble: u32,
     pub reconcile_failures: HashMap<RunId, u32>,
 }
@@ -243,6 +244,9 @@ impl Harness {
         }
         self.pending.clear();
         self.crash_after = None;
+        // After every start each interrupted deploy's reconcile fails as many
+        // times (so the answers keep the order the reconciles were asked in).
+        self.world.reconcile_failures.clear();
         if clock_back {
             self.world.clock.set_next_id(1000);
         }
