@@ -261,3 +261,80 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
     core.store.close().await;
     assert!(!contains(&database_bytes(dir.path()), secret));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_account_may_not_take_an_existing_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(dir.path()).await;
+    let first = accounts::create(&core, keys_account("Sandbox", "s3cret"))
+        .await
+        .unwrap();
+    let error = accounts::create(&core, keys_account(" sandbox ", "other"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Invalid);
+    assert_eq!(error.fields[0].field, "name");
+    assert!(error.fields[0].message.contains("already exists"));
+    let kept = accounts::list(&core).await.unwrap();
+    assert_eq!(kept.len(), 1, "nothing of the second account is kept");
+    core.keychain
+        .delete(&format!("account/{}", first.id))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_value_over_the_size_limit_is_refused_before_the_keychain() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(dir.path()).await;
+    let account = accounts::create(&core, keys_account("Sandbox", "s3cret"))
+        .await
+        .unwrap();
+    let stack = stacks::create(
+        &core,
+        NewStack {
+            name: "shop".into(),
+            repository: git_repo(dir.path()),
+            branch: "main".into(),
+            account_id: account.id,
+            poll_interval_secs: 30,
+            https_token: None,
+        },
+    )
+    .await
+    .unwrap();
+    let dev = stacks::dashboard(&core).await.unwrap()[0].stages[0]
+        .stage
+        .id;
+    let huge = "k".repeat(stageline_engine::validation::MAX_ENV_VALUE_BYTES + 1);
+    let input = StageSettingsInput {
+        name: "prod".into(),
+        region: "us-west-2".into(),
+        database: Database::None,
+        requires_approval: false,
+        routing: Routing::ApiGateway,
+        caching: false,
+        build_env: vec![],
+        runtime_env: vec![EnvVarInput {
+            name: "CERTIFICATE".into(),
+            value: EnvValueInput::NewSecret {
+                value: huge.clone(),
+            },
+        }],
+        desired_count: 1,
+        container_port: 80,
+        health_path: "/ping".into(),
+        cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
+    };
+    let error = stages::create(&core, stack.id, Some(dev), input)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Invalid);
+    assert_eq!(error.fields[0].field, "runtimeEnv.0.value");
+    core.store.close().await;
+    assert!(!contains(&database_bytes(dir.path()), &huge[..64]));
+    core.keychain
+        .delete(&format!("account/{}", account.id))
+        .await
+        .unwrap();
+}

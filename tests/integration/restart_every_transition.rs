@@ -1,9 +1,12 @@
 //! R17 restart safety on a real SQLite file: a three-stage flow with one
 //! approval gate (dev → test → prod, prod requires approval; two commits,
-//! the first approved), interrupted at every transition — the engine frozen
-//! mid-write and dropped without shutdown — then restarted on the same file,
-//! ends exactly as the uninterrupted flow: the same release on each stage,
-//! no succeeded part run again, every approval kept.
+//! the first approved), then a new first stage inserted before dev (it
+//! deploys the branch head, R7) and test scaled (R12), interrupted at every
+//! transition — the engine frozen mid-write and dropped without shutdown —
+//! then restarted on the same file, ends exactly as the uninterrupted flow:
+//! the same release on each stage, no succeeded part run again, every
+//! approval kept, the new stage's first deploy and the scale done once
+//! their requests were recorded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -79,12 +82,23 @@ fn pending_sha(s: &FlowState, name: &str) -> Option<String> {
         .map(|r| r.commit.sha.clone())
 }
 
-fn finished(s: &FlowState) -> bool {
+/// The count test is scaled to once commit 1 is in prod.
+const TEST_COUNT: u32 = 2;
+
+fn finished(s: &FlowState, fakes: &Fakes) -> bool {
     let two = Some(commit(2).sha);
-    deployed_sha(s, "dev") == two
+    deployed_sha(s, "edge") == two
+        && deployed_sha(s, "dev") == two
         && deployed_sha(s, "test") == two
         && deployed_sha(s, "prod") == Some(commit(1).sha)
         && pending_sha(s, "prod") == two
+        && scaled(fakes).get("test") == Some(&TEST_COUNT)
+        && s.requests().next().is_none()
+}
+
+/// What each stage's service was last scaled to.
+fn scaled(fakes: &Fakes) -> BTreeMap<String, u32> {
+    fakes.deployer.scales().into_iter().collect()
 }
 
 /// The user's next step, judged from the state (so it can be repeated after
@@ -121,8 +135,37 @@ async fn act(pipeline: &Pipeline, fakes: &Fakes) -> Result<bool, EngineError> {
             return Ok(false);
         }
     }
-    if finished(&state) {
+    if finished(&state, fakes) {
         return Ok(true);
+    }
+    if deployed_sha(&state, "prod").is_some() {
+        // Commit 1 is in prod: a new first stage takes the branch head (R7)…
+        if stage_id(&state, "edge").is_none() {
+            let mut settings = first_stage_settings("eu-west-1");
+            settings.name = "edge".into();
+            pipeline
+                .send(Input::CreateStage {
+                    stack_id: STACK,
+                    after: None,
+                    settings,
+                })
+                .await?;
+            return Ok(false);
+        }
+        if deployed_sha(&state, "edge").is_none() {
+            return Ok(false); // its first deploy is under way
+        }
+        // …and test is scaled (R12), before commit 2 is pushed.
+        let test = stage_id(&state, "test").unwrap();
+        if state.stage(test).unwrap().settings.desired_count != TEST_COUNT {
+            pipeline
+                .send(Input::Scale {
+                    stage_id: test,
+                    count: TEST_COUNT,
+                })
+                .await?;
+            return Ok(false);
+        }
     }
     // What a branch watcher does after every start: report the head.
     let head = if deployed_sha(&state, "prod") == Some(commit(1).sha) {
@@ -178,14 +221,30 @@ struct Outcome {
     pending: BTreeMap<String, Option<String>>,
     decided: BTreeSet<(String, String, String)>,
     deploys_per_stage_and_release: BTreeMap<(String, String), usize>,
+    /// Each stage's runs: (release, how it started), in order.
+    runs: BTreeMap<String, Vec<(String, String)>>,
+    scaled: BTreeMap<String, u32>,
 }
 
 async fn outcome(world: &World, pipeline: &Pipeline, store: &SqliteStore) -> Outcome {
     let state = pipeline.read(|s| s.clone()).await.unwrap();
-    let names = ["dev", "test", "prod"];
+    let names = ["edge", "dev", "test", "prod"];
     let mut decided = BTreeSet::new();
+    let mut runs = BTreeMap::new();
     for name in names {
         let stage = stage_id(&state, name).unwrap();
+        let mut history: Vec<(String, String)> = store
+            .run_history(stage, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let trigger = serde_kind(&r.run.trigger);
+                (r.release.commit.sha, trigger)
+            })
+            .collect();
+        history.reverse();
+        runs.insert(name.to_string(), history);
         for approval in store.approval_history(stage, 50).await.unwrap() {
             let release = store.release(approval.release_id).await.unwrap().unwrap();
             if let Some(decision) = approval.decision {
@@ -209,7 +268,19 @@ async fn outcome(world: &World, pipeline: &Pipeline, store: &SqliteStore) -> Out
             .collect(),
         decided,
         deploys_per_stage_and_release: deploys,
+        runs,
+        scaled: scaled(&world.fakes),
     }
+}
+
+fn serde_kind(trigger: &RunTrigger) -> String {
+    match trigger {
+        RunTrigger::Flow => "flow",
+        RunTrigger::NewStage => "newStage",
+        RunTrigger::Retry { .. } => "retry",
+        RunTrigger::Redeploy { .. } => "redeploy",
+    }
+    .to_string()
 }
 
 /// Every part the file records as succeeded: (stage, sha, part); builds by sha.
@@ -245,11 +316,24 @@ async fn an_interrupted_flow_ends_as_the_uninterrupted_one_at_every_transition()
     let reference_store = SqliteStore::open(&reference_world.db).await.unwrap();
     let reference = outcome(&reference_world, &pipeline, &reference_store).await;
     drop(pipeline);
+    println!("the flow has {transitions} transitions; the engine is interrupted at each");
     assert!(
         transitions > 15,
         "the flow has many transitions ({transitions})"
     );
     assert_eq!(reference.decided.len(), 1, "commit 1 was approved at prod");
+    assert_eq!(
+        reference.runs["edge"],
+        [
+            (commit(1).sha, "newStage".to_string()),
+            (commit(2).sha, "flow".to_string())
+        ],
+        "the new first stage deployed the branch head, then took commit 2"
+    );
+    assert_eq!(
+        reference.scaled,
+        BTreeMap::from([("test".to_string(), TEST_COUNT)])
+    );
     assert!(reference
         .deploys_per_stage_and_release
         .values()

@@ -2,7 +2,8 @@
 
 use stageline_engine::flow::Input;
 use stageline_engine::validation::{
-    check_display_name, check_endpoint_url, check_profile_name, check_region, FieldErrors,
+    check_account_name_unique, check_display_name, check_endpoint_url, check_profile_name,
+    check_region, FieldErrors,
 };
 use stageline_engine::{Account, AccountId, CredentialSource};
 use stageline_secrets::{check_profile_readable, AwsKeys, ProfileFiles};
@@ -21,6 +22,19 @@ fn home() -> std::path::PathBuf {
 pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
     let mut errors = FieldErrors::default();
     check_display_name("name", "Account name", &input.name, &mut errors);
+    // The engine enforces unique names too; asked first so no key is written
+    // to the keychain for an account that will be refused.
+    let candidate = Account {
+        id: AccountId(0),
+        name: input.name.clone(),
+        credentials: CredentialSource::Profile {
+            profile: String::new(),
+        },
+        default_region: String::new(),
+        endpoint_url: None,
+    };
+    let accounts = list(core).await?;
+    check_account_name_unique(&candidate, &accounts, &mut errors);
     check_region("defaultRegion", &input.default_region, &mut errors);
     let endpoint_url = input
         .endpoint_url

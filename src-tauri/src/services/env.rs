@@ -1,6 +1,7 @@
 //! Stage environment variables: secret values to the keychain, one entry per
 //! value, so deleting or editing one stage never touches another's.
 
+use stageline_engine::validation::{check_env_value_size, FieldErrors};
 use stageline_engine::{EnvValue, EnvVar, StageSettings};
 
 use crate::core::Core;
@@ -33,6 +34,12 @@ async fn prepare_list(
         let value = match var.value {
             EnvValueInput::Plain { value } => EnvValue::Plain { value },
             EnvValueInput::NewSecret { value } => {
+                // The engine only sees the keychain entry: the value's size
+                // is checked here, on its way there (same limit as plain values).
+                let field = format!("{list_field}.{index}.value");
+                let mut errors = FieldErrors::default();
+                check_env_value_size(&field, &value, &mut errors);
+                errors.into_result()?;
                 let reference = new_reference(core);
                 core.keychain.put(&reference, &value).await?;
                 written.push(reference.clone());

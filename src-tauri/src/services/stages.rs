@@ -106,14 +106,14 @@ pub async fn window_title(core: &Core, id: StageId) -> AppResult<Option<String>>
 }
 
 /// R12: sets the stage's desired count; its service scales without a redeploy.
+/// Only the count changes, inside the engine (no other setting is read here
+/// and written back, so a concurrent change is never undone).
 pub async fn scale(core: &Core, id: StageId, count: u32) -> AppResult<Stage> {
-    let mut settings = stage(core, id).await?.settings;
-    settings.desired_count = count;
     match core
         .pipeline
-        .send(Input::UpdateStage {
+        .send(Input::Scale {
             stage_id: id,
-            settings,
+            count,
         })
         .await?
     {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ago, elapsed, releaseHue, shortSha } from "./format";
+import type { Run } from "./bindings/Run";
+import { ago, elapsed, releaseHue, runSummary, shortSha } from "./format";
 
 describe("formatting", () => {
   it("shortens a sha to 7 characters", () => {
@@ -14,6 +15,13 @@ describe("formatting", () => {
   it("shows elapsed time as a clock", () => {
     expect(elapsed(0, 42_000)).toBe("0:42");
     expect(elapsed(0, 3_723_000)).toBe("1:02:03");
+  });
+  it("says a release superseded while it waited never ran", () => {
+    const run: Run = {
+      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "superseded", trigger: { kind: "flow" },
+      parts: [], createdAt: 0, finishedAt: 0,
+    };
+    expect(runSummary(run)).toBe("Superseded: a newer release took its place");
   });
   it("gives one release one color", () => {
     expect(releaseHue("abc1234")).toBe(releaseHue("abc1234"));

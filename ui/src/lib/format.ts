@@ -61,6 +61,7 @@ export function runSummary(run: Run): string {
     return deploy?.message === "No changes" ? "Deployed (no changes)" : "Deployed";
   }
   if (run.status === "cancelled") return "Cancelled";
+  if (run.status === "superseded") return "Superseded: a newer release took its place";
   const failed = run.parts.find((p) => p.status === "failed");
   return failed ? `${partLabel[failed.kind]} failed` : "Failed";
 }

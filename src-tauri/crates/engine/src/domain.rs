@@ -335,6 +335,9 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// The release waited at the busy stage and a newer one took its place
+    /// (R16): it never ran there. Kept so the stage's history shows it.
+    Superseded,
 }
 
 impl RunStatus {
@@ -376,9 +379,21 @@ pub enum RunTrigger {
     /// The stage was just created and takes its predecessor's release (R7).
     NewStage,
     /// A user retried a failed run.
-    Retry { decision: Decision },
+    #[serde(rename_all = "camelCase")]
+    Retry {
+        decision: Decision,
+        /// Whether the release flows on when it succeeds: as the retried run
+        /// would have (a new stage's first run and a redeploy do not, R7, R17).
+        #[serde(default = "flows_on_by_default")]
+        flows_on: bool,
+    },
     /// A user redeployed an earlier successful release (rollback).
     Redeploy { decision: Decision },
+}
+
+/// Retries recorded before `flows_on` existed flowed on.
+fn flows_on_by_default() -> bool {
+    true
 }
 
 /// One release in one stage: build → release → deploy (R3).

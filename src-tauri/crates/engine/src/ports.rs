@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::{Account, Approval, Artifact, Commit, PartKind, Release, Run, Stack, Stage};
 use crate::error::PortError;
 use crate::events::PipelineEvent;
@@ -20,6 +22,9 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Millis;
     /// A new id, unique across restarts (and safe as a JavaScript number).
     fn new_id(&self) -> i64;
+    /// From now on every new id is above `floor` (the store's highest id, so
+    /// ids never go back even if the wall clock does across a restart).
+    fn ids_above(&self, floor: i64);
 }
 
 /// Where pipeline events go (the UI, in the app).
@@ -59,6 +64,40 @@ pub struct StageFlow {
     pub stage_id: StageId,
     pub deployed: Option<ReleaseId>,
     pub waiting: Option<ReleaseId>,
+    /// The newest release that reached the stage through the flow or as its
+    /// first deploy: a gate never asks for one at or below it (R17).
+    pub reached: Option<ReleaseId>,
+}
+
+/// An effect the flow asked for whose result is not in yet (R17). It is
+/// written before it starts and started again at every start until its
+/// result arrives. A stage has at most one of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Request {
+    /// A new first stage's first deploy: its branch head is to be read (R7).
+    #[serde(rename_all = "camelCase")]
+    FirstDeploy { stage_id: StageId },
+    /// The stage's service is to run `count` tasks (R12).
+    #[serde(rename_all = "camelCase")]
+    Scale { stage_id: StageId, count: u32 },
+}
+
+impl Request {
+    /// The stage the request is for.
+    pub fn stage_id(&self) -> StageId {
+        match self {
+            Request::FirstDeploy { stage_id } | Request::Scale { stage_id, .. } => *stage_id,
+        }
+    }
+
+    /// The kind's name, as stored (`firstDeploy`, `scale`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::FirstDeploy { .. } => "firstDeploy",
+            Request::Scale { .. } => "scale",
+        }
+    }
 }
 
 /// Everything the engine needs to resume after a start (R17). History (finished
@@ -78,6 +117,10 @@ pub struct Snapshot {
     /// Each stage's newest run (finished or not).
     pub latest_runs: Vec<Run>,
     pub pending_approvals: Vec<Approval>,
+    /// Requested effects whose result is not in yet.
+    pub requests: Vec<Request>,
+    /// The highest id of any row (new ids are minted above it).
+    pub highest_id: i64,
 }
 
 /// One write of a transition. A transition's writes are applied in one
@@ -99,6 +142,10 @@ pub enum Change {
     PutRelease(Release),
     PutRun(Run),
     PutApproval(Approval),
+    /// Records a requested effect, in place of the stage's request of that kind.
+    PutRequest(Request),
+    /// The stage's request of that kind has its result.
+    ClearRequest(Request),
 }
 
 /// A release that once deployed successfully at a stage, and the image it ran.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::domain::{Database, EnvVar, Stage, StageSettings};
+use crate::domain::{Account, Database, EnvValue, EnvVar, Stage, StageSettings};
 use crate::regions::is_aws_region;
 
 /// One broken rule, tied to the input field it concerns.
@@ -141,11 +141,58 @@ pub fn check_region(field: &str, region: &str, errors: &mut FieldErrors) {
     }
 }
 
+/// The largest value of one environment variable, in bytes (plain or secret).
+pub const MAX_ENV_VALUE_BYTES: usize = 8 * 1024;
+
+/// The most one stage's list of build or of runtime variables may take, in
+/// bytes: every name and plain value, and [`SECRET_REFERENCE_BYTES`] per
+/// secret. AWS limits a task definition's container definitions to 64 KiB in
+/// all; the runtime list stays well under that, leaving room for the image,
+/// ports, logging and Stageline's own variables.
+pub const MAX_ENV_LIST_BYTES: usize = 32 * 1024;
+
+/// What a secret variable adds to its list's size: its value is not in the
+/// list (it is in the keychain, and reaches the task as a reference).
+pub const SECRET_REFERENCE_BYTES: usize = 128;
+
+/// One value is at most [`MAX_ENV_VALUE_BYTES`]; `field` names it
+/// (`runtimeEnv.2.value`). Used for plain values here and for secret values
+/// where they pass on their way to the keychain.
+pub fn check_env_value_size(field: &str, value: &str, errors: &mut FieldErrors) {
+    if value.len() > MAX_ENV_VALUE_BYTES {
+        errors.add(
+            field,
+            format!(
+                "This value is {} KiB; a variable's value may be at most {} KiB.",
+                value.len().div_ceil(1024),
+                MAX_ENV_VALUE_BYTES / 1024
+            ),
+        );
+    }
+}
+
+/// What a list of variables takes against [`MAX_ENV_LIST_BYTES`].
+pub fn env_list_bytes(vars: &[EnvVar]) -> usize {
+    vars.iter()
+        .map(|var| {
+            var.name.len()
+                + match &var.value {
+                    EnvValue::Plain { value } => value.len(),
+                    EnvValue::Secret { .. } => SECRET_REFERENCE_BYTES,
+                }
+        })
+        .sum()
+}
+
 /// Environment variable names: `^[A-Za-z_][A-Za-z0-9_]*$`, unique in their list,
-/// never one Stageline sets itself.
+/// never one Stageline sets itself; values and the whole list within their
+/// size limits.
 pub fn check_env_vars(list_field: &str, vars: &[EnvVar], errors: &mut FieldErrors) {
     let mut seen = std::collections::HashSet::new();
     for (index, var) in vars.iter().enumerate() {
+        if let EnvValue::Plain { value } = &var.value {
+            check_env_value_size(&format!("{list_field}.{index}.value"), value, errors);
+        }
         let field = format!("{list_field}.{index}.name");
         let name = var.name.as_str();
         let mut chars = name.chars();
@@ -166,6 +213,17 @@ pub fn check_env_vars(list_field: &str, vars: &[EnvVar], errors: &mut FieldError
         } else if !seen.insert(name) {
             errors.add(field, format!("{name} is defined twice."));
         }
+    }
+    let total = env_list_bytes(vars);
+    if total > MAX_ENV_LIST_BYTES {
+        errors.add(
+            list_field,
+            format!(
+                "These variables take {} KiB; a stage's list may take at most {} KiB in all (AWS limits a task definition to 64 KiB).",
+                total.div_ceil(1024),
+                MAX_ENV_LIST_BYTES / 1024
+            ),
+        );
     }
 }
 
@@ -227,13 +285,40 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
         );
     }
     check_health_path(&settings.health_path, &mut errors);
-    if settings.desired_count > MAX_DESIRED_COUNT {
+    check_desired_count(settings.desired_count, &mut errors);
+    errors.into_result()
+}
+
+/// R12: a desired count from 0 (stopped) to [`MAX_DESIRED_COUNT`].
+pub fn check_desired_count(count: u32, errors: &mut FieldErrors) {
+    if count > MAX_DESIRED_COUNT {
         errors.add(
             "desiredCount",
             format!("Desired instances must be between 0 and {MAX_DESIRED_COUNT}."),
         );
     }
-    errors.into_result()
+}
+
+/// Account names are unique (compared without case or surrounding spaces),
+/// as stack names are; `accounts` may include `account` itself (a rename).
+pub fn check_account_name_unique<'a>(
+    account: &Account,
+    accounts: impl IntoIterator<Item = &'a Account>,
+    errors: &mut FieldErrors,
+) {
+    let name = account.name.trim().to_lowercase();
+    if accounts
+        .into_iter()
+        .any(|other| other.id != account.id && other.name.trim().to_lowercase() == name)
+    {
+        errors.add(
+            "name",
+            format!(
+                "An account named \"{}\" already exists; account names must be unique.",
+                account.name.trim()
+            ),
+        );
+    }
 }
 
 /// The longest health-check path a load balancer accepts.

@@ -190,18 +190,22 @@ async fn r16_a_newer_release_waits_at_a_busy_stage_and_a_still_newer_one_superse
     flow.fakes.deployer.release("dev");
     flow.wait_deployed("dev", 3).await;
     let dev = flow.stage("dev").await;
-    let ran: Vec<ReleaseId> = flow
+    let rows: Vec<(ReleaseId, RunStatus)> = flow
         .fakes
         .store
         .runs()
         .into_iter()
         .filter(|r| r.stage_id == dev)
-        .map(|r| r.release_id)
+        .map(|r| (r.release_id, r.status))
         .collect();
     assert_eq!(
-        ran,
-        [flow.release_of(1), flow.release_of(3)],
-        "commit 2 never ran"
+        rows,
+        [
+            (flow.release_of(1), RunStatus::Succeeded),
+            (flow.release_of(2), RunStatus::Superseded),
+            (flow.release_of(3), RunStatus::Succeeded),
+        ],
+        "commit 2 never ran; its row says it was superseded"
     );
 }
 
@@ -314,10 +318,11 @@ async fn different_stacks_run_in_parallel() {
         })
         .await
         .unwrap();
-    flow.fakes.builder.hold(PartKind::Build);
+    // Each stack's build is held on its own: both must be under way at once.
+    let (shop_sha, blog_sha) = (commit(1).sha, commit(9).sha);
+    flow.fakes.builder.hold_sha(&shop_sha);
+    flow.fakes.builder.hold_sha(&blog_sha);
     flow.commit(1).await;
-    flow.wait_part("dev", PartKind::Build).await;
-    flow.fakes.builder.release(PartKind::Build);
     let input = Input::CommitDetected {
         stack_id: other.id,
         head: commit(9),
@@ -325,13 +330,40 @@ async fn different_stacks_run_in_parallel() {
         forced: false,
     };
     flow.pipeline.send(input).await.unwrap();
-    flow.wait_deployed("dev", 1).await;
+    let builds_started = |fakes: &Fakes| {
+        let calls = fakes.builder.calls();
+        let started = |sha: &str| {
+            calls
+                .iter()
+                .any(|c| c.part == PartKind::Build && c.sha == sha)
+        };
+        started(&commit(1).sha) && started(&commit(9).sha)
+    };
+    for _ in 0..2000 {
+        if builds_started(&flow.fakes) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        builds_started(&flow.fakes),
+        "both builds run at the same time, neither finished"
+    );
+    // The second stack finishes first while the first is still held.
+    flow.fakes.builder.release_sha(&blog_sha);
     wait_until(&flow.pipeline, "blog's dev runs commit 9", move |s| {
         s.flow_of(other.id)
             .first()
             .is_some_and(|st| s.flow(st.id).deployed.is_some())
     })
     .await;
+    assert_eq!(
+        flow.deployed_sha("dev").await,
+        None,
+        "shop is still building"
+    );
+    flow.fakes.builder.release_sha(&shop_sha);
+    flow.wait_deployed("dev", 1).await;
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! `load`: what the engine resumes from, and the Store port itself.
 
-use stageline_engine::ports::{BoxFuture, Change, DeployedRelease, Snapshot, StageFlow, Store};
+use stageline_engine::ports::{
+    BoxFuture, Change, DeployedRelease, Request, Snapshot, StageFlow, Store,
+};
 use stageline_engine::*;
 
 use crate::open::{store_error, SqliteStore};
@@ -19,6 +21,7 @@ type StackRow = (
     Option<String>,
 );
 type StageRow = (i64, i64, i64, String, String);
+type FlowRow = (i64, Option<i64>, Option<i64>, Option<i64>);
 
 impl SqliteStore {
     async fn json_column<T: serde::de::DeserializeOwned>(
@@ -119,18 +122,19 @@ impl SqliteStore {
                 stack
             })
             .collect();
-        let flows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT stage_id, deployed_release_id, waiting_release_id FROM stage_flows",
+        let flows: Vec<FlowRow> = sqlx::query_as(
+            "SELECT stage_id, deployed_release_id, waiting_release_id, reached_release_id FROM stage_flows",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(read)?;
         let flows = flows
             .into_iter()
-            .map(|(stage, deployed, waiting)| StageFlow {
+            .map(|(stage, deployed, waiting, reached)| StageFlow {
                 stage_id: StageId(stage),
                 deployed: deployed.map(ReleaseId),
                 waiting: waiting.map(ReleaseId),
+                reached: reached.map(ReleaseId),
             })
             .collect();
         let active_runs: Vec<Run> = self
@@ -138,7 +142,7 @@ impl SqliteStore {
             .await?;
         let latest_runs: Vec<Run> = self
             .json_column(
-                "SELECT data FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY stage_id)
+                "SELECT data FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE status != 'superseded' GROUP BY stage_id)
                    AND stage_id IN (SELECT id FROM stages) ORDER BY id",
             )
             .await?;
@@ -151,13 +155,28 @@ impl SqliteStore {
                 "SELECT data FROM releases WHERE id IN (
                     SELECT deployed_release_id FROM stage_flows UNION SELECT waiting_release_id FROM stage_flows
                     UNION SELECT release_id FROM runs WHERE status = 'running'
-                    UNION SELECT release_id FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY stage_id)
+                    UNION SELECT release_id FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE status != 'superseded' GROUP BY stage_id)
                     UNION SELECT release_id FROM approvals WHERE status = 'pending'
                     UNION SELECT MAX(id) FROM releases GROUP BY stack_id)
                  ORDER BY id",
             )
             .await?;
+        let requests: Vec<Request> = self
+            .json_column("SELECT data FROM effect_requests ORDER BY stage_id, kind")
+            .await?;
+        let (highest_id,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(id) FROM (
+                SELECT MAX(id) AS id FROM accounts UNION ALL SELECT MAX(id) FROM stacks
+                UNION ALL SELECT MAX(id) FROM stages UNION ALL SELECT MAX(id) FROM releases
+                UNION ALL SELECT MAX(id) FROM runs UNION ALL SELECT MAX(id) FROM approvals
+                UNION ALL SELECT MAX(id) FROM id_floor)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(read)?;
         Ok(Snapshot {
+            requests,
+            highest_id: highest_id.unwrap_or(0),
             accounts,
             stacks,
             stages,

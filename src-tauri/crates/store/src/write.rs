@@ -9,6 +9,7 @@ use crate::rows::{tag, to_json};
 
 impl SqliteStore {
     pub(crate) async fn apply_changes(&self, changes: Vec<Change>) -> Result<(), PortError> {
+        let highest = changes.iter().filter_map(written_id).max();
         let mut tx = self
             .pool
             .begin()
@@ -17,7 +18,28 @@ impl SqliteStore {
         for change in changes {
             apply_one(&mut tx, change).await?;
         }
+        if let Some(id) = highest {
+            sqlx::query("UPDATE id_floor SET id = ? WHERE id < ?")
+                .bind(id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| store_error("save the highest id", e))?;
+        }
         tx.commit().await.map_err(|e| store_error("commit", e))
+    }
+}
+
+/// The id of the row a change writes, if it writes one.
+fn written_id(change: &Change) -> Option<i64> {
+    match change {
+        Change::PutAccount(a) => Some(a.id.0),
+        Change::PutStack(s) => Some(s.id.0),
+        Change::InsertStage(s) | Change::PutStage(s) => Some(s.id.0),
+        Change::PutRelease(r) => Some(r.id.0),
+        Change::PutRun(r) => Some(r.id.0),
+        Change::PutApproval(a) => Some(a.id.0),
+        _ => None,
     }
 }
 
@@ -111,13 +133,14 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
         }
         Change::PutFlow(f) => {
             sqlx::query(
-                "INSERT INTO stage_flows (stage_id, deployed_release_id, waiting_release_id) VALUES (?, ?, ?)
+                "INSERT INTO stage_flows (stage_id, deployed_release_id, waiting_release_id, reached_release_id) VALUES (?, ?, ?, ?)
                  ON CONFLICT (stage_id) DO UPDATE SET deployed_release_id = excluded.deployed_release_id,
-                   waiting_release_id = excluded.waiting_release_id",
+                   waiting_release_id = excluded.waiting_release_id, reached_release_id = excluded.reached_release_id",
             )
             .bind(f.stage_id.0)
             .bind(f.deployed.map(|r| r.0))
             .bind(f.waiting.map(|r| r.0))
+            .bind(f.reached.map(|r| r.0))
             .execute(&mut **tx)
             .await
         }
@@ -162,6 +185,24 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
             .bind(to_json(&a)?)
             .execute(&mut **tx)
             .await
+        }
+        Change::PutRequest(r) => {
+            sqlx::query(
+                "INSERT INTO effect_requests (stage_id, kind, data) VALUES (?, ?, ?)
+                 ON CONFLICT (stage_id, kind) DO UPDATE SET data = excluded.data",
+            )
+            .bind(r.stage_id().0)
+            .bind(r.kind())
+            .bind(to_json(&r)?)
+            .execute(&mut **tx)
+            .await
+        }
+        Change::ClearRequest(r) => {
+            sqlx::query("DELETE FROM effect_requests WHERE stage_id = ? AND kind = ?")
+                .bind(r.stage_id().0)
+                .bind(r.kind())
+                .execute(&mut **tx)
+                .await
         }
     };
     result

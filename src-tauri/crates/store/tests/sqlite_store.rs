@@ -3,7 +3,7 @@
 use stageline_engine::flow::Input;
 use stageline_engine::order::first_stage_settings;
 use stageline_engine::pipeline::Pipeline;
-use stageline_engine::ports::{Change, StageFlow, Store};
+use stageline_engine::ports::{Change, Request, StageFlow, Store};
 use stageline_engine::testing::*;
 use stageline_engine::*;
 use stageline_store::SqliteStore;
@@ -102,6 +102,7 @@ async fn everything_written_is_loaded_back() {
         stage_id: StageId(3),
         deployed: Some(ReleaseId(10)),
         waiting: None,
+        reached: Some(ReleaseId(10)),
     };
     store
         .apply(vec![
@@ -122,10 +123,122 @@ async fn everything_written_is_loaded_back() {
     assert_eq!(snapshot.latest_runs, [run]);
     assert_eq!(snapshot.pending_approvals, std::slice::from_ref(&approval));
     assert_eq!(snapshot.flows, [flow]);
+    assert_eq!(snapshot.highest_id, 12, "the highest id of any row");
     assert_eq!(
         store.approval(ApprovalId(12)).await.unwrap(),
         Some(approval)
     );
+}
+
+#[tokio::test]
+async fn the_highest_id_is_kept_when_its_row_is_deleted() {
+    let (dir, store) = open_temp().await;
+    with_stack(&store).await;
+    store
+        .apply(vec![Change::InsertStage(stage(99, "dev", 0))])
+        .await
+        .unwrap();
+    store
+        .apply(vec![Change::RemoveStage(StageId(99))])
+        .await
+        .unwrap();
+    assert_eq!(store.load().await.unwrap().highest_id, 99);
+    store.close().await;
+    let again = SqliteStore::open(&dir.path().join("stageline.db"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.load().await.unwrap().highest_id,
+        99,
+        "no id is minted twice"
+    );
+}
+
+#[tokio::test]
+async fn requested_effects_are_kept_until_cleared_and_go_with_their_stage() {
+    let (_dir, store) = open_temp().await;
+    with_stack(&store).await;
+    let first = Request::FirstDeploy {
+        stage_id: StageId(3),
+    };
+    store
+        .apply(vec![
+            Change::InsertStage(stage(3, "dev", 0)),
+            Change::InsertStage(stage(4, "prod", 1)),
+            Change::PutRequest(first),
+            Change::PutRequest(Request::Scale {
+                stage_id: StageId(4),
+                count: 2,
+            }),
+            // A newer scale of the same stage takes the older one's place.
+            Change::PutRequest(Request::Scale {
+                stage_id: StageId(4),
+                count: 0,
+            }),
+        ])
+        .await
+        .unwrap();
+    let requests = store.load().await.unwrap().requests;
+    assert_eq!(
+        requests,
+        [
+            first,
+            Request::Scale {
+                stage_id: StageId(4),
+                count: 0
+            }
+        ]
+    );
+    store
+        .apply(vec![
+            Change::ClearRequest(first),
+            Change::RemoveStage(StageId(4)),
+        ])
+        .await
+        .unwrap();
+    assert!(store.load().await.unwrap().requests.is_empty());
+}
+
+#[tokio::test]
+async fn a_superseded_row_is_history_not_the_stages_latest_run() {
+    let (_dir, store) = open_temp().await;
+    with_stack(&store).await;
+    let release = |id: i64, n: u32| Release {
+        id: ReleaseId(id),
+        stack_id: StackId(2),
+        commit: commit(n),
+        included: vec![],
+        forced: false,
+        created_at: 0,
+        artifact: None,
+    };
+    let run = |id: i64, release: i64, status: RunStatus| Run {
+        id: RunId(id),
+        stack_id: StackId(2),
+        stage_id: StageId(3),
+        release_id: ReleaseId(release),
+        status,
+        trigger: RunTrigger::Flow,
+        parts: PartKind::ALL.iter().map(|k| Part::pending(*k)).collect(),
+        created_at: 0,
+        finished_at: None,
+        image: None,
+    };
+    store
+        .apply(vec![
+            Change::InsertStage(stage(3, "dev", 0)),
+            Change::PutRelease(release(10, 1)),
+            Change::PutRelease(release(11, 2)),
+            Change::PutRun(run(20, 10, RunStatus::Running)),
+            Change::PutRun(run(21, 11, RunStatus::Superseded)),
+        ])
+        .await
+        .unwrap();
+    let snapshot = store.load().await.unwrap();
+    assert_eq!(snapshot.latest_runs[0].id, RunId(20));
+    let history = store.run_history(StageId(3), 10).await.unwrap();
+    let statuses: Vec<RunStatus> = history.iter().map(|r| r.run.status).collect();
+    assert_eq!(statuses, [RunStatus::Superseded, RunStatus::Running]);
 }
 
 #[tokio::test]

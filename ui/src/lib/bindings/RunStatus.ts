@@ -3,4 +3,4 @@
 /**
  * Where a run is.
  */
-export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "superseded";

@@ -4,4 +4,9 @@ import type { Decision } from "./Decision";
 /**
  * Why a run started.
  */
-export type RunTrigger = { "kind": "flow" } | { "kind": "newStage" } | { "kind": "retry", decision: Decision, } | { "kind": "redeploy", decision: Decision, };
+export type RunTrigger = { "kind": "flow" } | { "kind": "newStage" } | { "kind": "retry", decision: Decision, 
+/**
+ * Whether the release flows on when it succeeds: as the retried run
+ * would have (a new stage's first run and a redeploy do not, R7, R17).
+ */
+flowsOn: boolean, } | { "kind": "redeploy", decision: Decision, };

@@ -6,7 +6,12 @@ import type { StageView } from "./StageView";
 /**
  * One stack and its stages in order.
  */
-export type StackView = { stack: Stack, accountName: string, warning: string | null, newestRelease: Release | null, 
+export type StackView = { stack: Stack, accountName: string, 
+/**
+ * What the user should know about the stack (an unreachable remote, a
+ * failed scale…), one line per source.
+ */
+warnings: Array<string>, newestRelease: Release | null, 
 /**
  * Every stage (being deleted ones too), in position order.
  */

@@ -19,4 +19,9 @@ deployed: Release | null,
 /**
  * A release waiting for the stage to be free (R16).
  */
-waiting: Release | null, pendingApproval: PendingApproval | null, };
+waiting: Release | null, pendingApproval: PendingApproval | null, 
+/**
+ * Why the stage cannot be deleted now, if it cannot (R9: a stack's last
+ * stage goes with the stack), shown before anyone types `delete`.
+ */
+deleteRefusal: string | null, };

@@ -5,17 +5,26 @@ use crate::domain::{
 };
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
+use crate::flow::state::WarningSource;
 use crate::flow::tx::Tx;
 use crate::flow::{Effect, Reply};
 use crate::ids::{AccountId, StackId, StageId};
 use crate::order::{check_delete_confirmation, close_gap, first_stage, insert_position};
 use crate::ports::Change;
-use crate::validation::{check_stage_settings, FieldErrors};
+use crate::ports::Request;
+use crate::validation::{
+    check_account_name_unique, check_desired_count, check_stage_settings, FieldErrors,
+};
 
 impl Tx<'_> {
-    pub fn put_account(&mut self, account: Account) {
+    /// A new or changed account; names are unique (as stack names are).
+    pub fn put_account(&mut self, account: Account) -> Result<(), EngineError> {
+        let mut errors = FieldErrors::default();
+        check_account_name_unique(&account, self.s.accounts.values(), &mut errors);
+        errors.into_result()?;
         self.s.accounts.insert(account.id, account.clone());
         self.change(Change::PutAccount(account));
+        Ok(())
     }
 
     pub fn delete_account(&mut self, id: AccountId) -> Result<(), EngineError> {
@@ -147,6 +156,16 @@ impl Tx<'_> {
         let flow = self.s.flow_of(stack_id);
         let index = flow.iter().position(|s| s.id == stage.id).unwrap_or(0);
         if index == 0 {
+            // The stage it displaces no longer takes the head (it now has a
+            // predecessor that deployed nothing yet).
+            if let Some(displaced) = flow.get(1).map(|s| s.id) {
+                self.clear_request(Request::FirstDeploy {
+                    stage_id: displaced,
+                });
+            }
+            // R7/R17: recorded before it is asked, asked again at every start
+            // until the stage has its first release.
+            self.put_request(Request::FirstDeploy { stage_id: stage.id });
             self.effect(Effect::FetchHead {
                 stack,
                 stage_id: stage.id,
@@ -157,12 +176,18 @@ impl Tx<'_> {
         Ok(Reply::Stage(stage))
     }
 
-    /// R7 for a new first stage: deploy the branch head.
+    /// R7 for a new first stage: deploy the branch head. Only while the
+    /// stage's first-deploy request is open: a second answer (one asked
+    /// again after a restart) finds the stage has had its first run.
     pub fn head_fetched(
         &mut self,
         stage_id: StageId,
         result: Result<crate::domain::Commit, String>,
     ) {
+        let request = Request::FirstDeploy { stage_id };
+        if !self.s.requests.contains_key(&(stage_id, request.kind())) {
+            return;
+        }
         let Some(stage) = self
             .s
             .stages
@@ -170,20 +195,28 @@ impl Tx<'_> {
             .filter(|s| s.is_active())
             .cloned()
         else {
+            self.clear_request(request);
             return;
         };
+        let source = WarningSource::FirstDeploy(stage_id);
         let commit = match result {
             Ok(commit) => commit,
             Err(message) => {
+                // The request stays: the next start asks again (or the next
+                // commit reaches the stage first).
                 let message = format!(
                     "Could not read the branch head for the new stage {}: {message}",
                     stage.settings.name
                 );
-                self.set_warning(stage.stack_id, Some(message));
+                self.set_warning(stage.stack_id, source, Some(message));
                 return;
             }
         };
-        if self.s.running_at(stage_id).is_some() {
+        self.set_warning(stage.stack_id, source, None);
+        if self.s.reached(stage_id).is_some() || !self.is_first(stage_id) {
+            // A release got there first (R7: approval governs later arrivals),
+            // or a stage was inserted before it (it waits for the next release).
+            self.clear_request(request);
             return;
         }
         match self
@@ -269,16 +302,116 @@ impl Tx<'_> {
                 self.decide(pending, true, decision);
             }
         }
+        if !old.requires_approval && updated.settings.requires_approval {
+            // R6: a release queued at the stage now waits for a decision.
+            let flow = self.s.flow(stage_id);
+            if let Some(waiting) = flow.waiting {
+                self.put_flow(crate::ports::StageFlow {
+                    waiting: None,
+                    ..flow
+                });
+                self.ask(stage_id, waiting);
+            }
+        }
         if old.desired_count != updated.settings.desired_count {
-            let stack = self.s.stacks[&updated.stack_id].clone();
-            let account = self.s.accounts[&stack.account_id].clone();
-            self.effect(Effect::Scale {
-                account,
-                stack,
-                stage: updated.clone(),
-            });
+            self.request_scale(&updated);
         }
         Ok(Reply::Stage(updated))
+    }
+
+    /// R12: only the desired count changes (read and written inside the
+    /// engine, so a concurrent settings change is never undone).
+    pub fn scale_stage(&mut self, stage_id: StageId, count: u32) -> Result<Reply, EngineError> {
+        let stage = self
+            .s
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?
+            .clone();
+        if !stage.is_active() {
+            return Err(EngineError::Conflict(
+                "This stage is being deleted.".to_string(),
+            ));
+        }
+        let mut errors = FieldErrors::default();
+        check_desired_count(count, &mut errors);
+        errors.into_result()?;
+        if stage.settings.desired_count == count {
+            return Ok(Reply::Stage(stage));
+        }
+        let mut updated = stage;
+        updated.settings.desired_count = count;
+        self.put_stage(&updated);
+        self.request_scale(&updated);
+        Ok(Reply::Stage(updated))
+    }
+
+    /// R12/R17: records the scale request, then asks for it.
+    fn request_scale(&mut self, stage: &Stage) {
+        let request = Request::Scale {
+            stage_id: stage.id,
+            count: stage.settings.desired_count,
+        };
+        self.put_request(request);
+        self.issue_request(request);
+    }
+
+    /// Whether the stage is the first of its stack's flow.
+    fn is_first(&self, stage_id: StageId) -> bool {
+        self.s
+            .stages
+            .get(&stage_id)
+            .is_some_and(|s| self.s.flow_of(s.stack_id).first().map(|f| f.id) == Some(stage_id))
+    }
+
+    /// Starts the effect a request stands for (again, after a start).
+    pub(crate) fn issue_request(&mut self, request: Request) {
+        let Some(stage) = self
+            .s
+            .stages
+            .get(&request.stage_id())
+            .filter(|s| s.is_active())
+            .cloned()
+        else {
+            self.clear_request(request);
+            return;
+        };
+        let stack = self.s.stacks[&stage.stack_id].clone();
+        match request {
+            Request::FirstDeploy { stage_id } => {
+                self.effect(Effect::FetchHead { stack, stage_id });
+            }
+            Request::Scale { count, .. } => {
+                let account = self.s.accounts[&stack.account_id].clone();
+                let mut stage = stage;
+                stage.settings.desired_count = count;
+                self.effect(Effect::Scale {
+                    account,
+                    stack,
+                    stage,
+                });
+            }
+        }
+    }
+
+    /// R12: scaling ended. A failure is shown on the stack until the stage
+    /// scales well; the request is done either way (the user scales again).
+    pub fn scale_finished(&mut self, stage_id: StageId, count: u32, result: Result<(), String>) {
+        let request = Request::Scale { stage_id, count };
+        let key = (stage_id, request.kind());
+        if self.s.requests.get(&key) == Some(&request) {
+            self.clear_request(request);
+        }
+        let Some(stage) = self.s.stages.get(&stage_id).cloned() else {
+            return;
+        };
+        let message = result.err().map(|message| {
+            format!(
+                "Could not scale {} to {count}: {message}",
+                stage.settings.name
+            )
+        });
+        self.set_warning(stage.stack_id, WarningSource::Scale(stage_id), message);
     }
 
     /// R9: with the word `delete` typed, the stage leaves the flow at once and
@@ -298,6 +431,9 @@ impl Tx<'_> {
             return Err(EngineError::Conflict(
                 "This stage is already being deleted.".to_string(),
             ));
+        }
+        if let Some(reason) = self.s.delete_refusal(stage_id) {
+            return Err(EngineError::Conflict(reason));
         }
         self.begin_stage_delete(stage_id);
         Ok(())
@@ -319,7 +455,23 @@ impl Tx<'_> {
                 ..flow
             });
         }
+        let requests: Vec<Request> = self
+            .s
+            .requests
+            .values()
+            .filter(|r| r.stage_id() == stage_id)
+            .copied()
+            .collect();
+        for request in requests {
+            self.clear_request(request);
+        }
         let mut stage = self.s.stages[&stage_id].clone();
+        for source in [
+            WarningSource::FirstDeploy(stage_id),
+            WarningSource::Scale(stage_id),
+        ] {
+            self.set_warning(stage.stack_id, source, None);
+        }
         stage.lifecycle = StageLifecycle::Deleting;
         self.put_stage(&stage);
         self.request_stage_stack_delete(stage);
@@ -388,14 +540,5 @@ impl Tx<'_> {
                 self.put_stage(&stage);
             }
         }
-    }
-
-    /// The watcher's warning about a stack (not persisted: it is re-learned).
-    pub fn set_warning(&mut self, stack_id: StackId, message: Option<String>) {
-        match &message {
-            Some(m) => self.s.stack_warnings.insert(stack_id, m.clone()),
-            None => self.s.stack_warnings.remove(&stack_id),
-        };
-        self.event(PipelineEvent::StackWarning { stack_id, message });
     }
 }

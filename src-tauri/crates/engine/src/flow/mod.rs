@@ -9,9 +9,11 @@ mod state;
 mod tx;
 mod view;
 
-pub use rules::apply_input;
+pub use rules::{apply_input, reconcile_delay};
 pub use state::FlowState;
 pub use view::{PendingApproval, StackView, StageView};
+
+use std::time::Duration;
 
 use crate::domain::{
     Account, Commit, Decision, PartKind, Release, Run, Stack, Stage, StageSettings,
@@ -61,6 +63,12 @@ pub enum Input {
         head: Commit,
         included: Vec<Commit>,
         forced: bool,
+    },
+    /// R12: the stage's service is to run `count` tasks (0 stops it), without
+    /// a redeploy. Only the desired count changes.
+    Scale {
+        stage_id: StageId,
+        count: u32,
     },
     /// The watcher's warning about a stack (`None` clears it).
     StackWarning {
@@ -112,10 +120,11 @@ pub enum Input {
         stage_id: StageId,
         result: Result<(), String>,
     },
-    /// Scaling a stage's service failed.
-    ScaleFailed {
+    /// Scaling a stage's service to `count` ended.
+    ScaleFinished {
         stage_id: StageId,
-        message: String,
+        count: u32,
+        result: Result<(), String>,
     },
 }
 
@@ -149,8 +158,13 @@ pub enum Effect {
     Release { run: Run, context: PartContext },
     /// Deploy the run's release to its stage.
     Deploy { run: Run, context: PartContext },
-    /// Find out the real state of an interrupted deploy (R17).
-    ReconcileDeploy { run: Run, context: PartContext },
+    /// Find out the real state of an interrupted deploy (R17), after
+    /// `delay` (the backoff when AWS could not be reached before).
+    ReconcileDeploy {
+        run: Run,
+        context: PartContext,
+        delay: Duration,
+    },
     /// Stop a run's release or deploy part.
     CancelRun(RunId),
     /// Stop a release's build (no run waits for it any more).
@@ -169,6 +183,9 @@ pub enum Effect {
         stack: Stack,
         stage: Stage,
     },
+    /// Give `input` to the engine again after `after`: an effect's result
+    /// whose write failed (nobody waits for it, so it must not be dropped).
+    ApplyLater { after: Duration, input: Box<Input> },
 }
 
 /// What an input did: the writes (one transaction), the events, the effects.

@@ -1,13 +1,15 @@
 //! The entry point of the state machine: one input, one transition.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::domain::{PartKind, Release, RunStatus, RunTrigger, StageLifecycle};
 use crate::error::EngineError;
+use crate::flow::state::WarningSource;
 use crate::flow::tx::Tx;
 use crate::flow::{Effect, FlowState, Input, Reply, Transition};
-use crate::ids::ReleaseId;
-use crate::ports::{Clock, DeployedState};
+use crate::ids::{ReleaseId, RunId};
+use crate::ports::{Clock, DeployedState, Request};
 
 /// Applies one input to the state. On `Err` the state is unchanged and
 /// nothing is to be written; on `Ok` the transition's changes must be
@@ -24,7 +26,7 @@ pub fn apply_input(
             Reply::Done
         }
         Input::PutAccount(account) => {
-            tx.put_account(account);
+            tx.put_account(account)?;
             Reply::Done
         }
         Input::DeleteAccount(id) => {
@@ -48,6 +50,7 @@ pub fn apply_input(
             settings,
         } => tx.create_stage(stack_id, after, settings)?,
         Input::UpdateStage { stage_id, settings } => tx.update_stage(stage_id, settings)?,
+        Input::Scale { stage_id, count } => tx.scale_stage(stage_id, count)?,
         Input::DeleteStage {
             stage_id,
             confirmation,
@@ -84,8 +87,8 @@ pub fn apply_input(
             Reply::Done
         }
         Input::StackWarning { stack_id, message } => {
-            if tx.s.stack_warning(stack_id) != message.as_deref() {
-                tx.set_warning(stack_id, message);
+            if tx.s.stacks.contains_key(&stack_id) {
+                tx.set_warning(stack_id, WarningSource::Watcher, message);
             }
             Reply::Done
         }
@@ -119,7 +122,14 @@ pub fn apply_input(
                 ));
             }
             tx.ensure_idle(run.stage_id)?;
-            let id = tx.start_run(run.stage_id, run.release_id, RunTrigger::Retry { decision });
+            // R17: a retry keeps the flow behaviour of the run it retries.
+            let flows_on = match run.trigger {
+                RunTrigger::Flow => true,
+                RunTrigger::NewStage | RunTrigger::Redeploy { .. } => false,
+                RunTrigger::Retry { flows_on, .. } => flows_on,
+            };
+            let trigger = RunTrigger::Retry { decision, flows_on };
+            let id = tx.start_run(run.stage_id, run.release_id, trigger);
             Reply::Run(id)
         }
         Input::Redeploy {
@@ -167,16 +177,27 @@ pub fn apply_input(
             tx.stage_stack_deleted(stage_id, result);
             Reply::Done
         }
-        Input::ScaleFailed { stage_id, message } => {
-            if let Some(stage) = tx.s.stages.get(&stage_id).cloned() {
-                let text = format!("Could not scale {}: {message}", stage.settings.name);
-                tx.set_warning(stage.stack_id, Some(text));
-            }
+        Input::ScaleFinished {
+            stage_id,
+            count,
+            result,
+        } => {
+            tx.scale_finished(stage_id, count, result);
             Reply::Done
         }
     };
     tx.out.reply = reply;
     Ok(tx.finish())
+}
+
+/// R17: how long to wait before reconciling an interrupted deploy again
+/// after `failures` failed attempts: 1 s, doubling, at most a minute.
+pub fn reconcile_delay(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let secs = 1u64 << (failures - 1).min(6);
+    Duration::from_secs(secs.min(60))
 }
 
 impl Tx<'_> {
@@ -202,7 +223,8 @@ impl Tx<'_> {
 
     /// R17: after a start, every part that was running is resumed: builds and
     /// releases run again, deploys are first checked against AWS; deletions
-    /// go on; a free stage takes its waiting release.
+    /// go on; every requested effect without its result is asked for again;
+    /// a free stage takes its waiting release.
     fn resume(&mut self) {
         let runs: Vec<_> = self.s.active_runs.values().cloned().collect();
         let mut builds_started: HashSet<ReleaseId> = HashSet::new();
@@ -218,7 +240,11 @@ impl Tx<'_> {
                     }
                 }
                 Some(PartKind::Release) => self.effect(Effect::Release { run, context }),
-                Some(PartKind::Deploy) => self.effect(Effect::ReconcileDeploy { run, context }),
+                Some(PartKind::Deploy) => self.effect(Effect::ReconcileDeploy {
+                    run,
+                    context,
+                    delay: Duration::ZERO,
+                }),
                 None => self.fail_run(run, PartKind::Build, "The run was interrupted.".to_string()),
             }
         }
@@ -232,39 +258,69 @@ impl Tx<'_> {
         for stage in deleting {
             self.request_stage_stack_delete(stage);
         }
-        let idle_with_waiting: Vec<_> = self
+        let requests: Vec<Request> = self.s.requests.values().copied().collect();
+        for request in requests {
+            self.issue_request(request);
+        }
+        let mut idle_with_waiting: Vec<_> = self
             .s
             .flows
             .values()
             .filter(|f| f.waiting.is_some() && self.s.running_at(f.stage_id).is_none())
             .map(|f| f.stage_id)
             .collect();
+        // In a fixed order, so a start is reproducible.
+        idle_with_waiting.sort();
         for stage_id in idle_with_waiting {
             self.stage_freed(stage_id);
         }
     }
 
-    /// R17: what AWS says about a deploy interrupted by a restart.
-    fn deploy_reconciled(
-        &mut self,
-        run_id: crate::ids::RunId,
-        result: Result<DeployedState, String>,
-    ) {
-        let Some(run) = self.s.active_runs.get(&run_id).cloned() else {
+    /// R17: what AWS says about a deploy interrupted by a restart. When AWS
+    /// cannot be asked, the run keeps running (the deploy may well have
+    /// succeeded) and the question is asked again, later and later.
+    fn deploy_reconciled(&mut self, run_id: RunId, result: Result<DeployedState, String>) {
+        let Some(mut run) = self.s.active_runs.get(&run_id).cloned() else {
             return;
         };
+        if run.running_part() != Some(PartKind::Deploy) {
+            return;
+        }
+        if result.is_ok() {
+            self.s.reconcile_attempts.remove(&run_id);
+        }
         match result {
             Ok(DeployedState::Deployed) => self.deploy_confirmed(run_id),
             Ok(DeployedState::Failed { message }) => self.fail_run(run, PartKind::Deploy, message),
             Ok(DeployedState::NotDeployed) => {
+                if run.part(PartKind::Deploy).message.is_some() {
+                    run.part_mut(PartKind::Deploy).message = None;
+                    self.put_run(&run);
+                }
                 let context = self.context(run.stage_id, run.release_id);
                 self.effect(Effect::Deploy { run, context });
             }
-            Err(message) => self.fail_run(
-                run,
-                PartKind::Deploy,
-                format!("Could not find out whether the deploy finished: {message}"),
-            ),
+            Err(message) => {
+                let failures = self.s.reconcile_attempts.entry(run_id).or_insert(0);
+                *failures += 1;
+                let delay = reconcile_delay(*failures);
+                run.part_mut(PartKind::Deploy).message = Some(format!(
+                    "Resuming: could not reach AWS to check this deploy ({message}); trying again in {} s.",
+                    delay.as_secs()
+                ));
+                self.put_run(&run);
+                let context = self.context(run.stage_id, run.release_id);
+                self.effect(Effect::ReconcileDeploy {
+                    run: run.clone(),
+                    context,
+                    delay,
+                });
+                self.event(crate::events::PipelineEvent::PartChanged {
+                    run,
+                    part: PartKind::Deploy,
+                    status: crate::domain::PartStatus::Running,
+                });
+            }
         }
     }
 }

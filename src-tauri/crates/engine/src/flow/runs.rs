@@ -9,7 +9,7 @@ use crate::events::PipelineEvent;
 use crate::flow::tx::Tx;
 use crate::flow::{Effect, PartContext, PartOutcome};
 use crate::ids::{ApprovalId, ReleaseId, RunId, StageId};
-use crate::ports::{DeployOutcome, StageFlow};
+use crate::ports::{DeployOutcome, Request, StageFlow};
 
 impl Tx<'_> {
     /// What a part of a run at `stage_id` needs, copied out of the state.
@@ -19,22 +19,22 @@ impl Tx<'_> {
             .expect("a run's stage, stack, account and release are live")
     }
 
-    /// R2/R5/R16: a release reaches a stage through the flow.
+    /// R2/R5/R16/R17: a release reaches a stage through the flow. A gate
+    /// never asks for a release at or below one that reached the stage, is
+    /// waiting or asked there, runs or ran there.
     pub fn arrive(&mut self, stage_id: StageId, release_id: ReleaseId) {
-        let flow = self.s.flow(stage_id);
-        // Never let an older release flow over a newer one (a retried old run).
-        if flow.deployed.is_some_and(|deployed| deployed >= release_id) {
+        if self.s.reached(stage_id).is_some_and(|r| r >= release_id) {
             return;
         }
-        let requires_approval = self.s.stages[&stage_id].settings.requires_approval;
-        if !requires_approval {
+        self.mark_reached(stage_id, release_id);
+        // A release reaching a new first stage before its head was read
+        // is its first release: approval governs it (R7), the head is moot.
+        self.clear_request(Request::FirstDeploy { stage_id });
+        if !self.s.stages[&stage_id].settings.requires_approval {
             self.enter(stage_id, release_id);
             return;
         }
         if let Some(pending) = self.s.pending_at(stage_id).cloned() {
-            if pending.release_id >= release_id {
-                return;
-            }
             // R16: only the newest release waits at an approval gate.
             let mut superseded = pending;
             superseded.status = ApprovalStatus::Superseded;
@@ -45,6 +45,11 @@ impl Tx<'_> {
                 by: release_id,
             });
         }
+        self.ask(stage_id, release_id);
+    }
+
+    /// R5: holds the release at the stage's gate until someone decides.
+    pub fn ask(&mut self, stage_id: StageId, release_id: ReleaseId) {
         let approval = Approval {
             id: ApprovalId(self.new_id()),
             stack_id: self.s.stages[&stage_id].stack_id,
@@ -73,17 +78,37 @@ impl Tx<'_> {
             if waiting >= release_id {
                 return;
             }
-            self.event(PipelineEvent::ReleaseSuperseded {
-                release_id: waiting,
-                stage_id,
-                by: release_id,
-            });
+            self.record_superseded(stage_id, waiting, release_id);
         }
         flow.waiting = Some(release_id);
         self.put_flow(flow);
         self.event(PipelineEvent::ReleaseQueued {
             release_id,
             stage_id,
+        });
+    }
+
+    /// R16: a release waiting at a busy stage gave its place to a newer one.
+    /// It leaves a row in the stage's history that says so.
+    fn record_superseded(&mut self, stage_id: StageId, release_id: ReleaseId, by: ReleaseId) {
+        let newer = self
+            .s
+            .releases
+            .get(&by)
+            .map(|r| r.commit.short_sha().to_string())
+            .unwrap_or_default();
+        let mut run = self.new_run(stage_id, release_id, RunTrigger::Flow);
+        run.status = RunStatus::Superseded;
+        run.finished_at = Some(self.now);
+        // On the deploy part: what the stage window shows first.
+        run.part_mut(PartKind::Deploy).message = Some(format!(
+            "A newer release ({newer}) took its place while it waited; it never ran here."
+        ));
+        self.put_run(&run);
+        self.event(PipelineEvent::ReleaseSuperseded {
+            release_id,
+            stage_id,
+            by,
         });
     }
 
@@ -95,6 +120,11 @@ impl Tx<'_> {
         release_id: ReleaseId,
         trigger: RunTrigger,
     ) -> RunId {
+        if matches!(trigger, RunTrigger::Flow | RunTrigger::NewStage) {
+            self.mark_reached(stage_id, release_id);
+        }
+        // A run at a new first stage is the result of its first-deploy request.
+        self.clear_request(Request::FirstDeploy { stage_id });
         let mut run = self.new_run(stage_id, release_id, trigger);
         let has_artifact = self.s.releases[&release_id].artifact.is_some();
         let build_under_way = self.build_under_way(release_id);
@@ -291,8 +321,14 @@ impl Tx<'_> {
         let mut flow = self.s.flow(run.stage_id);
         flow.deployed = Some(run.release_id);
         self.put_flow(flow);
-        // A new stage's first run and a rollback stay where they are (R7).
-        if matches!(run.trigger, RunTrigger::Flow | RunTrigger::Retry { .. }) {
+        // A new stage's first run and a rollback stay where they are (R7),
+        // and so does a retry of one (R17).
+        let flows_on = match run.trigger {
+            RunTrigger::Flow => true,
+            RunTrigger::Retry { flows_on, .. } => flows_on,
+            RunTrigger::NewStage | RunTrigger::Redeploy { .. } => false,
+        };
+        if flows_on {
             if let Some(next) = self.next_stage(run.stage_id) {
                 self.arrive(next, run.release_id);
             }
@@ -337,14 +373,13 @@ impl Tx<'_> {
     pub fn stage_freed(&mut self, stage_id: StageId) {
         let flow = self.s.flow(stage_id);
         let active = self.s.stages.get(&stage_id).is_some_and(|s| s.is_active());
-        if let (Some(waiting), true) = (flow.waiting, active) {
+        let idle = self.s.running_at(stage_id).is_none();
+        if let (Some(waiting), true, true) = (flow.waiting, active, idle) {
             self.put_flow(StageFlow {
                 waiting: None,
                 ..flow
             });
-            if self.s.running_at(stage_id).is_none() {
-                self.start_run(stage_id, waiting, RunTrigger::Flow);
-            }
+            self.start_run(stage_id, waiting, RunTrigger::Flow);
         }
     }
 

@@ -6,7 +6,18 @@ use std::collections::{BTreeMap, HashMap};
 use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, Stack, Stage};
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
 use crate::order::flow_order;
-use crate::ports::{Snapshot, StageFlow};
+use crate::ports::{Request, Snapshot, StageFlow};
+
+/// Who raised a stack warning: each source sets and clears only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum WarningSource {
+    /// The branch watcher (an unreachable remote…).
+    Watcher,
+    /// A new first stage whose branch head could not be read.
+    FirstDeploy(StageId),
+    /// A stage whose service could not be scaled.
+    Scale(StageId),
+}
 
 /// The engine's live state, loaded from a `Snapshot` and kept in step with
 /// the store by every transition.
@@ -25,8 +36,14 @@ pub struct FlowState {
     pub(crate) pending_approvals: BTreeMap<ApprovalId, Approval>,
     /// Each stack's newest release.
     pub(crate) newest_release: HashMap<StackId, ReleaseId>,
-    /// Warnings from the watcher (an unreachable remote…); not persisted.
-    pub(crate) stack_warnings: HashMap<StackId, String>,
+    /// Warnings about stacks by source (an unreachable remote…); not persisted.
+    pub(crate) stack_warnings: HashMap<StackId, BTreeMap<WarningSource, String>>,
+    /// Requested effects whose result is not in yet, by stage and kind (R17).
+    pub(crate) requests: BTreeMap<(StageId, &'static str), Request>,
+    /// Failed reconcile attempts of runs interrupted mid-deploy (for the backoff).
+    pub(crate) reconcile_attempts: HashMap<RunId, u32>,
+    /// The highest id the state has seen (the store's at load, then every new one).
+    pub(crate) highest_id: i64,
 }
 
 impl FlowState {
@@ -41,6 +58,12 @@ impl FlowState {
                 .into_iter()
                 .map(|f| (f.stage_id, f))
                 .collect(),
+            requests: snapshot
+                .requests
+                .into_iter()
+                .map(|r| ((r.stage_id(), r.kind()), r))
+                .collect(),
+            highest_id: snapshot.highest_id,
             ..FlowState::default()
         };
         for release in snapshot.releases {
@@ -139,6 +162,7 @@ impl FlowState {
             stage_id: stage,
             deployed: None,
             waiting: None,
+            reached: None,
         })
     }
 
@@ -166,9 +190,60 @@ impl FlowState {
             .and_then(|id| self.releases.get(id))
     }
 
-    /// The watcher's warning about a stack, if any.
-    pub fn stack_warning(&self, stack: StackId) -> Option<&str> {
-        self.stack_warnings.get(&stack).map(String::as_str)
+    /// Every warning about a stack (from the watcher, a failed scale…).
+    pub fn stack_warnings(&self, stack: StackId) -> Vec<&str> {
+        self.stack_warnings
+            .get(&stack)
+            .map(|by_source| by_source.values().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// Requested effects whose result is not in yet (R17).
+    pub fn requests(&self) -> impl Iterator<Item = &Request> {
+        self.requests.values()
+    }
+
+    /// The highest id the engine knows of.
+    pub fn highest_id(&self) -> i64 {
+        self.highest_id
+    }
+
+    /// R17: the newest release that reached the stage, is waiting or asked
+    /// there, runs or ran there: a gate never asks for one at or below it.
+    pub fn reached(&self, stage: StageId) -> Option<ReleaseId> {
+        let flow = self.flow(stage);
+        [
+            flow.reached,
+            flow.deployed,
+            flow.waiting,
+            self.pending_at(stage).map(|a| a.release_id),
+            self.running_at(stage).map(|r| r.release_id),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+
+    /// R9: why the stage cannot be deleted now, if it cannot (the last stage
+    /// of a stack is deleted with the stack).
+    pub fn delete_refusal(&self, stage: StageId) -> Option<String> {
+        let stage = self.stages.get(&stage)?;
+        let only = stage.is_active()
+            && self
+                .flow_of(stage.stack_id)
+                .iter()
+                .all(|other| other.id == stage.id);
+        only.then(|| {
+            let stack = self
+                .stacks
+                .get(&stage.stack_id)
+                .map(|s| s.name.as_str())
+                .unwrap_or("its stack");
+            format!(
+                "{} is the only stage of {stack}; a stack needs at least one stage. Delete the stack instead.",
+                stage.settings.name
+            )
+        })
     }
 
     /// What running `release_id` at `stage_id` needs: the account, stack,

@@ -1,11 +1,13 @@
 //! A transition being built: every change to the state goes through here, so
 //! the in-memory state, the store's writes and the events never drift apart.
 
-use crate::domain::{Approval, ApprovalStatus, Release, Run, Stage};
+use crate::domain::{Approval, ApprovalStatus, Release, Run, RunStatus, Stage};
 use crate::events::PipelineEvent;
+use crate::flow::state::WarningSource;
 use crate::flow::{Effect, FlowState, Transition};
 use crate::ids::Millis;
-use crate::ports::{Change, Clock, StageFlow};
+use crate::ids::{ReleaseId, StackId, StageId};
+use crate::ports::{Change, Clock, Request, StageFlow};
 
 /// The state, the clock, and the transition collected so far.
 pub(crate) struct Tx<'a> {
@@ -26,8 +28,16 @@ impl<'a> Tx<'a> {
         }
     }
 
-    pub fn new_id(&self) -> i64 {
-        self.clock.new_id()
+    /// A fresh id, above every id the state has seen (R17: ids never go
+    /// back, even if the wall clock does).
+    pub fn new_id(&mut self) -> i64 {
+        let mut id = self.clock.new_id();
+        if id <= self.s.highest_id {
+            self.clock.ids_above(self.s.highest_id);
+            id = self.clock.new_id();
+        }
+        self.s.highest_id = self.s.highest_id.max(id);
+        id
     }
 
     pub fn event(&mut self, event: PipelineEvent) {
@@ -46,15 +56,17 @@ impl<'a> Tx<'a> {
     pub fn put_run(&mut self, run: &Run) {
         if run.status.is_finished() {
             self.s.active_runs.remove(&run.id);
+            self.s.reconcile_attempts.remove(&run.id);
         } else {
             self.s.active_runs.insert(run.id, run.clone());
         }
+        // A superseded release never ran: the stage's latest run stays what it was.
         let newer_exists = self
             .s
             .latest_runs
             .get(&run.stage_id)
             .is_some_and(|latest| latest.id > run.id);
-        if !newer_exists {
+        if !newer_exists && run.status != RunStatus::Superseded {
             self.s.latest_runs.insert(run.stage_id, run.clone());
         }
         self.change(Change::PutRun(run.clone()));
@@ -76,6 +88,54 @@ impl<'a> Tx<'a> {
     pub fn put_flow(&mut self, flow: StageFlow) {
         self.s.flows.insert(flow.stage_id, flow);
         self.change(Change::PutFlow(flow));
+    }
+
+    /// R17: the release has reached the stage (through the flow, or as its
+    /// first deploy); the gate will not ask for it or an older one again.
+    pub fn mark_reached(&mut self, stage_id: StageId, release_id: ReleaseId) {
+        let flow = self.s.flow(stage_id);
+        if flow.reached.is_none_or(|r| r < release_id) {
+            self.put_flow(StageFlow {
+                reached: Some(release_id),
+                ..flow
+            });
+        }
+    }
+
+    /// R17: records a requested effect before it is started.
+    pub fn put_request(&mut self, request: Request) {
+        self.s
+            .requests
+            .insert((request.stage_id(), request.kind()), request);
+        self.change(Change::PutRequest(request));
+    }
+
+    /// The stage's request of this kind has its result (or no longer applies).
+    pub fn clear_request(&mut self, request: Request) {
+        let key = (request.stage_id(), request.kind());
+        if let Some(stored) = self.s.requests.remove(&key) {
+            self.change(Change::ClearRequest(stored));
+        }
+    }
+
+    /// Sets (or with `None` clears) one source's warning about a stack.
+    pub fn set_warning(
+        &mut self,
+        stack_id: StackId,
+        source: WarningSource,
+        message: Option<String>,
+    ) {
+        let by_source = self.s.stack_warnings.entry(stack_id).or_default();
+        let changed = match &message {
+            Some(m) => by_source.insert(source, m.clone()).as_ref() != Some(m),
+            None => by_source.remove(&source).is_some(),
+        };
+        if by_source.is_empty() {
+            self.s.stack_warnings.remove(&stack_id);
+        }
+        if changed {
+            self.event(PipelineEvent::StackWarning { stack_id, message });
+        }
     }
 
     /// Records an approval: kept in memory only while pending.

@@ -29,6 +29,9 @@ pub struct StageView {
     /// A release waiting for the stage to be free (R16).
     pub waiting: Option<Release>,
     pub pending_approval: Option<PendingApproval>,
+    /// Why the stage cannot be deleted now, if it cannot (R9: a stack's last
+    /// stage goes with the stack), shown before anyone types `delete`.
+    pub delete_refusal: Option<String>,
 }
 
 /// One stack and its stages in order.
@@ -38,7 +41,9 @@ pub struct StageView {
 pub struct StackView {
     pub stack: Stack,
     pub account_name: String,
-    pub warning: Option<String>,
+    /// What the user should know about the stack (an unreachable remote, a
+    /// failed scale…), one line per source.
+    pub warnings: Vec<String>,
     pub newest_release: Option<Release>,
     /// Every stage (being deleted ones too), in position order.
     pub stages: Vec<StageView>,
@@ -72,6 +77,7 @@ impl FlowState {
                             release: release(approval.release_id)?,
                         })
                     }),
+                    delete_refusal: self.delete_refusal(stage.id),
                     stage: stage.clone(),
                 }
             })
@@ -81,7 +87,11 @@ impl FlowState {
                 .account(stack.account_id)
                 .map(|a| a.name.clone())
                 .unwrap_or_default(),
-            warning: self.stack_warning(stack.id).map(str::to_string),
+            warnings: self
+                .stack_warnings(stack.id)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             newest_release: self.newest_release_of(stack.id).cloned(),
             stack: stack.clone(),
             stages,

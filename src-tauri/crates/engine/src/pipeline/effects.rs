@@ -47,7 +47,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
                 result,
             })
         }
-        Effect::ReconcileDeploy { run, context } => {
+        Effect::ReconcileDeploy { run, context, .. } => {
             let log = ports.logs.open(run.id, PartKind::Deploy);
             log.line("Stageline restarted during this deploy; checking its real state in AWS…");
             let result = match deploy_job(&run, &context, &ports).await {
@@ -87,15 +87,19 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         } => {
             let stage_id = stage.id;
             let count = stage.settings.desired_count;
-            match ports.deployer.scale(account, stack, stage, count).await {
-                Ok(()) => None,
-                Err(error) => Some(Input::ScaleFailed {
-                    stage_id,
-                    message: error.message,
-                }),
-            }
+            let result = ports
+                .deployer
+                .scale(account, stack, stage, count)
+                .await
+                .map_err(|e| e.message);
+            Some(Input::ScaleFinished {
+                stage_id,
+                count,
+                result,
+            })
         }
-        Effect::CancelRun(_) | Effect::CancelBuild(_) => None,
+        // Cancelling and waking are done by the pipeline itself.
+        Effect::CancelRun(_) | Effect::CancelBuild(_) | Effect::ApplyLater { .. } => None,
     }
 }
 

@@ -10,12 +10,14 @@ pub use effects::prepare_deploy_job;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use crate::domain::{ApprovalStatus, Decision};
 use crate::error::EngineError;
+use crate::events::PipelineEvent;
 use crate::flow::{apply_input, Effect, FlowState, Input, Reply};
 use crate::ids::{ApprovalId, ReleaseId, RunId, StageId};
 use crate::ports::{Builder, Clock, Deployer, Events, Logs, Secrets, Source, Store};
@@ -50,6 +52,91 @@ enum Message {
     Read(ReadFn),
 }
 
+/// How long an input nobody waits for (an effect's result, a watcher's
+/// report) waits before it is applied again when its write failed.
+pub const UNSAVED_INPUT_RETRY: Duration = Duration::from_millis(500);
+
+/// The engine without its tasks: the live state kept in step with the store,
+/// one input at a time. The pipeline's actor runs on it; tests that complete
+/// effects themselves (the model test of the flow) drive it directly.
+pub struct Engine {
+    state: FlowState,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What one input did, once written: the answer, what to tell, what to do.
+#[derive(Debug)]
+pub struct Applied {
+    /// The command's answer.
+    pub reply: Reply,
+    /// To emit, in order.
+    pub events: Vec<PipelineEvent>,
+    /// To run, now that the transition is written.
+    pub effects: Vec<Effect>,
+}
+
+impl Engine {
+    /// Loads the state from the store. New ids are minted above the store's
+    /// highest, whatever the wall clock says (R17).
+    pub async fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Engine, EngineError> {
+        let snapshot = store.load().await?;
+        clock.ids_above(snapshot.highest_id);
+        Ok(Engine {
+            state: FlowState::from_snapshot(snapshot),
+            store,
+            clock,
+        })
+    }
+
+    /// The live state.
+    pub fn state(&self) -> &FlowState {
+        &self.state
+    }
+
+    /// One transition: decide, then persist; the caller tells and acts. When
+    /// the write fails the state is read back from the store (memory never
+    /// runs ahead of the file) and the error returned, except for an input
+    /// nobody waits for (`unattended`): that one comes back as an
+    /// `ApplyLater` effect, so a result is never dropped (R17).
+    pub async fn apply(&mut self, input: Input, unattended: bool) -> Result<Applied, EngineError> {
+        let retry = unattended.then(|| input.clone());
+        let transition = apply_input(&mut self.state, input, self.clock.as_ref())?;
+        if !transition.changes.is_empty() {
+            if let Err(error) = self.store.apply(transition.changes).await {
+                self.reload().await;
+                return match retry {
+                    Some(input) => Ok(Applied {
+                        reply: Reply::Done,
+                        events: Vec::new(),
+                        effects: vec![Effect::ApplyLater {
+                            after: UNSAVED_INPUT_RETRY,
+                            input: Box::new(input),
+                        }],
+                    }),
+                    None => Err(error.into()),
+                };
+            }
+        }
+        Ok(Applied {
+            reply: transition.reply,
+            events: transition.events,
+            effects: transition.effects,
+        })
+    }
+
+    /// Starts again from the store, keeping what is only in memory.
+    async fn reload(&mut self) {
+        if let Ok(snapshot) = self.store.load().await {
+            let mut state = FlowState::from_snapshot(snapshot);
+            state.stack_warnings = std::mem::take(&mut self.state.stack_warnings);
+            state.reconcile_attempts = std::mem::take(&mut self.state.reconcile_attempts);
+            state.highest_id = state.highest_id.max(self.state.highest_id);
+            self.state = state;
+        }
+    }
+}
+
 /// A handle on the running pipeline. Dropping it stops the engine at once,
 /// as a crash would: what was persisted is what a restart resumes from.
 pub struct Pipeline {
@@ -67,12 +154,11 @@ impl Drop for Pipeline {
 impl Pipeline {
     /// Loads the state from the store and resumes what was in flight (R17).
     pub async fn start(ports: Ports, config: PipelineConfig) -> Result<Pipeline, EngineError> {
-        let snapshot = ports.store.load().await?;
-        let state = FlowState::from_snapshot(snapshot);
+        let engine = Engine::open(ports.store.clone(), ports.clock.clone()).await?;
         let (inbox, receiver) = mpsc::unbounded_channel();
         let store = ports.store.clone();
         let actor = Actor {
-            state,
+            engine,
             ports,
             config,
             inbox: inbox.clone(),
@@ -181,7 +267,7 @@ enum TaskKey {
 }
 
 struct Actor {
-    state: FlowState,
+    engine: Engine,
     ports: Ports,
     config: PipelineConfig,
     inbox: mpsc::UnboundedSender<Message>,
@@ -194,9 +280,9 @@ impl Actor {
     async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Message>) {
         while let Some(message) = receiver.recv().await {
             match message {
-                Message::Read(read) => read(&self.state),
+                Message::Read(read) => read(self.engine.state()),
                 Message::Input(input, reply) => {
-                    let result = self.step(*input).await;
+                    let result = self.step(*input, reply.is_none()).await;
                     if let Some(reply) = reply {
                         let _ = reply.send(result);
                     }
@@ -207,39 +293,46 @@ impl Actor {
     }
 
     /// One transition: decide, persist, tell, then act.
-    async fn step(&mut self, input: Input) -> Result<Reply, EngineError> {
-        let transition = apply_input(&mut self.state, input, self.ports.clock.as_ref())?;
-        if !transition.changes.is_empty() {
-            if let Err(error) = self.ports.store.apply(transition.changes).await {
-                // The memory must not run ahead of the file: start again from it.
-                if let Ok(snapshot) = self.ports.store.load().await {
-                    self.state = FlowState::from_snapshot(snapshot);
-                }
-                return Err(error.into());
-            }
-        }
-        for event in transition.events {
+    async fn step(&mut self, input: Input, unattended: bool) -> Result<Reply, EngineError> {
+        let applied = self.engine.apply(input, unattended).await?;
+        for event in applied.events {
             self.ports.events.emit(event);
         }
-        for effect in transition.effects {
+        for effect in applied.effects {
             self.spawn(effect);
         }
-        Ok(transition.reply)
+        Ok(applied.reply)
     }
 
     fn spawn(&mut self, effect: Effect) {
         let key = match &effect {
             Effect::CancelRun(run_id) => return self.abort(TaskKey::Run(*run_id)),
             Effect::CancelBuild(release_id) => return self.abort(TaskKey::Build(*release_id)),
+            Effect::ApplyLater { after, input } => {
+                let (after, input) = (*after, input.clone());
+                let inbox = self.inbox.clone();
+                self.tasks.spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = inbox.send(Message::Input(input, None));
+                });
+                return;
+            }
             Effect::Build { context, .. } => Some(TaskKey::Build(context.release.id)),
             Effect::Release { run, .. }
             | Effect::Deploy { run, .. }
             | Effect::ReconcileDeploy { run, .. } => Some(TaskKey::Run(run.id)),
             _ => None,
         };
+        let delay = match &effect {
+            Effect::ReconcileDeploy { delay, .. } => *delay,
+            _ => Duration::ZERO,
+        };
         let work = effects::perform(effect, self.ports.clone(), self.config.clone());
         let inbox = self.inbox.clone();
         let handle = self.tasks.spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             if let Some(input) = work.await {
                 let _ = inbox.send(Message::Input(Box::new(input), None));
             }

@@ -47,6 +47,17 @@ impl Clock for FixedClock {
     fn new_id(&self) -> i64 {
         self.next_id.fetch_add(1, Ordering::SeqCst)
     }
+
+    fn ids_above(&self, floor: i64) {
+        self.next_id.fetch_max(floor + 1, Ordering::SeqCst);
+    }
+}
+
+impl FixedClock {
+    /// Sets the next id (as a wall clock stepping back would).
+    pub fn set_next_id(&self, id: i64) {
+        self.next_id.store(id, Ordering::SeqCst);
+    }
 }
 
 /// Named gates a fake operation waits at while they are held.
@@ -79,6 +90,8 @@ impl Gates {
 pub struct FakeSource {
     heads: Mutex<HashMap<StackId, Commit>>,
     checkouts: Mutex<Vec<(StackId, String)>>,
+    head_reads: AtomicI64,
+    gates: Gates,
 }
 
 impl FakeSource {
@@ -91,12 +104,29 @@ impl FakeSource {
     pub fn checkouts(&self) -> usize {
         self.checkouts.lock().unwrap().len()
     }
+
+    /// Holds every read of a branch head until released.
+    pub fn hold_heads(&self) {
+        self.gates.hold("head");
+    }
+
+    pub fn release_heads(&self) {
+        self.gates.release("head");
+    }
+
+    /// How many times a branch head was read.
+    pub fn head_reads(&self) -> i64 {
+        self.head_reads.load(Ordering::SeqCst)
+    }
 }
 
 impl Source for FakeSource {
     fn head(&self, stack: &Stack) -> BoxFuture<'_, Result<Commit, PortError>> {
         let head = self.heads.lock().unwrap().get(&stack.id).cloned();
+        self.head_reads.fetch_add(1, Ordering::SeqCst);
+        let gate = self.gates.sender("head");
         Box::pin(async move {
+            let _ = gate.subscribe().wait_for(|held| !held).await;
             head.ok_or_else(|| PortError::new(System::Git, "The branch has no commits."))
         })
     }
@@ -254,6 +284,15 @@ impl FakeBuilder {
         self.failing.lock().unwrap().clear();
     }
 
+    /// Holds every part of the commit `sha` until released.
+    pub fn hold_sha(&self, sha: &str) {
+        self.gates.hold(sha);
+    }
+
+    pub fn release_sha(&self, sha: &str) {
+        self.gates.release(sha);
+    }
+
     /// Holds `part` (for any commit) until released.
     pub fn hold(&self, part: PartKind) {
         self.gates.hold(part.as_str());
@@ -312,10 +351,11 @@ impl Builder for FakeBuilder {
             .unwrap()
             .contains(&(call.part, call.sha.clone()));
         let gate = self.gates.sender(call.part.as_str());
+        let sha_gate = self.gates.sender(&call.sha);
         self.calls.lock().unwrap().push(call.clone());
         Box::pin(async move {
-            let mut receiver = gate.subscribe();
-            let _ = receiver.wait_for(|held| !held).await;
+            let _ = gate.subscribe().wait_for(|held| !held).await;
+            let _ = sha_gate.subscribe().wait_for(|held| !held).await;
             log.line(&format!(
                 "{} of {} at {}",
                 call.part.as_str(),
@@ -363,9 +403,12 @@ pub struct FakeDeployer {
     deploys: Arc<Mutex<Vec<(String, ReleaseId)>>>,
     running: Arc<Mutex<HashMap<String, ReleaseId>>>,
     failing: Mutex<HashSet<String>>,
-    scales: Mutex<Vec<(String, u32)>>,
+    scales: Arc<Mutex<Vec<(String, u32)>>>,
     deleted: Mutex<Vec<String>>,
     failing_deletes: Mutex<HashSet<String>>,
+    failing_scales: Mutex<HashSet<String>>,
+    unreachable_reconciles: AtomicI64,
+    reconciles: AtomicI64,
     gates: Gates,
 }
 
@@ -410,6 +453,11 @@ impl FakeDeployer {
         self.failing.lock().unwrap().insert(name.to_string());
     }
 
+    /// Lets deploys to the stage `name` succeed again.
+    pub fn heal(&self, name: &str) {
+        self.failing.lock().unwrap().remove(name);
+    }
+
     /// Makes deleting the stage `name` fail (or succeed again with `false`).
     pub fn fail_delete(&self, name: &str, fail: bool) {
         let mut set = self.failing_deletes.lock().unwrap();
@@ -442,6 +490,35 @@ impl FakeDeployer {
             .lock()
             .unwrap()
             .insert(name.to_string(), release);
+    }
+
+    /// Makes scaling the stage `name` fail (or succeed again with `false`).
+    pub fn fail_scale(&self, name: &str, fail: bool) {
+        let mut set = self.failing_scales.lock().unwrap();
+        if fail {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
+    }
+
+    /// Holds every scale call until released.
+    pub fn hold_scales(&self) {
+        self.gates.hold("scale");
+    }
+
+    pub fn release_scales(&self) {
+        self.gates.release("scale");
+    }
+
+    /// Makes the next `n` reconciles fail as an unreachable AWS would.
+    pub fn fail_reconciles(&self, n: i64) {
+        self.unreachable_reconciles.store(n, Ordering::SeqCst);
+    }
+
+    /// How many reconciles were asked for.
+    pub fn reconciles(&self) -> i64 {
+        self.reconciles.load(Ordering::SeqCst)
     }
 
     /// Every stage whose stack was deleted.
@@ -580,7 +657,15 @@ impl Deployer for FakeDeployer {
     ) -> BoxFuture<'static, Result<DeployedState, PortError>> {
         let runs_it =
             self.running.lock().unwrap().get(&job.stage.settings.name) == Some(&job.release.id);
+        self.reconciles.fetch_add(1, Ordering::SeqCst);
+        let unreachable = self.unreachable_reconciles.fetch_sub(1, Ordering::SeqCst) > 0;
         Box::pin(async move {
+            if unreachable {
+                return Err(PortError::new(
+                    System::Aws,
+                    "dispatch failure: connection to cloudformation.us-east-1.amazonaws.com timed out",
+                ));
+            }
             Ok(if runs_it {
                 DeployedState::Deployed
             } else {
@@ -596,11 +681,24 @@ impl Deployer for FakeDeployer {
         stage: Stage,
         count: u32,
     ) -> BoxFuture<'static, Result<(), PortError>> {
-        self.scales
+        let fails = self
+            .failing_scales
             .lock()
             .unwrap()
-            .push((stage.settings.name, count));
-        Box::pin(async { Ok(()) })
+            .contains(&stage.settings.name);
+        let gate = self.gates.sender("scale");
+        let scales = self.scales.clone();
+        Box::pin(async move {
+            let _ = gate.subscribe().wait_for(|held| !held).await;
+            if fails {
+                return Err(PortError::new(
+                    System::Aws,
+                    "AccessDeniedException: not allowed to call ecs:UpdateService",
+                ));
+            }
+            scales.lock().unwrap().push((stage.settings.name, count));
+            Ok(())
+        })
     }
 
     fn delete_stage(

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, RunStatus, Stack, Stage};
 use crate::error::{PortError, System};
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
-use crate::ports::{BoxFuture, Change, DeployedRelease, Snapshot, StageFlow, Store};
+use crate::ports::{BoxFuture, Change, DeployedRelease, Request, Snapshot, StageFlow, Store};
 
 #[derive(Default, Clone)]
 struct Data {
@@ -18,6 +18,25 @@ struct Data {
     releases: BTreeMap<ReleaseId, Release>,
     runs: BTreeMap<RunId, Run>,
     approvals: BTreeMap<ApprovalId, Approval>,
+    requests: BTreeMap<(StageId, &'static str), Request>,
+    /// The highest id ever written, also of rows deleted since.
+    id_floor: i64,
+}
+
+impl Data {
+    /// The highest id of any row, as the SQLite store computes it.
+    fn highest_id(&self) -> i64 {
+        let ids = [
+            self.accounts.keys().map(|k| k.0).max(),
+            self.stacks.keys().map(|k| k.0).max(),
+            self.stages.keys().map(|k| k.0).max(),
+            self.releases.keys().map(|k| k.0).max(),
+            self.runs.keys().map(|k| k.0).max(),
+            self.approvals.keys().map(|k| k.0).max(),
+            Some(self.id_floor),
+        ];
+        ids.into_iter().flatten().max().unwrap_or(0)
+    }
 }
 
 /// Pipeline state in memory.
@@ -44,6 +63,17 @@ impl MemStore {
         self.data.lock().unwrap().runs.values().cloned().collect()
     }
 
+    /// Every release ever written (of stacks that still exist).
+    pub fn releases(&self) -> Vec<Release> {
+        self.data
+            .lock()
+            .unwrap()
+            .releases
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Every approval ever written.
     pub fn approvals(&self) -> Vec<Approval> {
         self.data
@@ -52,6 +82,17 @@ impl MemStore {
             .approvals
             .values()
             .cloned()
+            .collect()
+    }
+
+    /// Every requested effect without its result.
+    pub fn requests(&self) -> Vec<Request> {
+        self.data
+            .lock()
+            .unwrap()
+            .requests
+            .values()
+            .copied()
             .collect()
     }
 
@@ -88,6 +129,16 @@ impl MemStore {
 }
 
 fn apply_change(data: &mut Data, change: Change) {
+    let written = match &change {
+        Change::PutAccount(a) => Some(a.id.0),
+        Change::PutStack(s) => Some(s.id.0),
+        Change::InsertStage(s) | Change::PutStage(s) => Some(s.id.0),
+        Change::PutRelease(r) => Some(r.id.0),
+        Change::PutRun(r) => Some(r.id.0),
+        Change::PutApproval(a) => Some(a.id.0),
+        _ => None,
+    };
+    data.id_floor = data.id_floor.max(written.unwrap_or(0));
     match change {
         Change::PutAccount(a) => {
             data.accounts.insert(a.id, a);
@@ -100,6 +151,9 @@ fn apply_change(data: &mut Data, change: Change) {
         }
         Change::DeleteStack(id) => {
             data.stacks.remove(&id);
+            let stages = &data.stages;
+            data.requests
+                .retain(|(stage, _), _| stages.get(stage).is_some_and(|s| s.stack_id != id));
             data.stages.retain(|_, s| s.stack_id != id);
             data.runs.retain(|_, r| r.stack_id != id);
             data.approvals.retain(|_, a| a.stack_id != id);
@@ -130,6 +184,7 @@ fn apply_change(data: &mut Data, change: Change) {
                 }
             }
             data.flows.remove(&id);
+            data.requests.retain(|(stage, _), _| *stage != id);
         }
         Change::PutFlow(f) => {
             data.flows.insert(f.stage_id, f);
@@ -142,6 +197,12 @@ fn apply_change(data: &mut Data, change: Change) {
         }
         Change::PutApproval(a) => {
             data.approvals.insert(a.id, a);
+        }
+        Change::PutRequest(r) => {
+            data.requests.insert((r.stage_id(), r.kind()), r);
+        }
+        Change::ClearRequest(r) => {
+            data.requests.remove(&(r.stage_id(), r.kind()));
         }
     }
 }
@@ -157,11 +218,10 @@ impl Store for MemStore {
                 .cloned()
                 .collect();
             let mut latest: BTreeMap<StageId, Run> = BTreeMap::new();
-            for run in data
-                .runs
-                .values()
-                .filter(|r| data.stages.contains_key(&r.stage_id))
-            {
+            // A superseded release never ran: it is not a stage's latest run.
+            for run in data.runs.values().filter(|r| {
+                data.stages.contains_key(&r.stage_id) && r.status != RunStatus::Superseded
+            }) {
                 latest.insert(run.stage_id, run.clone());
             }
             let pending_approvals: Vec<Approval> = data
@@ -205,6 +265,8 @@ impl Store for MemStore {
                 active_runs,
                 latest_runs: latest.into_values().collect(),
                 pending_approvals,
+                requests: data.requests.values().copied().collect(),
+                highest_id: data.highest_id(),
             })
         })
     }
