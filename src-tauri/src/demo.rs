@@ -107,6 +107,7 @@ fn stage(name: &str, region: &str, requires_approval: bool) -> StageSettingsInpu
         build_env: Vec::new(),
         runtime_env: Vec::new(),
         desired_count: 1,
+        submodules_and_lfs: true,
     }
 }
 

@@ -121,4 +121,6 @@ pub struct StageSettingsInput {
     pub build_env: Vec<EnvVarInput>,
     pub runtime_env: Vec<EnvVarInput>,
     pub desired_count: u32,
+    /// Checkouts include submodules and Git LFS content.
+    pub submodules_and_lfs: bool,
 }

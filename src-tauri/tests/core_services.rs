@@ -231,6 +231,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
             },
         }],
         desired_count: 1,
+        submodules_and_lfs: true,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(

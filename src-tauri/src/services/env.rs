@@ -109,6 +109,7 @@ pub async fn prepare(
             build_env,
             runtime_env,
             desired_count: input.desired_count,
+            submodules_and_lfs: input.submodules_and_lfs,
         })
     }
     .await;

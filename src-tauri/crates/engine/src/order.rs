@@ -68,6 +68,7 @@ pub fn first_stage_settings(region: &str) -> StageSettings {
         build_env: Vec::new(),
         runtime_env: Vec::new(),
         desired_count: 1,
+        submodules_and_lfs: true,
     }
 }
 

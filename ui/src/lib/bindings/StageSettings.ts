@@ -14,4 +14,9 @@ caching: boolean, buildEnv: Array<EnvVar>, runtimeEnv: Array<EnvVar>,
 /**
  * Desired running tasks; 0 stops the service (R12).
  */
-desiredCount: number, };
+desiredCount: number, 
+/**
+ * Checkouts include submodules and the content of Git LFS files (on
+ * unless turned off; stores written before the setting existed read as on).
+ */
+submodulesAndLfs: boolean, };

@@ -217,6 +217,7 @@ mod tests {
                 build_env: vec![],
                 runtime_env: vec![],
                 desired_count: 2,
+                submodules_and_lfs: true,
             },
             lifecycle: StageLifecycle::Active,
         }

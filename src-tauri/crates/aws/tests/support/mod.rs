@@ -156,6 +156,7 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
         build_env: vec![],
         runtime_env: vec![],
         desired_count: 1,
+        submodules_and_lfs: true,
     }
 }
 

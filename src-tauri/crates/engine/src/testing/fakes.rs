@@ -13,8 +13,8 @@ use crate::error::{PortError, System};
 use crate::events::PipelineEvent;
 use crate::ids::{Millis, ReleaseId, RunId, StackId};
 use crate::ports::{
-    BoxFuture, BuildJob, Builder, Clock, DeployJob, DeployOutcome, DeployedState, Deployer, Events,
-    LogSink, Logs, Secrets, Source, StageFacts,
+    BoxFuture, BuildJob, Builder, CheckoutOptions, CheckoutReport, Clock, DeployJob, DeployOutcome,
+    DeployedState, Deployer, Events, LogSink, Logs, Secrets, Source, StageFacts,
 };
 
 /// A clock at a fixed time, with ids counting up from 1,000.
@@ -106,7 +106,8 @@ impl Source for FakeSource {
         stack: &Stack,
         sha: &str,
         dir: PathBuf,
-    ) -> BoxFuture<'_, Result<(), PortError>> {
+        _options: CheckoutOptions,
+    ) -> BoxFuture<'_, Result<CheckoutReport, PortError>> {
         self.checkouts
             .lock()
             .unwrap()
@@ -114,7 +115,11 @@ impl Source for FakeSource {
         Box::pin(async move {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| PortError::new(System::Git, e.to_string()))?;
-            Ok(())
+            Ok(CheckoutReport {
+                files: 0,
+                elapsed: std::time::Duration::ZERO,
+                details: Vec::new(),
+            })
         })
     }
 }
