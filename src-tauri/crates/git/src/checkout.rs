@@ -9,14 +9,14 @@ use anyhow::{anyhow, Context, Result};
 use git2::Oid;
 use stageline_engine::ports::{CheckoutOptions, CheckoutReport};
 
-use crate::commit_checkout::{commit_checkout, Failure, Materialized};
+use crate::commit_checkout::{commit_checkout, CommitCheckout, Failure, Materialized};
 use crate::messages::user_message;
 use crate::repository::BranchSource;
 use crate::workspace::{copy_tree, CopyMethod};
 
 /// Makes `dir` (absent or empty) a workspace of exactly `sha`. A failed read
-/// from the mirror is retried once against a refreshed mirror (fetched
-/// again, or rebuilt from the repository when it could not be read).
+/// from the mirror is retried once against a new mirror fetched from the
+/// repository, and the report says so.
 pub(crate) fn prepare_workspace(
     source: &BranchSource,
     sha: &str,
@@ -29,21 +29,18 @@ pub(crate) fn prepare_workspace(
     refuse_content(dir)?;
     let mut details = Vec::new();
     let extras = options.submodules_and_lfs;
-    let (checkout, made) = match commit_checkout(source, oid, extras) {
+    let (checkout, made) = match attempt(source, oid, extras) {
         Ok(found) => found,
         Err(Failure::Other(error)) => {
             return Err(error.context(format!("Could not check out commit {short}")))
         }
         Err(failure) => {
-            let rebuild = matches!(failure, Failure::Unreadable(_));
             let reason = user_message(&failure.into_error(), source.secret());
             let reason = reason.trim_end_matches('.');
-            refresh(source, oid, rebuild).with_context(|| {
-                format!(
-                    "Could not check out commit {short} ({reason}), and fetching it again failed"
-                )
+            source.rebuild().with_context(|| {
+                format!("Could not check out commit {short} ({reason}), and fetching the repository again failed")
             })?;
-            let found = commit_checkout(source, oid, extras)
+            let found = attempt(source, oid, extras)
                 .map_err(Failure::into_error)
                 .with_context(|| {
                     format!(
@@ -78,20 +75,25 @@ pub(crate) fn prepare_workspace(
     })
 }
 
-/// Brings the mirror up to date for `oid`: a fetch of the branch (and of the
-/// commit itself if the branch moved on), or a whole new mirror.
-fn refresh(source: &BranchSource, oid: Oid, rebuild: bool) -> Result<()> {
-    if rebuild {
-        return source.rebuild().map(|_| ());
+/// The commit's checkout, with the commit fetched into the mirror first if
+/// it is not there yet (a head seen by no watcher so far).
+fn attempt(
+    source: &BranchSource,
+    oid: Oid,
+    extras: bool,
+) -> Result<(CommitCheckout, Option<Materialized>), Failure> {
+    let in_mirror = |repo: &git2::Repository| repo.find_commit(oid).is_ok();
+    if !in_mirror(&source.open()?) {
+        let (repo, _) = source.refresh().map_err(Failure::Missing)?;
+        if !in_mirror(&repo) {
+            source
+                .mirror
+                .fetch_commit(oid, &source.credentials)
+                .context("the commit is not in the repository")
+                .map_err(Failure::Missing)?;
+        }
     }
-    let (repo, _) = source.refresh()?;
-    if repo.find_commit(oid).is_err() {
-        source
-            .mirror
-            .fetch_commit(oid, &source.credentials)
-            .context("the commit is no longer in the repository")?;
-    }
-    Ok(())
+    commit_checkout(source, oid, extras)
 }
 
 fn describe_checkout(made: Option<&Materialized>, extras: bool) -> String {

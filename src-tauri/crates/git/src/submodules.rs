@@ -85,8 +85,7 @@ fn check_out_level(
             url: url.clone(),
             branch: String::new(),
         };
-        ensure_commit(&mirror, recorded, source)
-            .with_context(|| format!("Could not check out submodule {path}"))?;
+        ensure_commit(&mirror, recorded, source, &path)?;
         let gitdir = parent.path().join("modules").join(&name);
         let module_workdir = workdir.join(&path);
         let repo = borrowing_repository(&module_workdir, Some(&gitdir), &mirror.objects())
@@ -113,12 +112,14 @@ fn check_out_level(
 }
 
 /// Fetches the submodule's repository into its mirror unless the mirror has the commit.
-fn ensure_commit(mirror: &Mirror, oid: Oid, source: &BranchSource) -> Result<()> {
+fn ensure_commit(mirror: &Mirror, oid: Oid, source: &BranchSource, path: &str) -> Result<()> {
     let has = |repo: &Repository| repo.find_commit(oid).is_ok();
     if has(&mirror.open_or_create()?) {
         return Ok(());
     }
-    let repo = mirror.fetch_everything(&source.credentials)?;
+    let repo = mirror
+        .fetch_everything(&source.credentials)
+        .with_context(|| format!("Could not fetch submodule {path}"))?;
     if has(&repo) {
         return Ok(());
     }
@@ -128,7 +129,7 @@ fn ensure_commit(mirror: &Mirror, oid: Oid, source: &BranchSource) -> Result<()>
         return Ok(());
     }
     Err(anyhow!(
-        "commit {} is not in {}",
+        "submodule {path} records commit {}, which is not in {}",
         &oid.to_string()[..7],
         redact_userinfo(&mirror.url)
     ))
