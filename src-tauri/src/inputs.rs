@@ -121,6 +121,11 @@ pub struct StageSettingsInput {
     pub build_env: Vec<EnvVarInput>,
     pub runtime_env: Vec<EnvVarInput>,
     pub desired_count: u32,
-    /// Checkouts include submodules and Git LFS content.
+    /// Checkouts include submodules and Git LFS content (on when not sent).
+    #[serde(default = "on")]
     pub submodules_and_lfs: bool,
+}
+
+fn on() -> bool {
+    true
 }

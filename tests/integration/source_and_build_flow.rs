@@ -161,10 +161,7 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
         .unwrap()
         .unwrap();
     let build_log = fakes.logs.lines(fixed_run.id, PartKind::Build).join("\n");
-    assert!(
-        build_log.contains(" s: 3 files written."),
-        "{build_log}"
-    );
+    assert!(build_log.contains(" s: 3 files written."), "{build_log}");
 }
 
 /// A build.yml that checks its workspace is exactly the release's commit
@@ -282,7 +279,11 @@ async fn flows_while_the_user_works(user: fn(&std::path::Path, usize)) {
             .flat_map(|part| fakes.logs.lines(run.id, part))
             .collect();
         assert_eq!(run.status, RunStatus::Succeeded, "{stage}: {logs:#?}");
-        assert_eq!(sha.as_deref(), Some(release.as_str()), "{stage} ran the release");
+        assert_eq!(
+            sha.as_deref(),
+            Some(release.as_str()),
+            "{stage} ran the release"
+        );
     }
 }
 
@@ -300,14 +301,20 @@ async fn the_users_fetch_during_a_checkout_breaks_no_run() {
         if round == 0 {
             // A server with another branch that moves while the user fetches.
             let server = repo.with_file_name("server.git");
-            git(repo, &["clone", "-q", "--bare", ".", server.to_str().unwrap()]);
+            git(
+                repo,
+                &["clone", "-q", "--bare", ".", server.to_str().unwrap()],
+            );
             git(repo, &["remote", "add", "origin", server.to_str().unwrap()]);
         }
         let server = repo.with_file_name("server.git");
         let tree = git(&server, &["rev-parse", "main^{tree}"]);
         let parent = git(&server, &["rev-parse", "main"]);
         let message = format!("teammate {round}");
-        let commit = git(&server, &["commit-tree", &tree, "-p", &parent, "-m", &message]);
+        let commit = git(
+            &server,
+            &["commit-tree", &tree, "-p", &parent, "-m", &message],
+        );
         git(&server, &["update-ref", "refs/heads/teammate", &commit]);
         git(repo, &["fetch", "-q", "--prune", "origin"]);
     })

@@ -6,4 +6,8 @@ import type { Routing } from "./Routing";
 /**
  * Every setting of the new-stage dialog and stage details.
  */
-export type StageSettingsInput = { name: string, region: string, database: Database, requiresApproval: boolean, routing: Routing, caching: boolean, buildEnv: Array<EnvVarInput>, runtimeEnv: Array<EnvVarInput>, desiredCount: number, };
+export type StageSettingsInput = { name: string, region: string, database: Database, requiresApproval: boolean, routing: Routing, caching: boolean, buildEnv: Array<EnvVarInput>, runtimeEnv: Array<EnvVarInput>, desiredCount: number, 
+/**
+ * Checkouts include submodules and Git LFS content (on when not sent).
+ */
+submodulesAndLfs: boolean, };

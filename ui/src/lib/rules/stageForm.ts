@@ -29,6 +29,7 @@ export interface StageForm {
   buildEnv: EnvRow[];
   runtimeEnv: EnvRow[];
   desiredCount: number;
+  submodulesAndLfs: boolean;
 }
 
 export function emptyForm(region: string): StageForm {
@@ -43,6 +44,7 @@ export function emptyForm(region: string): StageForm {
     buildEnv: [],
     runtimeEnv: [],
     desiredCount: 1,
+    submodulesAndLfs: true,
   };
 }
 
@@ -131,6 +133,7 @@ export function formFromSettings(settings: StageSettings): StageForm {
     buildEnv: rowsFrom(settings.buildEnv),
     runtimeEnv: rowsFrom(settings.runtimeEnv),
     desiredCount: settings.desiredCount,
+    submodulesAndLfs: settings.submodulesAndLfs,
   };
 }
 
@@ -158,5 +161,6 @@ export function toSettingsInput(form: StageForm): StageSettingsInput {
     buildEnv: form.buildEnv.map(rowInput),
     runtimeEnv: form.runtimeEnv.map(rowInput),
     desiredCount: form.desiredCount,
+    submodulesAndLfs: form.submodulesAndLfs,
   };
 }
