@@ -227,3 +227,48 @@ async fn a_submodule_whose_commit_is_nowhere_fails_the_checkout_naming_it() {
         error.message
     );
 }
+
+#[tokio::test]
+async fn a_remote_repository_brings_its_relative_submodules_and_lfs_files() {
+    isolate();
+    let tmp = TempDir::new().unwrap();
+    // Two repositories side by side on a "server": the app refers to the
+    // library as ../lib.git, as projects on one host usually do.
+    let (_lib_url, _lib) = bare_repo(tmp.path(), "lib", "lib.txt", "lib v1");
+    let (app_url, app) = bare_repo(tmp.path(), "app", "app.txt", "app v1");
+    git(
+        &app.dir,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            "../lib.git",
+            "vendor/lib",
+        ],
+    );
+    app.git(&["lfs", "install", "--local"]);
+    app.git(&["lfs", "track", "*.bin"]);
+    std::fs::write(app.dir.join("data.bin"), "content kept in LFS").unwrap();
+    let sha = app.commit("lib and data");
+    app.git(&["push", "-q", "origin", "HEAD:main"]);
+
+    let source = GitSource::without_credentials(tmp.path().join("cache"));
+    let stack = stack(2, &format!("file://{app_url}"), "main");
+    let dir = tmp.path().join("work");
+    source
+        .checkout(&stack, &sha, dir.clone(), WITH_EXTRAS)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        std::fs::read_to_string(dir.join("vendor/lib/lib.txt")).unwrap(),
+        "lib v1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("data.bin")).unwrap(),
+        "content kept in LFS"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+}

@@ -1,22 +1,24 @@
 //! Source at repository scale: a local repository of 0, 20,000 (and, with
 //! `--large`, 200,000) files of ~4 KB, its objects loose (as right after a
 //! large commit) or packed, flowing dev → prod with trivial buildspecs through
-//! the real watcher, Git source (Stageline's mirror and workspaces), buildspec
-//! runner and SQLite store, with a fake deployer. For each it prints:
+//! the engine's pipeline with the real watcher, Git source (Stageline's mirror
+//! and workspaces) and buildspec runner, an in-memory store and a fake
+//! deployer. For each it prints:
 //! - the new stack's first release (it includes importing the repository into
 //!   Stageline's mirror), commit → prod deployed;
 //! - then, for a commit that changes one file (median of 3): commit → first
 //!   part started, each part's checkout time (build at dev — it also makes the
 //!   commit's checkout — then release at dev and at prod), commit → prod deployed.
 //!
-//!     cargo bench -p stageline-integration --bench source_scale
-//!     cargo bench -p stageline-integration --bench source_scale -- --large
+//!     cargo bench -p stageline-git --bench source_scale
+//!     cargo bench -p stageline-git --bench source_scale -- --large
 //!
 //! Targets (issue 18), at 20,000 files: commit → first part ≤ 0.5 s, each later
 //! part's workspace ≤ 1 s, commit → prod deployed ≤ 5 s; at 200,000 files no
 //! part's workspace over 10 s. Figures, not assertions: nothing here fails on time.
 
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,8 +29,6 @@ use stageline_engine::pipeline::{Pipeline, PipelineConfig};
 use stageline_engine::testing::*;
 use stageline_engine::*;
 use stageline_git::GitSource;
-use stageline_integration::{deployed_sha, git, stack_on};
-use stageline_store::SqliteStore;
 use tokio::sync::mpsc;
 
 const BUILD: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n";
@@ -98,11 +98,6 @@ async fn measure(files: usize, packed: bool) -> Row {
     let fakes = Fakes::default();
     let source = GitSource::without_credentials(dir.path().join("mirrors"));
     let mut ports = fakes.ports();
-    ports.store = Arc::new(
-        SqliteStore::open(&dir.path().join("stageline.db"))
-            .await
-            .unwrap(),
-    );
     ports.source = Arc::new(source.clone());
     ports.builder = Arc::new(BuildspecRunner::new(Duration::from_secs(600)));
     let config = PipelineConfig {
@@ -110,7 +105,21 @@ async fn measure(files: usize, packed: bool) -> Row {
         keep_workspaces: false,
     };
     let pipeline = Arc::new(Pipeline::start(ports, config).await.unwrap());
-    let (stack, dev) = stack_on(&pipeline, test_account(1), "big", &repo).await;
+    let account = test_account(1);
+    let mut stack = test_stack(2, "big", account.id);
+    stack.repository = repo.display().to_string();
+    pipeline.send(Input::PutAccount(account)).await.unwrap();
+    pipeline
+        .send(Input::CreateStack {
+            stack: stack.clone(),
+            first_region: "us-east-1".into(),
+        })
+        .await
+        .unwrap();
+    let dev = pipeline
+        .read(|s| s.flow_of(StackId(2))[0].id)
+        .await
+        .unwrap();
     let mut prod_settings = first_stage_settings("us-west-2");
     prod_settings.name = "prod".into();
     pipeline
@@ -270,4 +279,37 @@ fn generate(repo: &Path, files: usize, packed: bool) {
     if packed {
         git(repo, &["gc", "-q"]);
     }
+}
+
+/// The sha the named stage runs now.
+fn deployed_sha(s: &FlowState, stack: StackId, name: &str) -> Option<String> {
+    let stage = s
+        .stages_of(stack)
+        .into_iter()
+        .find(|st| st.settings.name == name)?;
+    s.flow(stage.id)
+        .deployed
+        .and_then(|r| s.release(r))
+        .map(|r| r.commit.sha.clone())
+}
+
+/// `git args…` in `repo` with a fixed identity and no user configuration.
+fn git(repo: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", repo)
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
