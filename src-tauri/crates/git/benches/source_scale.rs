@@ -10,6 +10,8 @@
 //!   part started, each part's checkout time (build at dev — it also makes the
 //!   commit's checkout — then release at dev and at prod), commit → prod deployed.
 //!
+//! Run it with:
+//!
 //!     cargo bench -p stageline-git --bench source_scale
 //!     cargo bench -p stageline-git --bench source_scale -- --large
 //!
