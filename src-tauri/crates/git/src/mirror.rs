@@ -5,6 +5,8 @@
 //! away from a checkout. Fetches write packs, so a mirror is always packed.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use git2::{AutotagOption, FetchOptions, Oid, Repository, RepositoryInitOptions};
@@ -109,6 +111,9 @@ impl Mirror {
     fn fetch_branch(&self, credentials: &GitCredentials) -> Result<(Repository, Option<Oid>)> {
         let repo = self.open_or_create()?;
         let refname = branch_ref(&self.branch);
+        if let Some(head) = self.fetch_local_with_git(&repo, &refname)? {
+            return Ok((repo, Some(head)));
+        }
         let refspec = format!("+{refname}:{refname}");
         let advertised = self
             .download(&repo, &[refspec.as_str()], credentials)?
@@ -129,6 +134,48 @@ impl Mirror {
             }
         }
         Ok((repo, advertised))
+    }
+
+    /// A local repository is fetched with the `git` command when there is one:
+    /// it sends the packs the repository already has as they are, where
+    /// libgit2 compresses every object again (seconds against minutes for the
+    /// first fetch of a large repository). `None`: not local, no `git`, or no
+    /// such branch there — libgit2 fetches instead.
+    fn fetch_local_with_git(&self, repo: &Repository, refname: &str) -> Result<Option<Oid>> {
+        let local = Path::new(&self.url);
+        if self.url.contains("://") || !local.is_absolute() || !git_command_runs() {
+            return Ok(None);
+        }
+        let refspec = format!("+{refname}:{refname}");
+        let fetched = Command::new("git")
+            .arg("--git-dir")
+            .arg(repo.path())
+            // Kept packed: even a one-object fetch stays a pack, never loose objects.
+            .args(["-c", "fetch.unpackLimit=1", "-c", "transfer.unpackLimit=1"])
+            .args(["-c", "gc.auto=0", "-c", "fetch.writeCommitGraph=false"])
+            .args(["-c", "core.hooksPath=/dev/null"])
+            .args([
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--",
+            ])
+            .arg(local)
+            .arg(&refspec)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .context("Could not run git fetch")?;
+        if !fetched.status.success() {
+            return Ok(None);
+        }
+        let head = repo
+            .find_reference(refname)
+            .ok()
+            .and_then(|reference| reference.target());
+        Ok(head)
     }
 
     /// Fetches `refspecs` and returns the refs the repository advertised.
@@ -158,6 +205,17 @@ impl Mirror {
             .collect();
         Ok(advertised)
     }
+}
+
+/// Whether the `git` command runs here (asked once per process).
+pub(crate) fn git_command_runs() -> bool {
+    static RUNS: OnceLock<bool> = OnceLock::new();
+    *RUNS.get_or_init(|| {
+        Command::new("git")
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success())
+    })
 }
 
 /// Moves `folder` out of the way at once and deletes it on another thread.

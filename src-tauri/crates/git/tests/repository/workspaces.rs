@@ -164,3 +164,31 @@ pub fn find_files(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[tokio::test]
+async fn stagelines_copy_of_a_local_repository_stays_packed() {
+    isolate();
+    let tmp = TempDir::new().unwrap();
+    let repo = WorkRepo::init(&tmp.path().join("app"));
+    let cache = tmp.path().join("cache");
+    let source = GitSource::without_credentials(cache.clone());
+    let stack = stack(1, repo.dir.to_str().unwrap(), "main");
+    source.head(&stack).await.unwrap();
+    let sha = repo.commit("one more");
+    assert_eq!(source.head(&stack).await.unwrap().sha, sha);
+
+    let loose: Vec<_> = find_files(&cache, "")
+        .into_iter()
+        .filter(|path| {
+            let folder = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy();
+            folder.len() == 2 && folder.chars().all(|c| c.is_ascii_hexdigit())
+        })
+        .collect();
+    assert!(loose.is_empty(), "no loose objects: {loose:?}");
+    assert_eq!(find_files(&cache, ".pack").len(), 2, "one pack per fetch");
+}
