@@ -2,7 +2,8 @@
 //! repository) under the cache dir, for local repositories as for remote ones.
 //! Every read of a commit goes through a mirror, so nothing the user does in
 //! their repository (`gc`, `fetch`, a rebase, a branch switch) can pull objects
-//! away from a checkout. Fetches write packs, so a mirror is always packed.
+//! away from a checkout. Fetches write packs (never loose objects), merged
+//! into one now and then, so a mirror is always packed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +15,9 @@ use git2::{AutotagOption, FetchOptions, Oid, Repository, RepositoryInitOptions};
 use crate::credentials::{remote_callbacks, GitCredentials};
 use crate::location::redact_userinfo;
 use crate::locks;
+
+/// A mirror's packs are merged into one when there are more than this many.
+const MAX_PACKS: usize = 32;
 
 /// A repository (a URL, or the path of a local one) and the mirror that follows it.
 #[derive(Debug, Clone)]
@@ -109,6 +113,45 @@ impl Mirror {
     }
 
     fn fetch_branch(&self, credentials: &GitCredentials) -> Result<(Repository, Option<Oid>)> {
+        let fetched = self.fetch_branch_once(credentials)?;
+        self.consolidate_packs();
+        Ok(fetched)
+    }
+
+    /// Every fetch adds a pack; past [`MAX_PACKS`] they are merged into one
+    /// (`git repack`, keeping every object: a commit rewritten away may still
+    /// be waiting for approval somewhere). Without `git` the packs stay as
+    /// they are, which only makes reads a little slower.
+    fn consolidate_packs(&self) {
+        let packs = std::fs::read_dir(self.objects().join("pack"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if packs <= MAX_PACKS || !git_command_runs() {
+            return;
+        }
+        let _ = Command::new("git")
+            .arg("--git-dir")
+            .arg(&self.path)
+            .args([
+                "-c",
+                "gc.auto=0",
+                "repack",
+                "-a",
+                "-d",
+                "-q",
+                "--keep-unreachable",
+            ])
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output();
+    }
+
+    fn fetch_branch_once(&self, credentials: &GitCredentials) -> Result<(Repository, Option<Oid>)> {
         let repo = self.open_or_create()?;
         let refname = branch_ref(&self.branch);
         if let Some(head) = self.fetch_local_with_git(&repo, &refname)? {

@@ -192,3 +192,30 @@ async fn stagelines_copy_of_a_local_repository_stays_packed() {
     assert!(loose.is_empty(), "no loose objects: {loose:?}");
     assert_eq!(find_files(&cache, ".pack").len(), 2, "one pack per fetch");
 }
+
+#[tokio::test]
+async fn many_fetches_are_merged_into_one_pack_keeping_every_commit() {
+    isolate();
+    let tmp = TempDir::new().unwrap();
+    let repo = WorkRepo::init(&tmp.path().join("app"));
+    let cache = tmp.path().join("cache");
+    let source = GitSource::without_credentials(cache.clone());
+    let stack = stack(1, repo.dir.to_str().unwrap(), "main");
+    source.head(&stack).await.unwrap();
+    // A commit the user will rewrite away while it may still await approval.
+    let rewritten = repo.commit("rewritten later");
+    source.head(&stack).await.unwrap();
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    for n in 0..40 {
+        repo.commit(&format!("change {n}"));
+        source.head(&stack).await.unwrap();
+    }
+
+    assert!(find_files(&cache, ".pack").len() <= 33);
+    let dir = tmp.path().join("work");
+    source
+        .checkout(&stack, &rewritten, dir.clone(), WITH_EXTRAS)
+        .await
+        .unwrap();
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), rewritten);
+}
