@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,7 +21,7 @@ use git2::{ErrorClass, Oid, Repository, RepositoryInitOptions};
 use crate::lfs::{self, LfsRepo};
 use crate::location::strip_userinfo;
 use crate::locks;
-use crate::mirror::{set_aside, unique_suffix};
+use crate::mirror::{git_command_runs, set_aside, unique_suffix};
 use crate::repository::{open_local, BranchSource, Origin};
 use crate::submodules;
 
@@ -261,11 +262,104 @@ pub(crate) struct CheckedOut {
     pub(crate) uses_lfs: bool,
 }
 
-/// Writes the tree of `oid` into the repository's working tree and detaches HEAD at it.
+/// Writes the tree of `oid` into the repository's working tree and detaches
+/// HEAD at it. The `git` command does it when there is one (about twice as
+/// fast as libgit2, and in parallel); LFS filters are kept out of it (LFS
+/// content comes afterwards, into the store shared by the stack's commits).
 pub(crate) fn check_out(repo: &Repository, oid: Oid) -> Result<CheckedOut> {
     let commit = repo
         .find_commit(oid)
         .with_context(|| format!("Could not read commit {oid}"))?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| anyhow!("the checkout has no working tree"))?
+        .to_path_buf();
+    let (files, attributes) = if git_command_runs() {
+        check_out_with_git(&workdir, oid)?;
+        tree_contents(&commit)?
+    } else {
+        check_out_with_libgit2(repo, &commit)?
+    };
+    let uses_lfs = attributes.iter().any(|path| {
+        std::fs::read_to_string(workdir.join(path)).is_ok_and(|text| text.contains("filter=lfs"))
+    });
+    Ok(CheckedOut { files, uses_lfs })
+}
+
+fn check_out_with_git(workdir: &Path, oid: Oid) -> Result<()> {
+    let output = Command::new("git")
+        .current_dir(workdir)
+        .args([
+            "-c",
+            "checkout.workers=0",
+            "-c",
+            "advice.detachedHead=false",
+        ])
+        .args(["-c", "core.hooksPath=/dev/null", "-c", "gc.auto=0"])
+        .args([
+            "-c",
+            "filter.lfs.smudge=",
+            "-c",
+            "filter.lfs.process=",
+            "-c",
+            "filter.lfs.required=false",
+        ])
+        .args(["checkout", "--quiet", "--force", "--detach"])
+        .arg(oid.to_string())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_LFS_SKIP_SMUDGE", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .output()
+        .context("Could not run git checkout")?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(git2::Error::new(
+        git2::ErrorCode::GenericError,
+        // Missing or damaged objects are the store's fault: worth a refreshed mirror.
+        if stderr.contains("unable to read")
+            || stderr.contains("bad object")
+            || stderr.contains("corrupt")
+        {
+            ErrorClass::Odb
+        } else {
+            ErrorClass::Checkout
+        },
+        stderr
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("git checkout failed"),
+    ))
+    .with_context(|| format!("Could not write the files of commit {oid}"))
+}
+
+/// How many files (and links) the commit's tree holds, and where its `.gitattributes` are.
+fn tree_contents(commit: &git2::Commit<'_>) -> Result<(u64, Vec<PathBuf>)> {
+    let tree = commit.tree().context("Could not read the commit's files")?;
+    let mut files = 0u64;
+    let mut attributes = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
+        if entry.kind() == Some(git2::ObjectType::Blob) {
+            files += 1;
+            if entry.name_bytes() == b".gitattributes" {
+                attributes.push(Path::new(folder).join(".gitattributes"));
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .context("Could not read the commit's files")?;
+    Ok((files, attributes))
+}
+
+fn check_out_with_libgit2(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+) -> Result<(u64, Vec<PathBuf>)> {
+    let oid = commit.id();
     let mut attributes: Vec<PathBuf> = Vec::new();
     let mut files = 0u64;
     {
@@ -287,13 +381,7 @@ pub(crate) fn check_out(repo: &Repository, oid: Oid) -> Result<CheckedOut> {
     }
     repo.set_head_detached(oid)
         .with_context(|| format!("Could not point HEAD at commit {oid}"))?;
-    let workdir = repo
-        .workdir()
-        .ok_or_else(|| anyhow!("the checkout has no working tree"))?;
-    let uses_lfs = attributes.iter().any(|path| {
-        std::fs::read_to_string(workdir.join(path)).is_ok_and(|text| text.contains("filter=lfs"))
-    });
-    Ok(CheckedOut { files, uses_lfs })
+    Ok((files, attributes))
 }
 
 /// The path from folder `from` to `to` (both under one root) through `..`.
@@ -380,6 +468,52 @@ fn remove_old(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bare repository with one commit of `files`; returns it and the commit.
+    fn repository_with(dir: &Path, files: &[(&str, &str)]) -> (Repository, Oid) {
+        let repo = Repository::init_bare(dir).unwrap();
+        let oid = {
+            let mut root = repo.treebuilder(None).unwrap();
+            for (name, text) in files {
+                let blob = repo.blob(text.as_bytes()).unwrap();
+                root.insert(name, blob, 0o100_644).unwrap();
+            }
+            let tree = repo.find_tree(root.write().unwrap()).unwrap();
+            let me = git2::Signature::now("Ada", "ada@example.com").unwrap();
+            repo.commit(Some("refs/heads/main"), &me, &me, "first", &tree, &[])
+                .unwrap()
+        };
+        (repo, oid)
+    }
+
+    #[test]
+    fn without_the_git_command_libgit2_writes_the_tree_and_finds_lfs_attributes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mirror, oid) = repository_with(
+            &tmp.path().join("mirror.git"),
+            &[
+                ("app.txt", "v1"),
+                (
+                    ".gitattributes",
+                    "*.bin filter=lfs diff=lfs merge=lfs -text\n",
+                ),
+            ],
+        );
+        let workdir = tmp.path().join("checkout");
+        let repo = borrowing_repository(&workdir, None, &mirror.path().join("objects")).unwrap();
+        let commit = repo.find_commit(oid).unwrap();
+
+        let (files, attributes) = check_out_with_libgit2(&repo, &commit).unwrap();
+
+        assert_eq!(files, 2);
+        assert_eq!(attributes, [PathBuf::from(".gitattributes")]);
+        assert_eq!(
+            std::fs::read_to_string(workdir.join("app.txt")).unwrap(),
+            "v1"
+        );
+        assert_eq!(repo.head().unwrap().target(), Some(oid));
+        assert_eq!(tree_contents(&commit).unwrap(), (2, attributes));
+    }
 
     #[test]
     fn relative_paths_climb_to_the_common_folder() {
