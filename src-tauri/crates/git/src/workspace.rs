@@ -7,13 +7,16 @@
 //! the index instead of reading every file again.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
+
+/// Files up to this size are copied through memory in one go; larger ones in the kernel.
+const SMALL_FILE: u64 = 256 * 1024;
 
 /// How the files of a workspace were made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +153,14 @@ fn copy_file(from: &Path, to: &Path, reflinks: &AtomicBool) -> io::Result<()> {
             }
         };
     if !cloned {
-        io::copy(&mut source, &mut target)?;
+        if metadata.len() <= SMALL_FILE {
+            // Most files of a repository are small: one read and one write.
+            let mut bytes = Vec::with_capacity(metadata.len() as usize);
+            source.read_to_end(&mut bytes)?;
+            target.write_all(&bytes)?;
+        } else {
+            io::copy(&mut source, &mut target)?;
+        }
     }
     target.set_modified(metadata.modified()?)?;
     Ok(())
