@@ -139,6 +139,7 @@ fn stage(data_dir: &Path, name: &str, region: &str, requires_approval: bool) -> 
         build_env,
         runtime_env: Vec::new(),
         desired_count: 1,
+        submodules_and_lfs: true,
         container_port: defaults.container_port,
         health_path: defaults.health_path,
         cpu_architecture: defaults.cpu_architecture,

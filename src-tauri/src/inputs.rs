@@ -124,4 +124,11 @@ pub struct StageSettingsInput {
     pub container_port: u16,
     pub health_path: String,
     pub cpu_architecture: CpuArchitecture,
+    /// Checkouts include submodules and Git LFS content (on when not sent).
+    #[serde(default = "on")]
+    pub submodules_and_lfs: bool,
+}
+
+fn on() -> bool {
+    true
 }

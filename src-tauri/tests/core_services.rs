@@ -234,6 +234,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
         container_port: 80,
         health_path: "/ping".into(),
         cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
+        submodules_and_lfs: true,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(
@@ -325,6 +326,7 @@ async fn a_secret_value_over_the_size_limit_is_refused_before_the_keychain() {
         container_port: 80,
         health_path: "/ping".into(),
         cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
+        submodules_and_lfs: true,
     };
     let error = stages::create(&core, stack.id, Some(dev), input)
         .await

@@ -119,6 +119,7 @@ pub async fn prepare(
             container_port: input.container_port,
             health_path: input.health_path.trim().to_string(),
             cpu_architecture: input.cpu_architecture,
+            submodules_and_lfs: input.submodules_and_lfs,
         })
     }
     .await;

@@ -59,7 +59,7 @@ async fn a_look_that_fails_twice_while_deploying_is_tried_again_and_the_deploy_s
             log.clone(),
         )
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{}\n{}", e.message, log.text()));
 
     assert_eq!(outcome, DeployOutcome::Deployed);
     assert!(failed_looks.load(Ordering::SeqCst) >= 3, "tried again");

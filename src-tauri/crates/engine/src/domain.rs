@@ -169,6 +169,15 @@ pub struct StageSettings {
     /// What the containers run on.
     #[serde(default)]
     pub cpu_architecture: CpuArchitecture,
+    /// Checkouts include submodules and the content of Git LFS files (on
+    /// unless turned off; stores written before the setting existed read as on).
+    #[serde(default = "submodules_and_lfs_by_default")]
+    pub submodules_and_lfs: bool,
+}
+
+/// Stages check out submodules and LFS files unless told not to (as CodeBuild does).
+fn submodules_and_lfs_by_default() -> bool {
+    true
 }
 
 /// Where a stage is in its life. A stage being deleted has left the flow but

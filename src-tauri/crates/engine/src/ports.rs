@@ -5,6 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -173,17 +174,40 @@ pub trait Store: Send + Sync {
     ) -> BoxFuture<'_, Result<Option<DeployedRelease>, PortError>>;
 }
 
+/// What a part's workspace holds besides the commit's own files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckoutOptions {
+    /// The repository's submodules (recursively, at the commits it records)
+    /// and the real content of its Git LFS files. Off: submodule folders stay
+    /// empty and LFS files hold their pointers.
+    pub submodules_and_lfs: bool,
+}
+
+/// How a part's workspace was made, for the part's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutReport {
+    /// Files written into the workspace.
+    pub files: u64,
+    /// How long making the workspace took.
+    pub elapsed: Duration,
+    /// How it was made and what else it holds, one sentence each (the
+    /// commit's checkout, submodules, LFS files, a read that was retried).
+    pub details: Vec<String>,
+}
+
 /// The branch a stack follows.
 pub trait Source: Send + Sync {
     /// The branch head now (for a new first stage, R7).
     fn head(&self, stack: &Stack) -> BoxFuture<'_, Result<Commit, PortError>>;
-    /// Checks out exactly `sha` into `dir` as a real Git working tree.
+    /// Makes `dir` (absent or empty) a private, writable Git working tree of
+    /// exactly `sha`: what a part writes there no other part sees.
     fn checkout(
         &self,
         stack: &Stack,
         sha: &str,
         dir: PathBuf,
-    ) -> BoxFuture<'_, Result<(), PortError>>;
+        options: CheckoutOptions,
+    ) -> BoxFuture<'_, Result<CheckoutReport, PortError>>;
 }
 
 /// An environment variable with its value read from the keychain if secret.

@@ -1,112 +1,144 @@
-//! Real Git working trees of one commit, for builds (`build.yml` may run
-//! `git rev-parse HEAD`, so a plain file export is not enough).
+//! A part's workspace: a private, writable copy of its commit's checkout.
+//! Builds may run `git rev-parse HEAD` or `git log`, so each workspace is a
+//! real Git working tree (its objects borrowed from the stack's mirror).
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use git2::build::{CheckoutBuilder, CloneLocal, RepoBuilder};
-use git2::{Oid, Repository};
+use git2::Oid;
+use stageline_engine::ports::{CheckoutOptions, CheckoutReport};
 
-use crate::repository::{open_local, BranchSource, Place};
+use crate::commit_checkout::{commit_checkout, CommitCheckout, Failure, Materialized};
+use crate::messages::user_message;
+use crate::repository::BranchSource;
+use crate::workspace::{copy_tree, CopyMethod};
 
-/// Makes `dir` a working tree whose HEAD is exactly `sha` (detached). The clone
-/// is local (hard-linked objects where the file system allows), from the
-/// repository itself or from its mirror. Calling it again for the same commit
-/// restores the files and succeeds, so a resumed run can repeat it.
-pub(crate) fn checkout_commit(source: &BranchSource, sha: &str, dir: &Path) -> Result<()> {
+/// Makes `dir` (absent or empty) a workspace of exactly `sha`. A failed read
+/// from the mirror is retried once against a new mirror fetched from the
+/// repository, and the report says so.
+pub(crate) fn prepare_workspace(
+    source: &BranchSource,
+    sha: &str,
+    dir: &Path,
+    options: CheckoutOptions,
+) -> Result<CheckoutReport> {
+    let started = Instant::now();
     let oid = Oid::from_str(sha).map_err(|_| anyhow!("\"{sha}\" is not a commit id"))?;
     let short = &sha[..sha.len().min(7)];
-    if reuse_existing(dir, oid)? {
-        return Ok(());
-    }
-    ensure_commit_available(source, oid)
-        .with_context(|| format!("Could not check out commit {short}"))?;
-    source
-        .exclusive(|| clone_at(source, oid, dir))
-        .with_context(|| format!("Could not check out commit {short} into {}", dir.display()))
-}
-
-/// A remote's commit may be newer than the mirror: fetch once before giving up.
-fn ensure_commit_available(source: &BranchSource, oid: Oid) -> Result<()> {
-    if source.open()?.find_commit(oid).is_ok() {
-        return Ok(());
-    }
-    if let Place::Remote(_) = source.place {
-        let (repo, _) = source.refresh()?;
-        if repo.find_commit(oid).is_ok() {
-            return Ok(());
+    refuse_content(dir)?;
+    let mut details = Vec::new();
+    let extras = options.submodules_and_lfs;
+    let (checkout, made) = match attempt(source, oid, extras) {
+        Ok(found) => found,
+        Err(Failure::Other(error)) => {
+            return Err(error.context(format!("Could not check out commit {short}")))
         }
-    }
-    Err(anyhow!("the commit is not in {}", source.display))
-}
-
-/// An earlier checkout of the same commit in `dir` is reset to a clean tree
-/// and kept; any other content of `dir` is refused, never deleted.
-fn reuse_existing(dir: &Path, oid: Oid) -> Result<bool> {
-    let empty = match std::fs::read_dir(dir) {
-        Ok(mut entries) => entries.next().is_none(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => {
-            return Err(e).with_context(|| format!("Could not read the folder {}", dir.display()))
+        Err(failure) => {
+            let reason = user_message(&failure.into_error(), source.secret());
+            let reason = reason.trim_end_matches('.');
+            source.rebuild().with_context(|| {
+                format!("Could not check out commit {short} ({reason}), and fetching the repository again failed")
+            })?;
+            let found = attempt(source, oid, extras)
+                .map_err(Failure::into_error)
+                .with_context(|| {
+                    format!(
+                        "Could not check out commit {short}, even after Stageline fetched the repository again (first attempt: {reason})"
+                    )
+                })?;
+            details.push(format!(
+                "The first read of commit {short} failed ({reason}); Stageline fetched the repository again and the second read succeeded."
+            ));
+            found
         }
     };
-    if empty {
-        return Ok(false);
+    details.push(describe_checkout(made.as_ref(), extras));
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("Could not create the folder {}", parent.display()))?;
     }
-    let existing = dir
-        .join(".git")
-        .exists()
-        .then(|| open_local(dir).ok())
-        .flatten();
-    let at_commit = existing.filter(|repo| head_is(repo, oid));
-    match at_commit {
-        Some(repo) => {
-            let commit = repo.find_commit(oid)?;
-            let mut options = CheckoutBuilder::new();
-            options.force().remove_untracked(true);
-            repo.checkout_tree(commit.as_object(), Some(&mut options))
-                .with_context(|| format!("Could not restore the checkout in {}", dir.display()))?;
-            Ok(true)
-        }
-        None => Err(anyhow!(
-            "The checkout folder {} is not empty",
-            dir.display()
-        )),
-    }
-}
-
-fn head_is(repo: &Repository, oid: Oid) -> bool {
-    repo.head().ok().and_then(|head| head.target()) == Some(oid)
-}
-
-fn clone_at(source: &BranchSource, oid: Oid, dir: &Path) -> Result<()> {
-    let from = source.clone_source();
-    let from = from
-        .to_str()
-        .ok_or_else(|| anyhow!("the repository path {} is not valid UTF-8", from.display()))?;
-    // The clone writes no files: the commit is checked out right after.
-    let mut no_files = CheckoutBuilder::new();
-    no_files.dry_run();
-    let mut builder = RepoBuilder::new();
-    builder
-        .clone_local(CloneLocal::Local)
-        .with_checkout(no_files);
-    if branch_exists(source) {
-        // Lands on the stack's branch even if the source's HEAD is elsewhere or unborn.
-        builder.branch(&source.branch);
-    }
-    let repo = builder.clone(from, dir)?;
-    let commit = repo.find_commit(oid)?;
-    let mut options = CheckoutBuilder::new();
-    options.force();
-    repo.checkout_tree(commit.as_object(), Some(&mut options))?;
-    repo.set_head_detached(oid)?;
-    Ok(())
-}
-
-fn branch_exists(source: &BranchSource) -> bool {
-    source.open().ok().is_some_and(|repo| {
-        repo.find_branch(&source.branch, git2::BranchType::Local)
-            .is_ok()
+    let copied = copy_tree(&checkout.path, dir)
+        .with_context(|| format!("Could not make the workspace {}", dir.display()))?;
+    details.push(format!(
+        "This part's workspace was {} from it in {:.2} s.",
+        match copied.method {
+            CopyMethod::Reflink => "cloned (copy-on-write reflinks)",
+            CopyMethod::Copy => "copied (the file system offers no reflinks)",
+        },
+        copied.elapsed.as_secs_f64()
+    ));
+    Ok(CheckoutReport {
+        files: copied.files,
+        elapsed: started.elapsed(),
+        details,
     })
+}
+
+/// The commit's checkout, with the commit fetched into the mirror first if
+/// it is not there yet (a head seen by no watcher so far).
+fn attempt(
+    source: &BranchSource,
+    oid: Oid,
+    extras: bool,
+) -> Result<(CommitCheckout, Option<Materialized>), Failure> {
+    let in_mirror = |repo: &git2::Repository| repo.find_commit(oid).is_ok();
+    if !in_mirror(&source.open()?) {
+        let (repo, _) = source.refresh().map_err(Failure::Missing)?;
+        if !in_mirror(&repo) {
+            source
+                .mirror
+                .fetch_commit(oid, &source.credentials)
+                .context("the commit is not in the repository")
+                .map_err(Failure::Missing)?;
+        }
+    }
+    commit_checkout(source, oid, extras)
+}
+
+fn describe_checkout(made: Option<&Materialized>, extras: bool) -> String {
+    let Some(made) = made else {
+        return "The commit's checkout was made by an earlier part.".to_string();
+    };
+    let mut sentence = format!(
+        "The commit's checkout was made from Stageline's copy of the repository in {:.2} s",
+        made.elapsed.as_secs_f64()
+    );
+    if extras {
+        sentence.push_str(&format!(
+            ", with {} and {}",
+            counted(made.submodules as u64, "submodule"),
+            counted(made.lfs_files, "Git LFS file")
+        ));
+    } else {
+        sentence.push_str(", without submodules or Git LFS content (turned off for this stage)");
+    }
+    sentence.push('.');
+    sentence
+}
+
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A workspace folder with something in it is refused, never deleted.
+fn refuse_content(dir: &Path) -> Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(anyhow!(
+                    "The workspace folder {} is not empty",
+                    dir.display()
+                ));
+            }
+            std::fs::remove_dir(dir)
+                .with_context(|| format!("Could not use the workspace folder {}", dir.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("Could not read the folder {}", dir.display())),
+    }
 }

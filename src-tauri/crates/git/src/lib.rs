@@ -4,8 +4,13 @@
 //!
 //! Rules of this crate:
 //! - git2 blocks: every call runs inside `tokio::task::spawn_blocking`;
-//! - local repositories are read in place; remote ones (`file://`, `https://`,
-//!   `ssh://`) through a bare mirror per stack under the cache dir;
+//! - every commit is read from Stageline's own bare mirror of the stack's
+//!   repository (under the cache dir), local (watched in place, fetched when
+//!   its branch moves) or remote (`file://`, `https://`, `ssh://`, polled) —
+//!   never from the user's object store while a checkout runs;
+//! - a commit is checked out once; each part gets a private copy of that
+//!   checkout (reflinks where the file system has them, never hard links),
+//!   with submodules and Git LFS content unless a stage turns them off;
 //! - credentials come in as data ([`GitCredentials`]); this crate never reads
 //!   the keychain, and tokens never appear in a message, error or `Debug` output;
 //! - failures reach the engine as `PortError::new(System::Git, …)` with a
@@ -13,15 +18,20 @@
 
 mod check;
 mod checkout;
+mod commit_checkout;
 mod credentials;
 mod history;
+mod lfs;
 mod location;
+mod locks;
 mod messages;
 mod mirror;
 mod ref_watch;
 mod repository;
 mod source;
+mod submodules;
 mod watcher;
+mod workspace;
 
 pub use check::{check_repository, RepoCheckError, CHECK_TIMEOUT};
 pub use credentials::{CredentialLookup, GitCredentials};

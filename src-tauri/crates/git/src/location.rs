@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 use stageline_engine::StackId;
 
-/// A stack's repository: read in place when local, mirrored when remote.
+/// A stack's repository: watched in place when local, polled when remote;
+/// read through a mirror either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RepoLocation {
     /// An absolute path to a working tree or a bare repository.
     Local(PathBuf),
-    /// A `file://`, `https://` or `ssh://` URL, fetched into a bare mirror.
+    /// A `file://`, `https://` or `ssh://` URL.
     Remote(String),
 }
 
@@ -42,6 +43,29 @@ pub(crate) fn mirror_path(cache_dir: &Path, stack_id: StackId, url: &str) -> Pat
         stack_id.0,
         fnv1a(url.as_bytes())
     ))
+}
+
+/// The bare mirror of a submodule's repository, shared by a stack's commits.
+pub(crate) fn submodule_mirror_path(cache_dir: &Path, stack_id: StackId, url: &str) -> PathBuf {
+    cache_dir.join(format!(
+        "stack-{}-module-{:016x}.git",
+        stack_id.0,
+        fnv1a(url.as_bytes())
+    ))
+}
+
+/// A URL without its user-info part (what a checkout's `.git/config` may
+/// hold: credentials are never written into a workspace).
+pub(crate) fn strip_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let (head, tail) = url.split_at(scheme_end + 3);
+    let authority_end = tail.find('/').unwrap_or(tail.len());
+    match tail[..authority_end].rfind('@') {
+        Some(at) => format!("{head}{}", &tail[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
 /// A hash that stays the same across Rust releases (std's does not promise that),
@@ -117,6 +141,15 @@ mod tests {
             scrub("token s3cret leaked", Some("s3cret")),
             "token *** leaked"
         );
+    }
+
+    #[test]
+    fn checkouts_name_no_credentials() {
+        assert_eq!(
+            strip_userinfo("https://bob:tok@example.com/a.git"),
+            "https://example.com/a.git"
+        );
+        assert_eq!(strip_userinfo("/srv/app"), "/srv/app");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! One stack's branch, wherever its repository lives: a local repository is
-//! read in place, a remote one through its mirror. All calls block: run them
-//! inside `spawn_blocking`.
+//! One stack's branch, wherever its repository lives, read through the
+//! stack's mirror (Stageline's own object store): a local repository is
+//! fetched into it when its branch moves, a remote one on every refresh.
+//! All calls block: run them inside `spawn_blocking`.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -13,23 +14,28 @@ use crate::credentials::GitCredentials;
 use crate::location::{mirror_path, RepoLocation};
 use crate::mirror::{branch_ref, Mirror};
 
-/// Where a branch is read from.
+/// Where a stack's repository is.
 #[derive(Debug, Clone)]
-pub(crate) enum Place {
-    /// A local repository, read in place.
+pub(crate) enum Origin {
+    /// A local repository (a working tree or a bare one), watched in place.
     Local(PathBuf),
-    /// A remote repository, read through its mirror.
-    Remote(Mirror),
+    /// A remote repository, polled.
+    Remote(String),
 }
 
 /// A stack's repository and branch, with what it takes to reach them.
 #[derive(Debug, Clone)]
 pub(crate) struct BranchSource {
-    pub(crate) place: Place,
+    pub(crate) origin: Origin,
+    /// Every commit is read from here, never from the origin's own objects.
+    pub(crate) mirror: Mirror,
     pub(crate) branch: String,
     pub(crate) credentials: GitCredentials,
     /// The repository as a user may see it named (no credentials).
     pub(crate) display: String,
+    pub(crate) stack_id: StackId,
+    /// The folder of mirrors and commit checkouts.
+    pub(crate) cache_dir: PathBuf,
 }
 
 impl BranchSource {
@@ -43,19 +49,25 @@ impl BranchSource {
     ) -> BranchSource {
         let location = RepoLocation::parse(repository);
         let display = location.display();
-        let place = match location {
-            RepoLocation::Local(path) => Place::Local(path),
-            RepoLocation::Remote(url) => Place::Remote(Mirror {
+        let (origin, url) = match location {
+            RepoLocation::Local(path) => {
+                let url = path.to_string_lossy().into_owned();
+                (Origin::Local(path), url)
+            }
+            RepoLocation::Remote(url) => (Origin::Remote(url.clone()), url),
+        };
+        BranchSource {
+            origin,
+            mirror: Mirror {
                 path: mirror_path(cache_dir, stack_id, &url),
                 url,
                 branch: branch.to_string(),
-            }),
-        };
-        BranchSource {
-            place,
+            },
             branch: branch.to_string(),
             credentials,
             display,
+            stack_id,
+            cache_dir: cache_dir.to_path_buf(),
         }
     }
 
@@ -64,17 +76,33 @@ impl BranchSource {
         self.credentials.https_token.as_deref()
     }
 
-    /// Brings the branch up to date (a remote is fetched) and returns the
-    /// repository with the branch head. A missing branch is an error.
+    /// Brings the mirror's branch up to date and returns the mirror with the
+    /// branch head. A local repository is read only for its branch ref, and
+    /// fetched from only when that moved. A missing branch is an error.
     pub(crate) fn refresh(&self) -> Result<(Repository, Oid)> {
-        let (repo, head) = match &self.place {
-            Place::Remote(mirror) => mirror.fetch(&self.credentials)?,
-            Place::Local(path) => {
-                let repo = open_local(path)?;
-                let head = local_branch_head(&repo, &self.branch)?;
-                (repo, head)
+        let head = match &self.origin {
+            Origin::Remote(_) => self.mirror.fetch(&self.credentials)?,
+            Origin::Local(path) => {
+                let local = local_branch_head(&open_local(path)?, &self.branch)?;
+                match local {
+                    Some(head) if self.mirror.branch_head() == Some(head) => {
+                        (self.mirror.open_or_create()?, Some(head))
+                    }
+                    Some(_) => self.mirror.fetch(&self.credentials)?,
+                    None => (self.mirror.open_or_create()?, None),
+                }
             }
         };
+        self.found(head)
+    }
+
+    /// Starts the mirror again from the origin (after a read from it failed).
+    pub(crate) fn rebuild(&self) -> Result<(Repository, Oid)> {
+        let head = self.mirror.rebuild(&self.credentials)?;
+        self.found(head)
+    }
+
+    fn found(&self, (repo, head): (Repository, Option<Oid>)) -> Result<(Repository, Oid)> {
         let head = head.ok_or_else(|| {
             anyhow!(
                 "Branch \"{}\" does not exist in {}",
@@ -85,28 +113,16 @@ impl BranchSource {
         Ok((repo, head))
     }
 
-    /// Opens the repository (or the mirror) as it is, without fetching.
+    /// Opens the mirror as it is, without fetching.
     pub(crate) fn open(&self) -> Result<Repository> {
-        match &self.place {
-            Place::Remote(mirror) => mirror.open_or_create(),
-            Place::Local(path) => open_local(path),
-        }
+        self.mirror.open_or_create()
     }
 
-    /// Where checkouts are cloned from: the repository itself, or its mirror.
-    pub(crate) fn clone_source(&self) -> &Path {
-        match &self.place {
-            Place::Remote(mirror) => &mirror.path,
-            Place::Local(path) => path,
-        }
-    }
-
-    /// Runs `work` with the mirror (if any) held against concurrent fetches.
-    pub(crate) fn exclusive<T>(&self, work: impl FnOnce() -> T) -> T {
-        match &self.place {
-            Place::Remote(mirror) => mirror.exclusive(work),
-            Place::Local(_) => work(),
-        }
+    /// Where this stack's commit checkouts are kept.
+    pub(crate) fn checkouts_dir(&self) -> PathBuf {
+        self.cache_dir
+            .join("checkouts")
+            .join(format!("stack-{}", self.stack_id.0))
     }
 }
 

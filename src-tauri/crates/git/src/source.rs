@@ -7,19 +7,21 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use git2::Oid;
-use stageline_engine::ports::{BoxFuture, Source};
+use stageline_engine::ports::{BoxFuture, CheckoutOptions, CheckoutReport, Source};
 use stageline_engine::{Commit, PortError, Stack, System};
 use tokio::sync::mpsc;
 
-use crate::checkout::checkout_commit;
+use crate::checkout::prepare_workspace;
 use crate::credentials::{CredentialLookup, GitCredentials};
 use crate::history::{commits_between, read_commit};
 use crate::messages::port_error;
+use crate::mirror::set_aside;
 use crate::repository::BranchSource;
 use crate::watcher::{ReleaseWatcher, WatchEvent, WatchHandle, WatchTarget};
 
-/// Reads stacks' branches and checks out their commits. Local repositories are
-/// read in place; remote ones through a bare mirror per stack in `cache_dir`.
+/// Reads stacks' branches and checks out their commits, always through a bare
+/// mirror per stack in `cache_dir` (Stageline's own object store), which also
+/// holds each stack's commit checkouts (`checkouts/`).
 #[derive(Clone)]
 pub struct GitSource {
     cache_dir: PathBuf,
@@ -35,7 +37,7 @@ impl std::fmt::Debug for GitSource {
 }
 
 impl GitSource {
-    /// A source keeping remote mirrors under `cache_dir`, signing in with what
+    /// A source keeping mirrors and checkouts under `cache_dir`, signing in with what
     /// `credentials` returns for a stack (looked up anew on every call).
     pub fn new(
         cache_dir: PathBuf,
@@ -103,14 +105,23 @@ impl GitSource {
         }
     }
 
-    /// Deletes the mirror of a stack's remote repository (after the stack is deleted).
+    /// Deletes a stack's mirrors and commit checkouts (after the stack is deleted).
     pub async fn forget(&self, stack: &Stack) -> Result<(), PortError> {
-        self.blocking(self.branch_source(stack), |source| {
-            if let crate::repository::Place::Remote(mirror) = &source.place {
-                if mirror.path.exists() {
-                    mirror
-                        .exclusive(|| std::fs::remove_dir_all(&mirror.path))
-                        .context("Could not delete the local mirror of the repository")?;
+        let prefix = format!("stack-{}-", stack.id.0);
+        self.blocking(self.branch_source(stack), move |source| {
+            source
+                .mirror
+                .exclusive(|| set_aside(&source.checkouts_dir()))?;
+            let entries = match std::fs::read_dir(&source.cache_dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e).context("Could not read the Git cache folder"),
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    crate::locks::exclusive(&path, || set_aside(&path))
+                        .context("Could not delete Stageline's copy of the repository")?;
                 }
             }
             Ok(())
@@ -162,9 +173,12 @@ impl Source for GitSource {
         stack: &Stack,
         sha: &str,
         dir: PathBuf,
-    ) -> BoxFuture<'_, Result<(), PortError>> {
+        options: CheckoutOptions,
+    ) -> BoxFuture<'_, Result<CheckoutReport, PortError>> {
         let source = self.branch_source(stack);
         let sha = sha.to_string();
-        Box::pin(self.blocking(source, move |source| checkout_commit(source, &sha, &dir)))
+        Box::pin(self.blocking(source, move |source| {
+            prepare_workspace(source, &sha, &dir, options)
+        }))
     }
 }

@@ -14,7 +14,7 @@ use crate::credentials::GitCredentials;
 use crate::history::{head_move, HeadMove};
 use crate::messages::user_message;
 use crate::ref_watch::RefWatch;
-use crate::repository::{BranchSource, Place};
+use crate::repository::{BranchSource, Origin};
 
 /// A local repository is re-read this often even without notifications, in
 /// case one was missed (a network file system, a full inotify queue).
@@ -136,9 +136,9 @@ async fn watch(target: WatchTarget, events: mpsc::Sender<WatchEvent>) {
         &target.branch,
         target.credentials.clone(),
     ));
-    let local_path = match &source.place {
-        Place::Local(path) => Some(path.clone()),
-        Place::Remote(_) => None,
+    let local_path = match &source.origin {
+        Origin::Local(path) => Some(path.clone()),
+        Origin::Remote(_) => None,
     };
     let retry = Retry::new(local_path.is_some(), target.poll_interval);
     let mut reporter = Reporter {

@@ -27,4 +27,9 @@ healthPath: string,
 /**
  * What the containers run on.
  */
-cpuArchitecture: CpuArchitecture, };
+cpuArchitecture: CpuArchitecture, 
+/**
+ * Checkouts include submodules and the content of Git LFS files (on
+ * unless turned off; stores written before the setting existed read as on).
+ */
+submodulesAndLfs: boolean, };

@@ -71,6 +71,7 @@ describe("copy variables from stage", () => {
     containerPort: 80,
     healthPath: "/ping",
     cpuArchitecture: "x86_64",
+    submodulesAndLfs: false,
   };
   it("copies plain values and secrets by reference, never by value", () => {
     const copied = copyVariables(form(), prod);
@@ -82,6 +83,10 @@ describe("copy variables from stage", () => {
   it("a copied variable replaces one of the same name", () => {
     const own = { ...form(), buildEnv: [{ name: "NODE_ENV", value: "dev", secret: false, keychainRef: null }] };
     expect(copyVariables(own, prod).buildEnv).toHaveLength(1);
+  });
+  it("submodules and Git LFS files are on for a new stage and keep an existing stage's choice", () => {
+    expect(toSettingsInput(form()).submodulesAndLfs).toBe(true);
+    expect(toSettingsInput(formFromSettings(prod)).submodulesAndLfs).toBe(false);
   });
   it("a new secret value is sent as a new secret", () => {
     const edited = formFromSettings(prod);

@@ -13,8 +13,9 @@ use crate::error::{PortError, System};
 use crate::events::PipelineEvent;
 use crate::ids::{Millis, ReleaseId, RunId, StackId};
 use crate::ports::{
-    BoxFuture, BuildJob, Builder, Clock, DeployJob, DeployOutcome, DeployedState, Deployer, Events,
-    ImageRef, ImageScope, LogSink, Logs, PartCredentials, Secrets, Source, StageFacts,
+    BoxFuture, BuildJob, Builder, CheckoutOptions, CheckoutReport, Clock, DeployJob, DeployOutcome,
+    DeployedState, Deployer, Events, ImageRef, ImageScope, LogSink, Logs, PartCredentials, Secrets,
+    Source, StageFacts,
 };
 
 /// A clock at a fixed time, with ids counting up from 1,000.
@@ -136,7 +137,8 @@ impl Source for FakeSource {
         stack: &Stack,
         sha: &str,
         dir: PathBuf,
-    ) -> BoxFuture<'_, Result<(), PortError>> {
+        _options: CheckoutOptions,
+    ) -> BoxFuture<'_, Result<CheckoutReport, PortError>> {
         self.checkouts
             .lock()
             .unwrap()
@@ -144,7 +146,11 @@ impl Source for FakeSource {
         Box::pin(async move {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| PortError::new(System::Git, e.to_string()))?;
-            Ok(())
+            Ok(CheckoutReport {
+                files: 0,
+                elapsed: std::time::Duration::ZERO,
+                details: Vec::new(),
+            })
         })
     }
 }

@@ -1,11 +1,15 @@
 //! The `Source` port: branch heads and real checkouts, local and remote.
 
-use stageline_engine::ports::Source;
+use stageline_engine::ports::{CheckoutOptions, Source};
 use stageline_engine::System;
 use stageline_git::GitSource;
 use tempfile::TempDir;
 
 use crate::support::{git, isolate, stack, Remote, WorkRepo};
+
+const WITH_EXTRAS: CheckoutOptions = CheckoutOptions {
+    submodules_and_lfs: true,
+};
 
 #[tokio::test]
 async fn head_of_a_local_repository_is_its_branch_head() {
@@ -29,8 +33,10 @@ async fn head_of_a_local_repository_is_its_branch_head() {
         head.time
     );
     assert!(
-        !tmp.path().join("cache").exists(),
-        "local repositories are read in place"
+        std::fs::read_dir(tmp.path().join("cache"))
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".git")),
+        "a local repository is read through Stageline's own mirror"
     );
 }
 
@@ -49,6 +55,7 @@ async fn checkout_of_a_local_repository_is_a_git_working_tree_at_that_commit() {
             &stack(1, repo.dir.to_str().unwrap(), "main"),
             &first,
             dir.clone(),
+            WITH_EXTRAS,
         )
         .await
         .unwrap();
@@ -64,21 +71,37 @@ async fn checkout_of_a_local_repository_is_a_git_working_tree_at_that_commit() {
 }
 
 #[tokio::test]
-async fn checking_out_the_same_commit_again_restores_the_folder() {
+async fn each_checkout_of_a_commit_is_its_own_copy() {
     isolate();
     let tmp = TempDir::new().unwrap();
     let repo = WorkRepo::init(&tmp.path().join("app"));
     let sha = repo.head();
     let source = GitSource::without_credentials(tmp.path().join("cache"));
     let stack = stack(1, repo.dir.to_str().unwrap(), "main");
-    let dir = tmp.path().join("work");
-    source.checkout(&stack, &sha, dir.clone()).await.unwrap();
-    std::fs::remove_file(dir.join("first-commit.txt")).unwrap();
+    let first = tmp.path().join("work-1");
+    let report = source
+        .checkout(&stack, &sha, first.clone(), WITH_EXTRAS)
+        .await
+        .unwrap();
+    assert_eq!(report.files, 1);
+    std::fs::remove_file(first.join("first-commit.txt")).unwrap();
 
-    source.checkout(&stack, &sha, dir.clone()).await.unwrap();
+    let second = tmp.path().join("work-2");
+    let report = source
+        .checkout(&stack, &sha, second.clone(), WITH_EXTRAS)
+        .await
+        .unwrap();
 
-    assert!(dir.join("first-commit.txt").exists());
-    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), sha);
+    assert!(second.join("first-commit.txt").exists());
+    assert_eq!(git(&second, &["rev-parse", "HEAD"]), sha);
+    assert!(
+        report
+            .details
+            .iter()
+            .any(|d| d.contains("made by an earlier part")),
+        "{:?}",
+        report.details
+    );
 }
 
 #[tokio::test]
@@ -96,6 +119,7 @@ async fn checkout_into_a_folder_with_other_content_is_refused() {
             &stack(1, repo.dir.to_str().unwrap(), "main"),
             &repo.head(),
             dir.clone(),
+            WITH_EXTRAS,
         )
         .await
         .unwrap_err();
@@ -121,6 +145,7 @@ async fn checkout_of_an_unknown_commit_fails_with_a_git_error() {
             &stack(1, repo.dir.to_str().unwrap(), "main"),
             unknown,
             tmp.path().join("work"),
+            WITH_EXTRAS,
         )
         .await
         .unwrap_err();
@@ -174,7 +199,10 @@ async fn a_remote_repository_is_read_and_checked_out_through_a_mirror() {
     remote.pusher.git(&["push", "-q", "origin", "main"]);
     let head = source.head(&stack).await.unwrap();
     let dir = tmp.path().join("work");
-    source.checkout(&stack, &pushed, dir.clone()).await.unwrap();
+    source
+        .checkout(&stack, &pushed, dir.clone(), WITH_EXTRAS)
+        .await
+        .unwrap();
 
     assert_eq!(
         head.sha, pushed,
@@ -182,8 +210,14 @@ async fn a_remote_repository_is_read_and_checked_out_through_a_mirror() {
     );
     assert_eq!(git(&dir, &["rev-parse", "HEAD"]), pushed);
     assert!(dir.join("pushed-later.txt").exists());
-    let mirrors: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
-    assert_eq!(mirrors.len(), 1, "one mirror per stack");
+    let mirrors = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".git")
+        })
+        .count();
+    assert_eq!(mirrors, 1, "one mirror per stack");
 }
 
 #[tokio::test]
