@@ -2,6 +2,7 @@
 //! adapters) in the app data dir, exposes thin commands, and forwards
 //! pipeline events to the windows.
 
+pub mod cli;
 mod clock;
 mod commands;
 pub mod core;
@@ -66,6 +67,9 @@ pub fn run() {
                         eprintln!("Stageline: the demo could not be set up: {error}");
                     }
                 });
+            }
+            if let Err(error) = cli::server::serve(core.clone(), &data_dir) {
+                eprintln!("Stageline: the command line cannot reach this app: {error}");
             }
             app.manage(core);
             notifications::register(app.handle())?;

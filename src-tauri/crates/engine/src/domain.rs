@@ -363,6 +363,8 @@ impl RunStatus {
 pub enum DecisionSource {
     Dashboard,
     Notification,
+    /// The `stageline` command line (a terminal, an ssh session, a script).
+    Cli,
     /// The stage was switched to automatic while the release waited (R6).
     SwitchedToAutomatic,
 }

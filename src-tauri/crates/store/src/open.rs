@@ -49,6 +49,29 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// Opens an existing database for reading only (the command line while
+    /// the app is not running): nothing is written, no migration runs.
+    pub async fn open_read_only(path: &Path) -> Result<SqliteStore, PortError> {
+        let open = async {
+            let options = SqliteConnectOptions::from_str("sqlite:")?
+                .filename(path)
+                .read_only(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .context("connecting")?;
+            Ok::<_, anyhow::Error>(SqliteStore { pool })
+        };
+        open.await.map_err(|e| {
+            PortError::new(
+                System::Store,
+                format!("Could not read the database {}: {e:#}", path.display()),
+            )
+        })
+    }
+
     /// The value of a pragma on a pooled connection (`journal_mode`, `foreign_keys`…).
     pub async fn pragma(&self, name: &str) -> Result<String, PortError> {
         let allowed = [

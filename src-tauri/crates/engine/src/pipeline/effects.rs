@@ -335,7 +335,7 @@ async fn prepare(
     ports: &Ports,
     log: &Arc<dyn LogSink>,
 ) -> Result<StageFacts, String> {
-    ports
+    let prepared = ports
         .deployer
         .prepare_stage(
             context.account.clone(),
@@ -344,7 +344,16 @@ async fn prepare(
             log.clone(),
         )
         .await
-        .map_err(|e| format!("Could not prepare the stage in AWS: {}", e.message))
+        .map_err(|e| format!("Could not prepare the stage in AWS: {}", e.message));
+    logged(log, prepared)
+}
+
+/// The part's own log says why Stageline failed it, not only its summary.
+fn logged<T>(log: &Arc<dyn LogSink>, result: Result<T, String>) -> Result<T, String> {
+    if let Err(message) = &result {
+        log.line(&format!("[Stageline] {message}"));
+    }
+    result
 }
 
 async fn find_image(
@@ -397,15 +406,14 @@ async fn build(
         .await
         .map_err(|e| e.message)?;
     let sha = &context.release.commit.sha;
-    let image = find_image(context, ports, ImageScope::Stack, sha)
-        .await?
-        .ok_or_else(|| {
+    let found = find_image(context, ports, ImageScope::Stack, sha).await?;
+    let image = logged(&log, found.ok_or_else(|| {
             format!(
                 "build.yml pushed no image {}:{sha}. Every later stage starts from it: build.yml pushes \
                  $ECR_IMAGE_URL:latest and $ECR_IMAGE_URL:<commit sha> (TinyStacks' build.yml does)",
                 facts.ecr_image_url
             )
-        })?;
+        }))?;
     log.line(&format!(
         "[Stageline] Built image {} ({})",
         image.repository_url,
@@ -459,7 +467,7 @@ async fn release(
         previous: find_image(context, ports, ImageScope::Stack, previous_tag).await?,
     };
     let image = match choose_stage_image(stage_tag, previous_tag, found, build) {
-        StageImage::Missing(message) => return Err(message),
+        StageImage::Missing(message) => return logged(&log, Err(message)),
         StageImage::Deploy { image, note } => {
             if let Some(note) = note {
                 log.line(&format!("[Stageline] {note}"));
