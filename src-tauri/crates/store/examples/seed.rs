@@ -58,6 +58,13 @@ async fn main() {
         .await
         .unwrap();
     let started = std::time::Instant::now();
+    // Releases a minute apart, ending a little before now, so ages read like a working day.
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - runs as i64 * 60_000
+        - 3_600_000;
     for s in 0..stacks {
         let stack = Stack {
             id: StackId(next()),
@@ -66,7 +73,7 @@ async fn main() {
             branch: "main".into(),
             account_id: account.id,
             poll_interval_secs: 60,
-            created_at: 1_700_000_000_000,
+            created_at: base,
             deleting: false,
             home_region: "us-east-1".into(),
         };
@@ -83,11 +90,11 @@ async fn main() {
                     sha: sha.clone(),
                     message: format!("Change {r} of service {s}"),
                     author: ["Ada", "Grace", "Linus", "Margaret"][r % 4].into(),
-                    time: 1_700_000_000_000 + r as i64 * 60_000,
+                    time: base + r as i64 * 60_000,
                 },
                 included: vec![],
                 forced: false,
-                created_at: 1_700_000_000_000 + r as i64 * 60_000,
+                created_at: base + r as i64 * 60_000,
                 artifact: Some(Artifact {
                     image: format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/stageline/service-{s:02}@sha256:{sha:0>64}"),
                 }),
