@@ -124,4 +124,7 @@ pub struct StageSettingsInput {
     pub container_port: u16,
     pub health_path: String,
     pub cpu_architecture: CpuArchitecture,
+    /// Build and release parts run without the sandbox.
+    #[serde(default)]
+    pub run_without_sandbox: bool,
 }

@@ -234,6 +234,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
         container_port: 80,
         health_path: "/ping".into(),
         cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
+        run_without_sandbox: false,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(

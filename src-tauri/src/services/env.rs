@@ -112,6 +112,7 @@ pub async fn prepare(
             container_port: input.container_port,
             health_path: input.health_path.trim().to_string(),
             cpu_architecture: input.cpu_architecture,
+            run_without_sandbox: input.run_without_sandbox,
         })
     }
     .await;

@@ -48,8 +48,24 @@
 //! commands: no `set -e`, no `pipefail` (as CodeBuild), unless the
 //! buildspec sets them. Aliases and traps do not carry over.
 //!
+//! # The sandbox (issue 15)
+//! A part runs inside bubblewrap (`bwrap`) unless its stage is set to run
+//! without it (`BuildJob::sandboxed`): only the checkout and a private `/tmp`
+//! are writable; the home is an empty, private folder (with a private copy
+//! of `~/.docker/config.json` when the user has one); `/usr`, `/etc` (minus
+//! its secret files) and the directories of the trusted `PATH` — with the
+//! Python environments their tools run from — are read-only; the Docker
+//! socket and a `DOCKER_CONFIG` the user named (writable) are there when the
+//! user has Docker; the part has its own PID namespace, so it sees only its
+//! own processes and all of them end with it; the network is the machine's.
+//! What is mounted is decided from Stageline's and the user's variables
+//! only, never from the buildspec's `env.variables`. The log says what is
+//! visible. When bwrap is missing or the kernel refuses its namespaces, the
+//! part fails with bwrap's reason and how to turn the sandbox off.
+//!
 //! # Environment, by precedence (later wins)
-//! 1. From Stageline's own environment, only `PATH`, `HOME`, `LANG`, `TMPDIR`;
+//! 1. From Stageline's own environment, only `PATH`, `HOME`, `LANG`, `TMPDIR`
+//!    and Docker's variables (`TMPDIR` is `/tmp` in the sandbox);
 //! 2. the buildspec's `env.variables`;
 //! 3. the user's variables (`BuildJob::env`: stack and stage variables);
 //! 4. `CODEBUILD_SRC_DIR` (the checkout) and `CODEBUILD_BUILD_SUCCEEDING`;
@@ -66,17 +82,20 @@
 //!
 //! # Time limit and cancellation
 //! A part still running after the runner's timeout (default 30 minutes) is
-//! stopped and fails with a message saying so. bash runs in its own process
-//! group; on timeout, on the end of the part, and when the returned future is
-//! dropped (the engine aborting the task), the whole group is killed, so no
-//! command's process outlives its part. Only a process that deliberately
-//! leaves the group (`setsid`, daemons) escapes.
+//! stopped and fails with a message saying so. bash (or bwrap) runs in its
+//! own process group; on timeout, on the end of the part, and when the
+//! returned future is dropped (the engine aborting the task), the whole group
+//! is killed, and with bwrap the part's PID namespace with it, so no
+//! command's process outlives its part — in the sandbox not even one that
+//! leaves the group (`setsid`, daemons). Without the sandbox such a process
+//! escapes.
 
 mod buildspec;
 mod environment;
 mod masking;
 mod output;
 mod runner;
+mod sandbox;
 mod session;
 
 pub use buildspec::{parse_buildspec, Buildspec, BuildspecError, OnFailure, Phase, PhaseName};

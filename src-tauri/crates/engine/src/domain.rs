@@ -169,6 +169,10 @@ pub struct StageSettings {
     /// What the containers run on.
     #[serde(default)]
     pub cpu_architecture: CpuArchitecture,
+    /// Build and release parts run without the sandbox, with all of the
+    /// user's rights (for machines where user namespaces are off).
+    #[serde(default)]
+    pub run_without_sandbox: bool,
 }
 
 /// Where a stage is in its life. A stage being deleted has left the flow but

@@ -73,6 +73,7 @@ pub fn first_stage_settings(region: &str) -> StageSettings {
         container_port: DEFAULT_CONTAINER_PORT,
         health_path: DEFAULT_HEALTH_PATH.to_string(),
         cpu_architecture: CpuArchitecture::X86_64,
+        run_without_sandbox: false,
     }
 }
 

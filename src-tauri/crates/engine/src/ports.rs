@@ -191,6 +191,9 @@ pub struct BuildJob {
     /// Stageline's variables (R3a), which the user's cannot override. Secret
     /// ones (the stage's AWS credentials) are masked like the user's secrets.
     pub injected: Vec<ResolvedVar>,
+    /// Run inside the sandbox (only the checkout writable, an empty home, its
+    /// own processes); `false` when the stage is set to run without it.
+    pub sandboxed: bool,
 }
 
 /// Runs the repository's buildspecs.

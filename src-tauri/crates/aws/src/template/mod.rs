@@ -257,6 +257,7 @@ mod tests {
                 container_port: 80,
                 health_path: "/ping".into(),
                 cpu_architecture: stageline_engine::domain::CpuArchitecture::Arm64,
+                run_without_sandbox: false,
             },
             lifecycle: StageLifecycle::Active,
         }

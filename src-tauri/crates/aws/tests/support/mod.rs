@@ -161,6 +161,7 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
         container_port: 8080,
         health_path: "/".into(),
         cpu_architecture: CpuArchitecture::X86_64,
+        run_without_sandbox: false,
     }
 }
 

@@ -285,6 +285,7 @@ async fn build(
         part: PartKind::Build,
         env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, None),
+        sandboxed: !context.stage.settings.run_without_sandbox,
     };
     ports
         .builder
@@ -336,6 +337,7 @@ async fn release(
         part: PartKind::Release,
         env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, context.release.artifact.as_ref()),
+        sandboxed: !context.stage.settings.run_without_sandbox,
     };
     ports
         .builder
