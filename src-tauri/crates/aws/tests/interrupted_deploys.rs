@@ -204,6 +204,7 @@ impl World {
                 self.account(),
                 self.stack.clone(),
                 dev,
+                release(&self.stack, 1, &sha("prep")),
                 Arc::new(KeptLog::default()),
             )
             .await
@@ -249,7 +250,7 @@ impl World {
     ) {
         wait_until(pipeline, what, move |s| {
             let dev = s.flow_of(StackId(2))[0].id;
-            s.latest_run(dev).is_some_and(|r| check(r))
+            s.latest_run(dev).is_some_and(&check)
         })
         .await;
     }

@@ -385,6 +385,18 @@ pub enum RunTrigger {
     Redeploy { decision: Decision },
 }
 
+/// Whose AWS rights a run's build and release parts had (issue 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum BuildAccess {
+    /// The stage's build role: only what TinyStacks' buildspecs need.
+    BuildRole,
+    /// The account could not create or assume the build role: the parts had
+    /// session credentials of the account, with all of its rights.
+    AccountSession,
+}
+
 /// One release in one stage: build → release → deploy (R3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -404,6 +416,10 @@ pub struct Run {
     /// known once its release part has run (R3b); a redeploy runs exactly it.
     #[serde(default)]
     pub image: Option<String>,
+    /// Whose AWS rights the run's release part (and build, when it ran one)
+    /// had; `None` until it ran, and for redeploys and older runs.
+    #[serde(default)]
+    pub build_access: Option<BuildAccess>,
 }
 
 impl Run {

@@ -210,6 +210,7 @@ async fn history_is_not_loaded_but_can_be_read() {
             created_at: n,
             finished_at: Some(n),
             image: None,
+            build_access: None,
         };
         if n == 49 {
             run.status = RunStatus::Failed;

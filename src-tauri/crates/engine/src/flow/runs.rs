@@ -107,6 +107,7 @@ impl Tx<'_> {
             created_at: self.now,
             finished_at: None,
             image: None,
+            build_access: None,
         };
         let has_artifact = self.s.releases[&release_id].artifact.is_some();
         let build_under_way = self.build_under_way(release_id);
@@ -207,9 +208,10 @@ impl Tx<'_> {
         }
         match (kind, result) {
             (_, Err(message)) => self.fail_run(run, kind, message),
-            (PartKind::Release, Ok(PartOutcome::Released { image })) => {
+            (PartKind::Release, Ok(PartOutcome::Released { image, access })) => {
                 // R3b: the run deploys exactly this image, recorded before the deploy starts.
                 run.image = Some(image);
+                run.build_access = Some(access);
                 self.end_part(&mut run, PartKind::Release, PartStatus::Succeeded, None);
                 self.begin_deploy(run);
             }
@@ -261,6 +263,7 @@ impl Tx<'_> {
             created_at: self.now,
             finished_at: None,
             image: Some(image),
+            build_access: None,
         };
         for kind in [PartKind::Build, PartKind::Release] {
             let part = run.part_mut(kind);

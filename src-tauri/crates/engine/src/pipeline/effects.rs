@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::domain::{Artifact, EnvValue, EnvVar, PartKind, Run};
+use crate::domain::{Artifact, BuildAccess, EnvValue, EnvVar, PartKind, Run};
 use crate::flow::{Effect, Input, PartContext, PartOutcome};
 use crate::ids::RunId;
 use crate::images::{choose_stage_image, short_digest, StageImage, TaggedImages};
@@ -23,7 +23,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::Release { run, context } => {
             let result = release(run.id, &context, &ports, &config)
                 .await
-                .map(|image| PartOutcome::Released { image });
+                .map(|(image, access)| PartOutcome::Released { image, access });
             Some(Input::PartFinished {
                 run_id: run.id,
                 part: PartKind::Release,
@@ -236,6 +236,7 @@ async fn prepare(
             context.account.clone(),
             context.stack.clone(),
             context.stage.clone(),
+            context.release.clone(),
             log.clone(),
         )
         .await
@@ -319,7 +320,7 @@ async fn release(
     context: &PartContext,
     ports: &Ports,
     config: &PipelineConfig,
-) -> Result<String, String> {
+) -> Result<(String, BuildAccess), String> {
     let log = ports.logs.open(run_id, PartKind::Release);
     let facts = prepare(context, ports, &log).await?;
     let build = context
@@ -384,7 +385,7 @@ async fn release(
         image.repository_url,
         short_digest(&image.digest)
     ));
-    Ok(image.reference())
+    Ok((image.reference(), facts.credentials.access))
 }
 
 /// R8 with R3b: a release approved while the stage before it is new and has
