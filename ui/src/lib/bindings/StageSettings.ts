@@ -27,4 +27,9 @@ healthPath: string,
 /**
  * What the containers run on.
  */
-cpuArchitecture: CpuArchitecture, };
+cpuArchitecture: CpuArchitecture, 
+/**
+ * Build and release parts run without the sandbox, with all of the
+ * user's rights (for machines where user namespaces are off).
+ */
+runWithoutSandbox: boolean, };

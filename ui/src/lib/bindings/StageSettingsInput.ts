@@ -7,4 +7,8 @@ import type { Routing } from "./Routing";
 /**
  * Every setting of the new-stage dialog and stage details.
  */
-export type StageSettingsInput = { name: string, region: string, database: Database, requiresApproval: boolean, routing: Routing, caching: boolean, buildEnv: Array<EnvVarInput>, runtimeEnv: Array<EnvVarInput>, desiredCount: number, containerPort: number, healthPath: string, cpuArchitecture: CpuArchitecture, };
+export type StageSettingsInput = { name: string, region: string, database: Database, requiresApproval: boolean, routing: Routing, caching: boolean, buildEnv: Array<EnvVarInput>, runtimeEnv: Array<EnvVarInput>, desiredCount: number, containerPort: number, healthPath: string, cpuArchitecture: CpuArchitecture, 
+/**
+ * Build and release parts run without the sandbox.
+ */
+runWithoutSandbox: boolean, };

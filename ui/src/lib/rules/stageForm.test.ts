@@ -71,7 +71,12 @@ describe("copy variables from stage", () => {
     containerPort: 80,
     healthPath: "/ping",
     cpuArchitecture: "x86_64",
+    runWithoutSandbox: true,
   };
+  it("a stage's own sandbox setting survives the form and is not copied with variables", () => {
+    expect(toSettingsInput(formFromSettings(prod)).runWithoutSandbox).toBe(true);
+    expect(toSettingsInput(copyVariables(form(), prod)).runWithoutSandbox).toBe(false);
+  });
   it("copies plain values and secrets by reference, never by value", () => {
     const copied = copyVariables(form(), prod);
     expect(copied.buildEnv).toEqual([{ name: "NODE_ENV", value: "production", secret: false, keychainRef: null }]);

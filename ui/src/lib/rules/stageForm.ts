@@ -42,6 +42,7 @@ export interface StageForm {
   containerPort: number;
   healthPath: string;
   cpuArchitecture: CpuArchitecture;
+  runWithoutSandbox: boolean;
 }
 
 export function emptyForm(region: string): StageForm {
@@ -59,6 +60,7 @@ export function emptyForm(region: string): StageForm {
     containerPort: DEFAULT_CONTAINER_PORT,
     healthPath: DEFAULT_HEALTH_PATH,
     cpuArchitecture: "x86_64",
+    runWithoutSandbox: false,
   };
 }
 
@@ -151,6 +153,7 @@ export function formFromSettings(settings: StageSettings): StageForm {
     containerPort: settings.containerPort,
     healthPath: settings.healthPath,
     cpuArchitecture: settings.cpuArchitecture,
+    runWithoutSandbox: settings.runWithoutSandbox,
   };
 }
 
@@ -181,5 +184,6 @@ export function toSettingsInput(form: StageForm): StageSettingsInput {
     containerPort: form.containerPort,
     healthPath: form.healthPath.trim(),
     cpuArchitecture: form.cpuArchitecture,
+    runWithoutSandbox: form.runWithoutSandbox,
   };
 }
