@@ -5,7 +5,10 @@
 //! # The buildspec subset (CodeBuild buildspec, version 0.2)
 //! The file sits at the checkout's root. A missing file, malformed YAML (with
 //! its line and column), an unknown key or an unsupported construct fails the
-//! part with a message naming the file; nothing is silently ignored.
+//! part with a message naming the file; nothing is silently ignored. A file
+//! is at most 1 MB, with lists and mappings nested at most 128 deep (limits
+//! that keep any input, generated ones included, from making the parser
+//! slow: see `tests/generated_inputs.rs`).
 //! - `version: 0.2` (required; 0.1 runs each command in its own shell and is
 //!   refused).
 //! - `env.variables`: a mapping of names to scalar values, set literally
@@ -98,5 +101,7 @@ mod runner;
 mod sandbox;
 mod session;
 
-pub use buildspec::{parse_buildspec, Buildspec, BuildspecError, OnFailure, Phase, PhaseName};
+pub use buildspec::{
+    parse_buildspec, Buildspec, BuildspecError, OnFailure, Phase, PhaseName, MAX_BUILDSPEC_BYTES,
+};
 pub use runner::{buildspec_file, BuildspecRunner, DEFAULT_TIMEOUT};

@@ -283,7 +283,18 @@ fn load(workdir: &Path, part: PartKind, file: &str) -> Result<Buildspec, String>
             workdir.display()
         ));
     }
-    let text = match std::fs::read(workdir.join(file)) {
+    let path = workdir.join(file);
+    if let Ok(meta) = std::fs::metadata(&path) {
+        let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        if size > crate::buildspec::MAX_BUILDSPEC_BYTES {
+            return Err(format!(
+                "{file} is {} KB; a buildspec may be at most {} KB",
+                size.div_ceil(1024),
+                crate::buildspec::MAX_BUILDSPEC_BYTES / 1024
+            ));
+        }
+    }
+    let text = match std::fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))?,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let purpose = match part {
