@@ -88,6 +88,8 @@ async fn everything_written_is_loaded_back() {
         created_at: 6,
         finished_at: None,
         image: Some("repo@sha256:abc".into()),
+        // Kept as written: the stage card marks runs that had the account's credentials.
+        build_access: Some(stageline_engine::domain::BuildAccess::AccountSession),
     };
     let approval = Approval {
         id: ApprovalId(12),
