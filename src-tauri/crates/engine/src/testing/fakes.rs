@@ -214,6 +214,8 @@ pub struct BuilderCall {
     pub stage: String,
     /// Stageline's variables, secret values included (the fake keeps them in memory only).
     pub injected: Vec<(String, String)>,
+    /// Whether the part was to run in the sandbox.
+    pub sandboxed: bool,
 }
 
 /// Runs nothing; records calls. Builds of a held sha wait; failing shas
@@ -296,6 +298,7 @@ impl Builder for FakeBuilder {
             part: job.part,
             sha: lookup("COMMIT_SHA"),
             stage: lookup("STAGE_NAME"),
+            sandboxed: job.sandboxed,
             injected: job
                 .injected
                 .iter()
