@@ -310,7 +310,7 @@ impl Inner {
                     "[Stageline] No build role for this stage: {reason}. Its parts get session \
                      credentials of the account instead, with all of the account's rights (the \
                      stage is marked \"account credentials\"). Let the account create IAM roles \
-                     (iam:CreateRole, iam:PutRolePolicy, sts:AssumeRole) to limit them."
+                     (iam:GetRole, iam:CreateRole, iam:TagRole, iam:PutRolePolicy, sts:AssumeRole) to limit them."
                 ));
                 self.part_credentials(&account, &home, log.as_ref())
                     .await

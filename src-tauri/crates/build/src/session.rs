@@ -111,7 +111,8 @@ impl ShellSession {
         launch: Launch,
     ) -> Result<Self, StartError> {
         let token = format!("__stageline_end_{}", random_hex()?);
-        let state_name = format!("stageline-build-{token}.state");
+        // A dot name: a command's `rm -rf /tmp/*` leaves it.
+        let state_name = format!(".stageline-build-{token}.state");
         // The state file holds the commands' variables (secrets included):
         // created private, removed by the guard. In the sandbox it is in the
         // part's private /tmp.
