@@ -143,6 +143,7 @@ fn stage(data_dir: &Path, name: &str, region: &str, requires_approval: bool) -> 
         container_port: defaults.container_port,
         health_path: defaults.health_path,
         cpu_architecture: defaults.cpu_architecture,
+        run_without_sandbox: false,
     }
 }
 

@@ -127,6 +127,9 @@ pub struct StageSettingsInput {
     /// Checkouts include submodules and Git LFS content (on when not sent).
     #[serde(default = "on")]
     pub submodules_and_lfs: bool,
+    /// Build and release parts run without the sandbox.
+    #[serde(default)]
+    pub run_without_sandbox: bool,
 }
 
 fn on() -> bool {

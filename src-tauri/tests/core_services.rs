@@ -235,6 +235,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
         health_path: "/ping".into(),
         cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
         submodules_and_lfs: true,
+        run_without_sandbox: false,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(
@@ -327,6 +328,7 @@ async fn a_secret_value_over_the_size_limit_is_refused_before_the_keychain() {
         health_path: "/ping".into(),
         cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
         submodules_and_lfs: true,
+        run_without_sandbox: false,
     };
     let error = stages::create(&core, stack.id, Some(dev), input)
         .await

@@ -59,6 +59,7 @@ phases:
   pre_build:
     commands:
       - echo "account $(aws sts get-caller-identity --query Account --output text)"
+      - echo "caller $(aws sts get-caller-identity --query Arn --output text)"
       - aws ecr describe-repositories --repository-names "${ECR_IMAGE_URL#*/}" --query 'repositories[0].repositoryName' --output text
   build:
     commands:
@@ -429,8 +430,12 @@ impl World {
             "a log holds the secret key"
         );
         assert!(
-            logs.contains("session credentials from AWS STS"),
-            "parts got session credentials: {logs}"
+            logs.contains("AWS calls use the stage's build role"),
+            "parts got the build role's credentials: {logs}"
+        );
+        assert!(
+            !logs.contains("session credentials from AWS STS"),
+            "no part fell back to the account's session: {logs}"
         );
         let events = format!("{:?}", self.fakes.events.all());
         assert!(
@@ -466,6 +471,18 @@ async fn flask_shaped_buildspecs_flow_to_prod_in_another_region_and_roll_back_by
         .lines(world.latest_run("dev").await.id, PartKind::Build)
         .join("\n");
     assert!(build_log.contains("account 123456789012"), "{build_log}");
+    // The parts act as the stage's build role, not as the account's user.
+    assert!(
+        build_log.contains(&format!(
+            "caller arn:aws:sts::123456789012:assumed-role/{}-dev-us-east-1-build/{}.dev.r",
+            world.stack.name, world.stack.name
+        )),
+        "{build_log}"
+    );
+    assert!(
+        build_log.contains("[Container] Sandbox: only the checkout"),
+        "the build ran in the sandbox: {build_log}"
+    );
     assert!(
         build_log.contains(&format!("stageline/{}", world.stack.name)),
         "the repository existed before the first build: {build_log}"

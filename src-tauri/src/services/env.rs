@@ -120,6 +120,7 @@ pub async fn prepare(
             health_path: input.health_path.trim().to_string(),
             cpu_architecture: input.cpu_architecture,
             submodules_and_lfs: input.submodules_and_lfs,
+            run_without_sandbox: input.run_without_sandbox,
         })
     }
     .await;

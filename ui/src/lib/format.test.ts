@@ -18,7 +18,7 @@ describe("formatting", () => {
   });
   it("says a release superseded while it waited never ran", () => {
     const run: Run = {
-      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "superseded", trigger: { kind: "flow" }, image: null,
+      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "superseded", trigger: { kind: "flow" }, image: null, buildAccess: null,
       parts: [], createdAt: 0, finishedAt: 0,
     };
     expect(runSummary(run)).toBe("Superseded: a newer release took its place");

@@ -14,6 +14,7 @@ use aws_sdk_ecr::types::{ImageTagMutability, Tag as EcrTag};
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
 };
+use stageline_engine::domain::BuildAccess;
 use stageline_engine::ports::{LogSink, PartCredentials};
 
 use crate::clients::RegionClients;
@@ -111,6 +112,26 @@ pub(crate) struct IssuedCredentials {
 }
 
 impl IssuedCredentials {
+    /// The build role's session credentials (`assumed`: the session's ARN).
+    pub fn build_role(
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: String,
+        assumed: String,
+        expires: Option<SystemTime>,
+    ) -> Self {
+        IssuedCredentials {
+            credentials: PartCredentials {
+                access_key_id,
+                secret_access_key,
+                session_token: Some(session_token),
+                description: format!("the stage's build role ({assumed}){}", until(expires)),
+                access: BuildAccess::BuildRole,
+            },
+            expires,
+        }
+    }
+
     /// Whether a part that starts now can use them to its end.
     pub fn fresh(&self) -> bool {
         self.expires
@@ -142,6 +163,7 @@ pub(crate) async fn part_credentials(
                 secret_access_key: own.secret_access_key().to_owned(),
                 session_token: Some(token.to_owned()),
                 description: format!("the account's temporary credentials{}", until(own.expiry())),
+                access: BuildAccess::AccountSession,
             },
             expires: own.expiry(),
         });
@@ -161,6 +183,7 @@ pub(crate) async fn part_credentials(
                     secret_access_key: session.secret_access_key,
                     session_token: Some(session.session_token),
                     description: format!("session credentials from AWS STS{}", until(expires)),
+                    access: BuildAccess::AccountSession,
                 },
                 expires,
             })
@@ -176,6 +199,7 @@ pub(crate) async fn part_credentials(
                     secret_access_key: own.secret_access_key().to_owned(),
                     session_token: None,
                     description: "the account's access keys".to_owned(),
+                    access: BuildAccess::AccountSession,
                 },
                 expires: None,
             })

@@ -73,6 +73,8 @@ pub(crate) struct RegionClients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
+    /// IAM is global: any region's client reaches it.
+    pub iam: aws_sdk_iam::Client,
     /// The account's credentials as the SDK resolves them (keychain keys, or
     /// a profile's: static keys, SSO, a credential process, an assumed role).
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
@@ -176,6 +178,7 @@ impl ClientCache {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
             credentials: config.credentials_provider(),
         }
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stageline_engine::domain::{Account, Stack, Stage};
+use stageline_engine::domain::{Account, Release, Stack, Stage};
 use stageline_engine::ids::AccountId;
 use stageline_engine::ports::{
     BoxFuture, DeployJob, DeployOutcome, DeployedState, Deployer, DiscardedLog, ImageRef,
@@ -14,6 +14,7 @@ use stageline_engine::ports::{
 use stageline_engine::PortError;
 
 use crate::bootstrap::{self, IssuedCredentials};
+use crate::build_role::{self, Refused};
 use crate::change_set::{self, ChangeSetSummary};
 use crate::clients::{
     ClientCache, ClientSettings, CredentialsLookup, ProfileFilePaths, RegionClients,
@@ -66,6 +67,9 @@ struct Inner {
     account_numbers: Mutex<HashMap<AccountId, String>>,
     /// Session credentials handed to parts, per account, while fresh.
     part_credentials: Mutex<HashMap<AccountId, IssuedCredentials>>,
+    /// Build roles known to exist with their policy, by account and role
+    /// name: their ARN (IAM is asked once per role per run of Stageline).
+    build_roles: Mutex<HashMap<(AccountId, String), String>>,
 }
 
 impl CloudFormationDeployer {
@@ -84,6 +88,7 @@ impl CloudFormationDeployer {
                 },
                 account_numbers: Mutex::new(HashMap::new()),
                 part_credentials: Mutex::new(HashMap::new()),
+                build_roles: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -127,6 +132,11 @@ impl CloudFormationDeployer {
             .lock()
             .expect("part credentials lock")
             .remove(&account.id);
+        self.inner
+            .build_roles
+            .lock()
+            .expect("build roles lock")
+            .retain(|(id, _), _| *id != account.id);
     }
 
     /// What the stage's CloudFormation stack is now, and whether it needs
@@ -258,6 +268,7 @@ impl Inner {
         account: Account,
         stack: Stack,
         stage: Stage,
+        release: Release,
         log: Arc<dyn LogSink>,
     ) -> Result<StageFacts, PortError> {
         let (stage_clients, names) = self.open(&account, &stack, &stage).await?;
@@ -287,10 +298,25 @@ impl Inner {
                 names.region()
             ));
         }
-        let credentials = self
-            .part_credentials(&account, &home, log.as_ref())
+        let session = build_role::session_name(&stack.name, &stage.settings.name, &release);
+        let credentials = match self
+            .build_role_credentials(&account, &home, &names, &session, log.as_ref())
             .await
-            .map_err(to_port_error)?;
+            .map_err(to_port_error)?
+        {
+            Ok(credentials) => credentials,
+            Err(Refused(reason)) => {
+                log.line(&format!(
+                    "[Stageline] No build role for this stage: {reason}. Its parts get session \
+                     credentials of the account instead, with all of the account's rights (the \
+                     stage is marked \"account credentials\"). Let the account create IAM roles \
+                     (iam:GetRole, iam:CreateRole, iam:TagRole, iam:PutRolePolicy, sts:AssumeRole) to limit them."
+                ));
+                self.part_credentials(&account, &home, log.as_ref())
+                    .await
+                    .map_err(to_port_error)?
+            }
+        };
         log.line(&format!(
             "[Stageline] AWS account {}, images in {} ({}); AWS calls use {}",
             names.account_number(),
@@ -299,6 +325,57 @@ impl Inner {
             credentials.description
         ));
         Ok(names.facts(credentials, account.endpoint_url.clone()))
+    }
+
+    /// The build role's credentials for one part, the role made first if
+    /// needed; `Refused` when the account may not make or assume it.
+    async fn build_role_credentials(
+        &self,
+        account: &Account,
+        clients: &RegionClients,
+        names: &StageNames,
+        session: &str,
+        log: &dyn LogSink,
+    ) -> anyhow::Result<Result<stageline_engine::ports::PartCredentials, Refused>> {
+        let key = (account.id, names.build_role());
+        let known = self
+            .build_roles
+            .lock()
+            .expect("build roles lock")
+            .get(&key)
+            .cloned();
+        let (arn, created) = match known {
+            Some(arn) => (arn, false),
+            None => match build_role::ensure(clients, names).await? {
+                Ok((arn, created)) => {
+                    if created {
+                        log.line(&format!(
+                            "[Stageline] Created the stage's build role {}",
+                            names.build_role()
+                        ));
+                    }
+                    (arn, created)
+                }
+                Err(refused) => return Ok(Err(refused)),
+            },
+        };
+        match build_role::assume(clients, &arn, session, created, log).await? {
+            Ok(issued) => {
+                self.build_roles
+                    .lock()
+                    .expect("build roles lock")
+                    .insert(key, arn);
+                Ok(Ok(issued.credentials))
+            }
+            Err(refused) => {
+                // Asked again next time: the role may have been deleted or fixed.
+                self.build_roles
+                    .lock()
+                    .expect("build roles lock")
+                    .remove(&key);
+                Ok(Err(refused))
+            }
+        }
     }
 
     async fn part_credentials(
@@ -514,6 +591,11 @@ impl Inner {
         lookups::delete_secrets(&clients, &prefix)
             .await
             .map_err(to_port_error)?;
+        build_role::delete(&clients, &names, log.as_ref()).await;
+        self.build_roles
+            .lock()
+            .expect("build roles lock")
+            .remove(&(account.id, names.build_role()));
         Ok(())
     }
 }
@@ -547,10 +629,15 @@ impl Deployer for CloudFormationDeployer {
         account: Account,
         stack: Stack,
         stage: Stage,
+        release: Release,
         log: Arc<dyn LogSink>,
     ) -> BoxFuture<'static, Result<StageFacts, PortError>> {
         let inner = self.inner.clone();
-        Box::pin(async move { inner.prepare_stage(account, stack, stage, log).await })
+        Box::pin(async move {
+            inner
+                .prepare_stage(account, stack, stage, release, log)
+                .await
+        })
     }
 
     fn find_image(

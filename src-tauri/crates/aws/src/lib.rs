@@ -10,11 +10,15 @@
 //! - the stack's image repositories and each stage's bucket live outside the
 //!   stages' CloudFormation stacks, made before a stage's first part
 //!   (`bootstrap`), so no stack ever creates them twice;
+//! - build and release parts act as the stage's build role (`build_role`),
+//!   allowed only what TinyStacks' buildspecs do; deploys use the account's
+//!   own credentials;
 //! - secret values go to Secrets Manager through the SDK and are referenced
 //!   by ARN: never in a template, a parameter, a log line or an error;
 //! - SDK failures become `PortError`s with a sentence a user understands.
 
 mod bootstrap;
+mod build_role;
 mod change_set;
 mod clients;
 mod deploy;

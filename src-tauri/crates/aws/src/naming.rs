@@ -120,6 +120,26 @@ impl StageNames {
         )
     }
 
+    /// The IAM role the stage's build and release parts act as:
+    /// `<stack>-<stage>-<region>-build`, shortened like the task role.
+    pub fn build_role(&self) -> String {
+        format!(
+            "{}-{}-build",
+            shorten(&self.cloudformation_stack(), 40),
+            self.region
+        )
+    }
+
+    /// The build role's ARN (under the `/stageline/` path).
+    pub fn build_role_arn(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:role/stageline/{}",
+            partition(&self.region),
+            self.account_number,
+            self.build_role()
+        )
+    }
+
     /// The CloudWatch log group of the service's containers.
     pub fn log_group(&self) -> String {
         format!("/stageline/{}/{}", self.stack, self.stage)
@@ -272,6 +292,7 @@ mod tests {
             secret_access_key: String::new(),
             session_token: None,
             description: String::new(),
+            access: stageline_engine::domain::BuildAccess::AccountSession,
         }
     }
 

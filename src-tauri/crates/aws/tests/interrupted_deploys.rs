@@ -204,6 +204,7 @@ impl World {
                 self.account(),
                 self.stack.clone(),
                 dev,
+                release(&self.stack, 1, &sha("prep")),
                 Arc::new(KeptLog::default()),
             )
             .await

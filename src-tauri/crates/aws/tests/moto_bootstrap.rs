@@ -70,7 +70,13 @@ async fn a_stage_has_its_repositories_and_private_bucket_before_its_first_part()
     assert!(!repository_exists(&url, "us-east-1", &repository).await);
 
     let facts = deployer
-        .prepare_stage(account.clone(), stack.clone(), prod.clone(), log.clone())
+        .prepare_stage(
+            account.clone(),
+            stack.clone(),
+            prod.clone(),
+            release(&stack, 1, &sha("boot")),
+            log.clone(),
+        )
         .await
         .unwrap();
 
@@ -110,14 +116,14 @@ async fn a_stage_has_its_repositories_and_private_bucket_before_its_first_part()
         "the bucket is private"
     );
     assert_eq!(block.restrict_public_buckets(), Some(true));
-    // Short-lived credentials from STS, never the account's own secret key.
+    // Short-lived credentials of the stage's build role, never the account's own secret key.
     assert_ne!(facts.credentials.secret_access_key, SECRET_KEY);
     assert!(facts.credentials.session_token.is_some());
     assert!(
         facts
             .credentials
             .description
-            .contains("session credentials from AWS STS"),
+            .contains("the stage's build role"),
         "{}",
         facts.credentials.description
     );
@@ -127,7 +133,13 @@ async fn a_stage_has_its_repositories_and_private_bucket_before_its_first_part()
 
     // A second time changes nothing and fails nothing.
     let again = deployer
-        .prepare_stage(account, stack, prod, Arc::new(KeptLog::default()))
+        .prepare_stage(
+            account,
+            stack.clone(),
+            prod,
+            release(&stack, 1, &sha("boot")),
+            Arc::new(KeptLog::default()),
+        )
         .await
         .unwrap();
     assert_eq!(again.ecr_image_url, facts.ecr_image_url);
@@ -145,6 +157,7 @@ async fn images_are_found_by_tag_pinned_to_their_digest_and_retagged() {
             account.clone(),
             stack.clone(),
             dev.clone(),
+            release(&stack, 1, &sha("prep")),
             Arc::new(KeptLog::default()),
         )
         .await
@@ -215,6 +228,7 @@ async fn deleting_a_stage_empties_and_removes_its_bucket() {
             account.clone(),
             stack.clone(),
             dev.clone(),
+            release(&stack, 1, &sha("prep")),
             Arc::new(KeptLog::default()),
         )
         .await
@@ -251,7 +265,7 @@ async fn deleting_a_stage_empties_and_removes_its_bucket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_profile_with_a_credential_process_gives_parts_its_temporary_credentials() {
+async fn a_profile_with_a_credential_process_makes_and_assumes_the_build_role() {
     let url = moto_url();
     let dir = tempfile::tempdir().unwrap();
     let helper = dir.path().join("credentials-helper");
@@ -290,18 +304,21 @@ async fn a_profile_with_a_credential_process_gives_parts_its_temporary_credentia
             account,
             stack.clone(),
             stage(&stack, settings("dev", "us-east-1")),
+            release(&stack, 1, &sha("prep")),
             Arc::new(KeptLog::default()),
         )
         .await
         .unwrap();
 
-    assert_eq!(facts.credentials.access_key_id, "ASIAPROCESS");
+    // The process's credentials made and assumed the role; parts get the role's.
     assert_eq!(
-        facts.credentials.session_token.as_deref(),
-        Some("process-token")
+        facts.credentials.access,
+        stageline_engine::domain::BuildAccess::BuildRole
     );
+    assert_ne!(facts.credentials.access_key_id, "ASIAPROCESS");
+    assert!(facts.credentials.session_token.is_some());
     assert!(facts
         .credentials
         .description
-        .contains("temporary credentials"));
+        .contains("the stage's build role"));
 }

@@ -48,6 +48,7 @@ fn main() {
             part: PartKind::Build,
             env: Vec::new(),
             injected: Vec::new(),
+            sandboxed: true,
         };
         runtime
             .block_on(runner.run(job, sink.clone()))

@@ -97,8 +97,26 @@ fn invalid(message: impl Into<String>) -> BuildspecError {
     BuildspecError::Invalid(message.into())
 }
 
+/// The largest buildspec read: far above any real one, small enough that no
+/// file can make the parser take long or much memory.
+pub const MAX_BUILDSPEC_BYTES: usize = 1 << 20;
+
+/// The deepest nesting of `[` and `{` accepted (the YAML parser's own
+/// recursion limit): past it, libyaml's time grows with the square of the depth.
+const MAX_FLOW_DEPTH: usize = 128;
+
 /// Parses a buildspec, rejecting what Stageline cannot run.
 pub fn parse_buildspec(text: &str) -> Result<Buildspec, BuildspecError> {
+    if text.len() > MAX_BUILDSPEC_BYTES {
+        return Err(invalid(format!(
+            "the file is {} KB; a buildspec may be at most {} KB",
+            text.len().div_ceil(1024),
+            MAX_BUILDSPEC_BYTES / 1024
+        )));
+    }
+    // A byte-order mark (editors on Windows write one) is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_flow_depth(text)?;
     let mut root: Value = serde_yaml::from_str(text).map_err(syntax_error)?;
     root.apply_merge().map_err(syntax_error)?;
     let root = match root {
@@ -161,6 +179,38 @@ pub fn parse_buildspec(text: &str) -> Result<Buildspec, BuildspecError> {
         ));
     }
     Ok(spec)
+}
+
+/// Refuses brackets nested past [`MAX_FLOW_DEPTH`] before YAML sees them,
+/// at the line and column where the limit is passed. Brackets are counted
+/// wherever they are (also in quoted text): only an absurd command comes near.
+fn check_flow_depth(text: &str) -> Result<(), BuildspecError> {
+    let mut depth: usize = 0;
+    let (mut line, mut column) = (1, 0);
+    for c in text.chars() {
+        column += 1;
+        match c {
+            '\n' => {
+                line += 1;
+                column = 0;
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Err(BuildspecError::Syntax {
+                        line,
+                        column,
+                        detail: format!(
+                            "lists or mappings nested more than {MAX_FLOW_DEPTH} levels deep"
+                        ),
+                    });
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn syntax_error(error: serde_yaml::Error) -> BuildspecError {

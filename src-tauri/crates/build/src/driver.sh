@@ -86,6 +86,9 @@ __sl_options() { :; }
 (__sl_save)
 builtin source "$__sl_state"
 __sl_apply
+# Ready: the runner waits for this first marker (a sandbox that cannot
+# start never prints it).
+builtin printf '%s %d\n' "$__sl_token" 0
 
 while IFS= builtin read -r -d '' __sl_cmd; do
   # This shell's own report of a subshell killed by a signal ("line 101:

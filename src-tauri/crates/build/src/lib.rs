@@ -5,7 +5,10 @@
 //! # The buildspec subset (CodeBuild buildspec, version 0.2)
 //! The file sits at the checkout's root. A missing file, malformed YAML (with
 //! its line and column), an unknown key or an unsupported construct fails the
-//! part with a message naming the file; nothing is silently ignored.
+//! part with a message naming the file; nothing is silently ignored. A file
+//! is at most 1 MB, with lists and mappings nested at most 128 deep (limits
+//! that keep any input, generated ones included, from making the parser
+//! slow: see `tests/generated_inputs.rs`).
 //! - `version: 0.2` (required; 0.1 runs each command in its own shell and is
 //!   refused).
 //! - `env.variables`: a mapping of names to scalar values, set literally
@@ -48,8 +51,24 @@
 //! commands: no `set -e`, no `pipefail` (as CodeBuild), unless the
 //! buildspec sets them. Aliases and traps do not carry over.
 //!
+//! # The sandbox (issue 15)
+//! A part runs inside bubblewrap (`bwrap`) unless its stage is set to run
+//! without it (`BuildJob::sandboxed`): only the checkout and a private `/tmp`
+//! are writable; the home is an empty, private folder (with a private copy
+//! of `~/.docker/config.json` when the user has one); `/usr`, `/etc` (minus
+//! its secret files) and the directories of the trusted `PATH` — with the
+//! Python environments their tools run from — are read-only; the Docker
+//! socket and a `DOCKER_CONFIG` the user named (writable) are there when the
+//! user has Docker; the part has its own PID namespace, so it sees only its
+//! own processes and all of them end with it; the network is the machine's.
+//! What is mounted is decided from Stageline's and the user's variables
+//! only, never from the buildspec's `env.variables`. The log says what is
+//! visible. When bwrap is missing or the kernel refuses its namespaces, the
+//! part fails with bwrap's reason and how to turn the sandbox off.
+//!
 //! # Environment, by precedence (later wins)
-//! 1. From Stageline's own environment, only `PATH`, `HOME`, `LANG`, `TMPDIR`;
+//! 1. From Stageline's own environment, only `PATH`, `HOME`, `LANG`, `TMPDIR`
+//!    and Docker's variables (`TMPDIR` is `/tmp` in the sandbox);
 //! 2. the buildspec's `env.variables`;
 //! 3. the user's variables (`BuildJob::env`: stack and stage variables);
 //! 4. `CODEBUILD_SRC_DIR` (the checkout) and `CODEBUILD_BUILD_SUCCEEDING`;
@@ -66,18 +85,23 @@
 //!
 //! # Time limit and cancellation
 //! A part still running after the runner's timeout (default 30 minutes) is
-//! stopped and fails with a message saying so. bash runs in its own process
-//! group; on timeout, on the end of the part, and when the returned future is
-//! dropped (the engine aborting the task), the whole group is killed, so no
-//! command's process outlives its part. Only a process that deliberately
-//! leaves the group (`setsid`, daemons) escapes.
+//! stopped and fails with a message saying so. bash (or bwrap) runs in its
+//! own process group; on timeout, on the end of the part, and when the
+//! returned future is dropped (the engine aborting the task), the whole group
+//! is killed, and with bwrap the part's PID namespace with it, so no
+//! command's process outlives its part — in the sandbox not even one that
+//! leaves the group (`setsid`, daemons). Without the sandbox such a process
+//! escapes.
 
 mod buildspec;
 mod environment;
 mod masking;
 mod output;
 mod runner;
+mod sandbox;
 mod session;
 
-pub use buildspec::{parse_buildspec, Buildspec, BuildspecError, OnFailure, Phase, PhaseName};
+pub use buildspec::{
+    parse_buildspec, Buildspec, BuildspecError, OnFailure, Phase, PhaseName, MAX_BUILDSPEC_BYTES,
+};
 pub use runner::{buildspec_file, BuildspecRunner, DEFAULT_TIMEOUT};

@@ -1,7 +1,9 @@
 //! The Builder port: runs a part's buildspec phase by phase, as CodeBuild does.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +14,8 @@ use stageline_engine::ports::{BoxFuture, BuildJob, Builder, LogSink};
 use crate::buildspec::{parse_buildspec, Buildspec, OnFailure, Phase, PhaseName};
 use crate::environment;
 use crate::masking::SecretMask;
-use crate::session::{CommandOutcome, ShellSession};
+use crate::sandbox::{PrivateDirs, SandboxLayout};
+use crate::session::{CommandOutcome, Launch, ShellSession, StartError};
 
 /// How long a part may run when nothing else is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -21,17 +24,38 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 #[derive(Debug, Clone)]
 pub struct BuildspecRunner {
     timeout: Duration,
+    /// `bwrap`; found on Stageline's own PATH when not set.
+    sandbox_program: Option<PathBuf>,
+    /// Stageline's environment as parts inherit it; `None`: the process's own.
+    host_env: Option<Arc<BTreeMap<String, OsString>>>,
 }
 
 impl BuildspecRunner {
     /// A runner that stops any part still running after `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        BuildspecRunner { timeout }
+        BuildspecRunner {
+            timeout,
+            sandbox_program: None,
+            host_env: None,
+        }
     }
 
     /// The per-part time limit.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Starts sandboxes with `program` instead of the `bwrap` on PATH.
+    pub fn with_sandbox_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.sandbox_program = Some(program.into());
+        self
+    }
+
+    /// Takes what parts inherit (`PATH`, `HOME`, Docker's variables…) from
+    /// `vars` instead of Stageline's own environment.
+    pub fn with_host_env(mut self, vars: impl IntoIterator<Item = (String, OsString)>) -> Self {
+        self.host_env = Some(Arc::new(vars.into_iter().collect()));
+        self
     }
 }
 
@@ -48,7 +72,7 @@ impl Builder for BuildspecRunner {
         job: BuildJob,
         log: Arc<dyn LogSink>,
     ) -> BoxFuture<'static, Result<(), PortError>> {
-        Box::pin(run_part(job, log, self.timeout))
+        Box::pin(run_part(job, log, self.clone()))
     }
 }
 
@@ -76,8 +100,9 @@ impl MaskedLog {
 async fn run_part(
     job: BuildJob,
     sink: Arc<dyn LogSink>,
-    timeout: Duration,
+    runner: BuildspecRunner,
 ) -> Result<(), PortError> {
+    let timeout = runner.timeout;
     // The user's secrets and Stageline's (the stage's AWS credentials).
     let mask = SecretMask::new(
         job.env
@@ -99,15 +124,39 @@ async fn run_part(
     for note in &spec.ignored {
         log.line(&format!("[Container] {note}"));
     }
-    let env = environment::compose(
-        |name| std::env::var_os(name),
+    let inherited = |name: &str| match &runner.host_env {
+        Some(vars) => vars.get(name).cloned(),
+        None => std::env::var_os(name),
+    };
+    let mut env = environment::compose(
+        inherited,
         &spec.variables,
         &job.env,
         &job.workdir,
         &job.injected,
     );
-    let mut session = ShellSession::start(&job.workdir, &env, mask.longest())
-        .map_err(|error| fail(format!("{file}: could not start bash: {error:#}")))?;
+    let launch = if job.sandboxed {
+        // What is mounted follows Stageline's and the user's variables only:
+        // a buildspec's own `env.variables` cannot widen the sandbox.
+        let trusted = environment::compose(inherited, &[], &job.env, &job.workdir, &job.injected);
+        let launch = sandbox_launch(&runner, &trusted, &job.workdir)
+            .map_err(|e| fail(format!("{file}: the sandbox could not be prepared: {e:#}")))?;
+        if let Launch::Sandboxed { layout, .. } = &launch {
+            log.line(&format!("[Container] {}", layout.describe()));
+        }
+        // The part's own /tmp, whatever TMPDIR Stageline runs with.
+        env.insert("TMPDIR".into(), "/tmp".into());
+        launch
+    } else {
+        log.line(
+            "[Container] Running without the sandbox (the stage's setting): commands have all of \
+             your rights on this machine",
+        );
+        Launch::Direct
+    };
+    let mut session = ShellSession::start(&job.workdir, &env, mask.longest(), launch)
+        .await
+        .map_err(|error| fail(start_failure(file, error)))?;
 
     let outcome = tokio::time::timeout(timeout, run_phases(&spec, &mut session, &log)).await;
     // Whatever happened, nothing the commands started outlives the part.
@@ -127,6 +176,105 @@ async fn run_part(
     }
 }
 
+/// What turning the sandbox off means, for every message that offers it.
+const SANDBOX_OFF_HINT: &str =
+    "To build without it, turn on \"Run without sandbox\" in the stage's \
+     settings (its builds then run with all of your rights on this machine).";
+
+/// The part's private directories and the sandbox it runs in.
+fn sandbox_launch(
+    runner: &BuildspecRunner,
+    trusted: &BTreeMap<String, OsString>,
+    workdir: &Path,
+) -> anyhow::Result<Launch> {
+    let search_path = trusted.get("PATH").cloned().unwrap_or_default();
+    let program = match &runner.sandbox_program {
+        Some(program) => program.clone(),
+        None => find_program("bwrap", &search_path).unwrap_or_else(|| PathBuf::from("bwrap")),
+    };
+    let bash = find_program("bash", &OsString::from("/usr/bin:/bin"))
+        .or_else(|| find_program("bash", &search_path))
+        .unwrap_or_else(|| PathBuf::from("/bin/bash"));
+    let private_dir = std::env::temp_dir().join(format!(
+        "stageline-part-{}-{}",
+        std::process::id(),
+        next_part_number()
+    ));
+    let home = private_dir.join("home");
+    let tmp = private_dir.join("tmp");
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.mode(0o700);
+        builder
+            .create(&private_dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| builder.create(&home).map_err(anyhow::Error::from))
+            .and_then(|()| builder.create(&tmp).map_err(anyhow::Error::from))
+            .map_err(|e| {
+                let _ = std::fs::remove_dir_all(&private_dir);
+                e.context(format!("creating {}", private_dir.display()))
+            })?;
+    }
+    let layout = SandboxLayout::new(
+        trusted,
+        workdir,
+        PrivateDirs {
+            home: &home,
+            tmp: &tmp,
+        },
+    );
+    Ok(Launch::Sandboxed {
+        program,
+        bash,
+        layout,
+        private_dir,
+    })
+}
+
+fn next_part_number() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The first executable `name` in `path`.
+fn find_program(name: &str, path: &OsString) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Why the part could not start, with what to do about it.
+fn start_failure(file: &str, error: StartError) -> String {
+    match error {
+        StartError::SandboxMissing(program) => format!(
+            "{file}: the sandbox could not start: bubblewrap ({}) is not installed. Install it \
+             (Debian and Ubuntu: `sudo apt install bubblewrap`; `.ci/setup` does). {SANDBOX_OFF_HINT}",
+            program.display()
+        ),
+        StartError::SandboxRefused(said) => {
+            let said = if said.is_empty() {
+                "bubblewrap ended without saying why".to_string()
+            } else {
+                said
+            };
+            format!(
+                "{file}: the sandbox could not start: {said}. This machine may not allow user \
+                 namespaces (the kernel settings kernel.unprivileged_userns_clone or \
+                 user.max_user_namespaces, or AppArmor's restriction of unprivileged user \
+                 namespaces). {SANDBOX_OFF_HINT}"
+            )
+        }
+        StartError::Other(error) => format!("{file}: could not start bash: {error:#}"),
+    }
+}
+
 /// Reads and parses the part's buildspec, with messages a user can act on.
 fn load(workdir: &Path, part: PartKind, file: &str) -> Result<Buildspec, String> {
     if !workdir.is_dir() {
@@ -135,7 +283,18 @@ fn load(workdir: &Path, part: PartKind, file: &str) -> Result<Buildspec, String>
             workdir.display()
         ));
     }
-    let text = match std::fs::read(workdir.join(file)) {
+    let path = workdir.join(file);
+    if let Ok(meta) = std::fs::metadata(&path) {
+        let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        if size > crate::buildspec::MAX_BUILDSPEC_BYTES {
+            return Err(format!(
+                "{file} is {} KB; a buildspec may be at most {} KB",
+                size.div_ceil(1024),
+                crate::buildspec::MAX_BUILDSPEC_BYTES / 1024
+            ));
+        }
+    }
+    let text = match std::fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))?,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let purpose = match part {

@@ -67,6 +67,7 @@ fn outcome(effect: Effect) -> Option<Input> {
             part: PartKind::Release,
             result: Ok(PartOutcome::Released {
                 image: format!("repo@sha256:{}", run.release_id),
+                access: BuildAccess::BuildRole,
             }),
         }),
         Effect::Deploy { run, .. } => Some(Input::PartFinished {

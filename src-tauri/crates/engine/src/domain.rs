@@ -173,6 +173,10 @@ pub struct StageSettings {
     /// unless turned off; stores written before the setting existed read as on).
     #[serde(default = "submodules_and_lfs_by_default")]
     pub submodules_and_lfs: bool,
+    /// Build and release parts run without the sandbox, with all of the
+    /// user's rights (for machines where user namespaces are off).
+    #[serde(default)]
+    pub run_without_sandbox: bool,
 }
 
 /// Stages check out submodules and LFS files unless told not to (as CodeBuild does).
@@ -407,6 +411,18 @@ fn flows_on_by_default() -> bool {
     true
 }
 
+/// Whose AWS rights a run's build and release parts had (issue 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum BuildAccess {
+    /// The stage's build role: only what TinyStacks' buildspecs need.
+    BuildRole,
+    /// The account could not create or assume the build role: the parts had
+    /// session credentials of the account, with all of its rights.
+    AccountSession,
+}
+
 /// One release in one stage: build → release → deploy (R3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -426,6 +442,10 @@ pub struct Run {
     /// known once its release part has run (R3b); a redeploy runs exactly it.
     #[serde(default)]
     pub image: Option<String>,
+    /// Whose AWS rights the run's release part (and build, when it ran one)
+    /// had; `None` until it ran, and for redeploys and older runs.
+    #[serde(default)]
+    pub build_access: Option<BuildAccess>,
 }
 
 impl Run {

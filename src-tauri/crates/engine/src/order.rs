@@ -74,6 +74,7 @@ pub fn first_stage_settings(region: &str) -> StageSettings {
         health_path: DEFAULT_HEALTH_PATH.to_string(),
         cpu_architecture: CpuArchitecture::X86_64,
         submodules_and_lfs: true,
+        run_without_sandbox: false,
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Account, Approval, Artifact, Commit, PartKind, Release, Run, Stack, Stage};
+use crate::domain::{
+    Account, Approval, Artifact, BuildAccess, Commit, PartKind, Release, Run, Stack, Stage,
+};
 use crate::error::PortError;
 use crate::events::PipelineEvent;
 use crate::ids::{AccountId, ApprovalId, Millis, ReleaseId, RunId, StackId, StageId};
@@ -262,6 +264,9 @@ pub struct BuildJob {
     /// Stageline's variables (R3a), which the user's cannot override. Secret
     /// ones (the stage's AWS credentials) are masked like the user's secrets.
     pub injected: Vec<ResolvedVar>,
+    /// Run inside the sandbox (only the checkout writable, an empty home, its
+    /// own processes); `false` when the stage is set to run without it.
+    pub sandboxed: bool,
 }
 
 /// Runs the repository's buildspecs.
@@ -284,6 +289,8 @@ pub struct PartCredentials {
     pub session_token: Option<String>,
     /// What they are, for the part's log ("session credentials valid until 14:05 UTC").
     pub description: String,
+    /// Whose rights they carry: the stage's build role, or the account's.
+    pub access: BuildAccess,
 }
 
 impl std::fmt::Debug for PartCredentials {
@@ -391,14 +398,17 @@ pub enum DeployedState {
 /// Deploys stages into AWS.
 pub trait Deployer: Send + Sync {
     /// R3a/R3b: learns the account number and the parts' credentials, and
-    /// makes the stage's image repositories and bucket exist (idempotently;
-    /// they are never part of the stage's CloudFormation stack). Called
-    /// before every build and release, so existing stages get them too.
+    /// makes the stage's image repositories, bucket and build role exist
+    /// (idempotently; they are never part of the stage's CloudFormation
+    /// stack). Called before every build and release, so existing stages get
+    /// them too. The credentials are for a part of `release` (AWS names their
+    /// session after the stack, stage and release).
     fn prepare_stage(
         &self,
         account: Account,
         stack: Stack,
         stage: Stage,
+        release: Release,
         log: Arc<dyn LogSink>,
     ) -> BoxFuture<'static, Result<StageFacts, PortError>>;
     /// The image tagged `tag` in the stack's (or the stage's regional)

@@ -151,6 +151,7 @@ async fn main() {
                     created_at: run_at,
                     finished_at: Some(run_at + 120_000),
                     image: release.artifact.as_ref().map(|a| a.image.clone()),
+                    build_access: Some(BuildAccess::BuildRole),
                 }));
             }
             let behind = (position == 1 && s % 7 == 3) || pending;

@@ -88,6 +88,8 @@ async fn everything_written_is_loaded_back() {
         created_at: 6,
         finished_at: None,
         image: Some("repo@sha256:abc".into()),
+        // Kept as written: the stage card marks runs that had the account's credentials.
+        build_access: Some(stageline_engine::domain::BuildAccess::AccountSession),
     };
     let approval = Approval {
         id: ApprovalId(12),
@@ -223,6 +225,7 @@ async fn a_superseded_row_is_history_not_the_stages_latest_run() {
         created_at: 0,
         finished_at: None,
         image: None,
+        build_access: None,
     };
     store
         .apply(vec![
@@ -323,6 +326,7 @@ async fn history_is_not_loaded_but_can_be_read() {
             created_at: n,
             finished_at: Some(n),
             image: None,
+            build_access: None,
         };
         if n == 49 {
             run.status = RunStatus::Failed;

@@ -32,4 +32,9 @@ cpuArchitecture: CpuArchitecture,
  * Checkouts include submodules and the content of Git LFS files (on
  * unless turned off; stores written before the setting existed read as on).
  */
-submodulesAndLfs: boolean, };
+submodulesAndLfs: boolean, 
+/**
+ * Build and release parts run without the sandbox, with all of the
+ * user's rights (for machines where user namespaces are off).
+ */
+runWithoutSandbox: boolean, };

@@ -11,4 +11,8 @@ export type StageSettingsInput = { name: string, region: string, database: Datab
 /**
  * Checkouts include submodules and Git LFS content (on when not sent).
  */
-submodulesAndLfs: boolean, };
+submodulesAndLfs: boolean, 
+/**
+ * Build and release parts run without the sandbox.
+ */
+runWithoutSandbox: boolean, };

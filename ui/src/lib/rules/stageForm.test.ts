@@ -72,7 +72,12 @@ describe("copy variables from stage", () => {
     healthPath: "/ping",
     cpuArchitecture: "x86_64",
     submodulesAndLfs: false,
+    runWithoutSandbox: true,
   };
+  it("a stage's own sandbox setting survives the form and is not copied with variables", () => {
+    expect(toSettingsInput(formFromSettings(prod)).runWithoutSandbox).toBe(true);
+    expect(toSettingsInput(copyVariables(form(), prod)).runWithoutSandbox).toBe(false);
+  });
   it("copies plain values and secrets by reference, never by value", () => {
     const copied = copyVariables(form(), prod);
     expect(copied.buildEnv).toEqual([{ name: "NODE_ENV", value: "production", secret: false, keychainRef: null }]);

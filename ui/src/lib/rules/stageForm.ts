@@ -43,6 +43,7 @@ export interface StageForm {
   healthPath: string;
   cpuArchitecture: CpuArchitecture;
   submodulesAndLfs: boolean;
+  runWithoutSandbox: boolean;
 }
 
 export function emptyForm(region: string): StageForm {
@@ -61,6 +62,7 @@ export function emptyForm(region: string): StageForm {
     healthPath: DEFAULT_HEALTH_PATH,
     cpuArchitecture: "x86_64",
     submodulesAndLfs: true,
+    runWithoutSandbox: false,
   };
 }
 
@@ -154,6 +156,7 @@ export function formFromSettings(settings: StageSettings): StageForm {
     healthPath: settings.healthPath,
     cpuArchitecture: settings.cpuArchitecture,
     submodulesAndLfs: settings.submodulesAndLfs,
+    runWithoutSandbox: settings.runWithoutSandbox,
   };
 }
 
@@ -185,5 +188,6 @@ export function toSettingsInput(form: StageForm): StageSettingsInput {
     healthPath: form.healthPath.trim(),
     cpuArchitecture: form.cpuArchitecture,
     submodulesAndLfs: form.submodulesAndLfs,
+    runWithoutSandbox: form.runWithoutSandbox,
   };
 }

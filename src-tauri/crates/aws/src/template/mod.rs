@@ -258,6 +258,7 @@ mod tests {
                 health_path: "/ping".into(),
                 cpu_architecture: stageline_engine::domain::CpuArchitecture::Arm64,
                 submodules_and_lfs: true,
+                run_without_sandbox: false,
             },
             lifecycle: StageLifecycle::Active,
         }

@@ -162,6 +162,7 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
         health_path: "/".into(),
         cpu_architecture: CpuArchitecture::X86_64,
         submodules_and_lfs: true,
+        run_without_sandbox: false,
     }
 }
 

@@ -58,13 +58,22 @@ pub fn checkout_with_build(yaml: &str) -> tempfile::TempDir {
     dir
 }
 
-/// A job for `part` in `dir`, without variables.
+/// A job for `part` in `dir`, without variables, in the sandbox.
 pub fn job(dir: &Path, part: PartKind) -> BuildJob {
     BuildJob {
         workdir: dir.to_path_buf(),
         part,
         env: Vec::new(),
         injected: Vec::new(),
+        sandboxed: true,
+    }
+}
+
+/// The same job for a stage set to run without the sandbox.
+pub fn job_without_sandbox(dir: &Path, part: PartKind) -> BuildJob {
+    BuildJob {
+        sandboxed: false,
+        ..job(dir, part)
     }
 }
 
@@ -170,4 +179,63 @@ fn process_state(stat: &str) -> Option<char> {
 
 pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// A `sleep` duration no other process on the machine has: its command line
+/// finds it from outside the sandbox, whose process ids are its own.
+pub fn unique_sleep(seconds: u32) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{seconds}.{:06}{:03}",
+        nanos % 1_000_000,
+        NEXT.fetch_add(1, Ordering::Relaxed) % 1000
+    )
+}
+
+/// Live processes of this machine whose command line holds `marker`.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        // Not the bash whose command text merely mentions it.
+        if cmdline.starts_with("sleep ") && cmdline.contains(marker) && is_running(pid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Waits until a process with `marker` runs; its pid.
+pub async fn started(marker: &str) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(pid) = processes_with(marker).first() {
+            return *pid;
+        }
+        assert!(Instant::now() < deadline, "sleep {marker} never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until no process with `marker` is left; false if one stays.
+pub async fn all_gone(marker: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if processes_with(marker).is_empty() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
 }

@@ -132,7 +132,12 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartOutcome {
     /// release.yml ran; the stage deploys `image` (`repo@sha256:…`, R3b).
-    Released { image: String },
+    /// `access`: whose AWS rights its parts had (the stage's build role or,
+    /// where the account cannot make one, the account's session).
+    Released {
+        image: String,
+        access: crate::domain::BuildAccess,
+    },
     /// The deploy ended.
     Deployed(DeployOutcome),
 }

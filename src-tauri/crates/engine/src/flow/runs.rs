@@ -165,6 +165,7 @@ impl Tx<'_> {
             created_at: self.now,
             finished_at: None,
             image: None,
+            build_access: None,
         }
     }
 
@@ -241,9 +242,10 @@ impl Tx<'_> {
         }
         match (kind, result) {
             (_, Err(message)) => self.fail_run(run, kind, message),
-            (PartKind::Release, Ok(PartOutcome::Released { image })) => {
+            (PartKind::Release, Ok(PartOutcome::Released { image, access })) => {
                 // R3b: the run deploys exactly this image, recorded before the deploy starts.
                 run.image = Some(image);
+                run.build_access = Some(access);
                 self.end_part(&mut run, PartKind::Release, PartStatus::Succeeded, None);
                 self.begin_deploy(run);
             }

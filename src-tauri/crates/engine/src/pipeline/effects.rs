@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::domain::{Artifact, EnvValue, EnvVar, PartKind, Run};
+use crate::domain::{Artifact, BuildAccess, EnvValue, EnvVar, PartKind, Run};
 use crate::flow::{Effect, Input, PartContext, PartOutcome};
 use crate::ids::RunId;
 use crate::images::{choose_stage_image, short_digest, StageImage, TaggedImages};
@@ -25,7 +25,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::Release { run, context } => {
             let result = release(run.id, &context, &ports, &config)
                 .await
-                .map(|image| PartOutcome::Released { image });
+                .map(|(image, access)| PartOutcome::Released { image, access });
             Some(Input::PartFinished {
                 run_id: run.id,
                 part: PartKind::Release,
@@ -341,6 +341,7 @@ async fn prepare(
             context.account.clone(),
             context.stack.clone(),
             context.stage.clone(),
+            context.release.clone(),
             log.clone(),
         )
         .await
@@ -399,6 +400,7 @@ async fn build(
         part: PartKind::Build,
         env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, None),
+        sandboxed: !context.stage.settings.run_without_sandbox,
     };
     ports
         .builder
@@ -431,7 +433,7 @@ async fn release(
     context: &PartContext,
     ports: &Ports,
     config: &PipelineConfig,
-) -> Result<String, String> {
+) -> Result<(String, BuildAccess), String> {
     let log = ports.logs.open(run_id, PartKind::Release);
     let facts = prepare(context, ports, &log).await?;
     let build = context
@@ -449,6 +451,7 @@ async fn release(
         part: PartKind::Release,
         env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
         injected: injected(context, &facts, context.release.artifact.as_ref()),
+        sandboxed: !context.stage.settings.run_without_sandbox,
     };
     ports
         .builder
@@ -495,7 +498,7 @@ async fn release(
         image.repository_url,
         short_digest(&image.digest)
     ));
-    Ok(image.reference())
+    Ok((image.reference(), facts.credentials.access))
 }
 
 /// R8 with R3b: a release approved while the stage before it is new and has

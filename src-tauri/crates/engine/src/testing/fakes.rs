@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::domain::{Account, Commit, PartKind, Stack, Stage};
+use crate::domain::{Account, BuildAccess, Commit, PartKind, Release, Stack, Stage};
 use crate::error::{PortError, System};
 use crate::events::PipelineEvent;
 use crate::ids::{Millis, ReleaseId, RunId, StackId};
@@ -250,6 +250,8 @@ pub struct BuilderCall {
     pub stage: String,
     /// Stageline's variables, secret values included (the fake keeps them in memory only).
     pub injected: Vec<(String, String)>,
+    /// Whether the part was to run in the sandbox.
+    pub sandboxed: bool,
 }
 
 /// Runs nothing; records calls. Builds of a held sha wait; failing shas
@@ -341,6 +343,7 @@ impl Builder for FakeBuilder {
             part: job.part,
             sha: lookup("COMMIT_SHA"),
             stage: lookup("STAGE_NAME"),
+            sandboxed: job.sandboxed,
             injected: job
                 .injected
                 .iter()
@@ -539,6 +542,7 @@ impl Deployer for FakeDeployer {
         _account: Account,
         stack: Stack,
         stage: Stage,
+        _release: Release,
         _log: Arc<dyn LogSink>,
     ) -> BoxFuture<'static, Result<StageFacts, PortError>> {
         let region = stage.settings.region.clone();
@@ -568,7 +572,8 @@ impl Deployer for FakeDeployer {
                 access_key_id: "ASIAFAKESESSION".to_string(),
                 secret_access_key: "fake-session-secret".to_string(),
                 session_token: Some("fake-session-token".to_string()),
-                description: "fake session credentials".to_string(),
+                description: "fake build role credentials".to_string(),
+                access: BuildAccess::BuildRole,
             },
         };
         Box::pin(async move { Ok(facts) })

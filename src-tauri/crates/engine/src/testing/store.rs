@@ -122,6 +122,7 @@ impl MemStore {
                     created_at: 0,
                     finished_at: Some(0),
                     image: None,
+                    build_access: None,
                 },
             );
         }

@@ -344,6 +344,7 @@ impl Harness {
                 result: if ok {
                     Ok(PartOutcome::Released {
                         image: format!("repo@sha256:{}", context.release.commit.sha),
+                        access: BuildAccess::BuildRole,
                     })
                 } else {
                     Err("release.yml failed".into())
