@@ -102,6 +102,7 @@ pub fn run() {
             commands::logs::save_log,
             commands::logs::open_log,
             commands::pipeline::approval_history,
+            commands::pipeline::stack_insights,
             commands::stage_window::open_stage_window,
             commands::stage_window::stage_template,
             commands::stage_window::export_template,

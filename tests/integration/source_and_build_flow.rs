@@ -237,6 +237,8 @@ async fn flows_while_the_user_works(user: fn(&std::path::Path, usize)) {
     let (stack, dev) = stack_on(&pipeline, test_account(1), "shop", &repo).await;
     let mut dev_settings = first_stage_settings("us-east-1");
     dev_settings.build_env = vec![registry_var.clone()];
+    // The registry folder lies outside the checkout (see BUILD above).
+    dev_settings.run_without_sandbox = true;
     pipeline
         .send(Input::UpdateStage {
             stage_id: dev,
@@ -247,6 +249,7 @@ async fn flows_while_the_user_works(user: fn(&std::path::Path, usize)) {
     let mut prod = first_stage_settings("us-west-2");
     prod.name = "prod".into();
     prod.build_env = vec![registry_var];
+    prod.run_without_sandbox = true;
     pipeline
         .send(Input::CreateStage {
             stack_id: stack.id,

@@ -67,3 +67,25 @@ pub async fn approval_history(
 ) -> AppResult<Vec<stageline_engine::Approval>> {
     Ok(core.store.approval_history(stage_id, 50).await?)
 }
+
+/// The windows the Insights view offers; anything else is refused, so a
+/// mistyped value cannot ask for a year of day buckets by accident.
+const INSIGHT_WINDOWS: [u32; 3] = [7, 30, 90];
+
+/// A stack's delivery figures (deployment frequency, lead time, change
+/// failure rate, time to restore, run durations) over the last `days` days.
+#[tauri::command]
+pub async fn stack_insights(
+    core: CoreState<'_>,
+    stack_id: stageline_engine::StackId,
+    days: u32,
+) -> AppResult<stageline_store::StackInsights> {
+    if !INSIGHT_WINDOWS.contains(&days) {
+        return Err(crate::error::AppError::field(
+            "days",
+            "Choose 7, 30 or 90 days.",
+        ));
+    }
+    let now = stageline_engine::ports::Clock::now(core.clock.as_ref());
+    Ok(core.store.insights(stack_id, days, now).await?)
+}

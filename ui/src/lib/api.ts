@@ -15,6 +15,7 @@ import type { RunId } from "./bindings/RunId";
 import type { RunRecord } from "./bindings/RunRecord";
 import type { Stack } from "./bindings/Stack";
 import type { StackId } from "./bindings/StackId";
+import type { StackInsights } from "./bindings/StackInsights";
 import type { StackView } from "./bindings/StackView";
 import type { Stage } from "./bindings/Stage";
 import type { StageId } from "./bindings/StageId";
@@ -81,6 +82,7 @@ export const api = {
     call<void>("redeploy", { stageId, releaseId, comment }),
   runHistory: (stageId: StageId) => call<RunRecord[]>("run_history", { stageId }),
   approvalHistory: (stageId: StageId) => call<Approval[]>("approval_history", { stageId }),
+  stackInsights: (stackId: StackId, days: number) => call<StackInsights>("stack_insights", { stackId, days }),
   openStageWindow: (stageId: StageId) => call<void>("open_stage_window", { stageId }),
   stageTemplate: (stageId: StageId) => call<string>("stage_template", { stageId }),
   exportTemplate: (stageId: StageId) => call<string>("export_template", { stageId }),

@@ -9,10 +9,12 @@
 //! - nothing secret is ever written (rows name keychain entries only).
 
 mod history;
+mod insights;
 mod open;
 mod rows;
 mod snapshot;
 mod write;
 
 pub use history::RunRecord;
+pub use insights::{DayFigures, DurationPoint, StackInsights, StageInsights};
 pub use open::SqliteStore;

@@ -2,7 +2,7 @@
 
 use sqlx::{Sqlite, Transaction};
 use stageline_engine::ports::Change;
-use stageline_engine::PortError;
+use stageline_engine::{PartKind, PortError, Run, RunTrigger};
 
 use crate::open::{store_error, SqliteStore};
 use crate::rows::{tag, to_json};
@@ -146,21 +146,25 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
         }
         Change::PutRelease(r) => {
             sqlx::query(
-                "INSERT INTO releases (id, stack_id, sha, created_at, data) VALUES (?, ?, ?, ?, ?)
+                "INSERT INTO releases (id, stack_id, sha, created_at, commit_time, data) VALUES (?, ?, ?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data",
             )
             .bind(r.id.0)
             .bind(r.stack_id.0)
             .bind(&r.commit.sha)
             .bind(r.created_at)
+            .bind(r.commit.time)
             .bind(to_json(&r)?)
             .execute(&mut **tx)
             .await
         }
         Change::PutRun(r) => {
             sqlx::query(
-                "INSERT INTO runs (id, stack_id, stage_id, release_id, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+                "INSERT INTO runs (id, stack_id, stage_id, release_id, status, created_at, finished_at,
+                   build_ms, release_ms, deploy_ms, trigger_kind, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+                   build_ms = excluded.build_ms, release_ms = excluded.release_ms,
+                   deploy_ms = excluded.deploy_ms, data = excluded.data",
             )
             .bind(r.id.0)
             .bind(r.stack_id.0)
@@ -168,6 +172,11 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
             .bind(r.release_id.0)
             .bind(tag(&r.status))
             .bind(r.created_at)
+            .bind(r.finished_at)
+            .bind(part_ms(&r, PartKind::Build))
+            .bind(part_ms(&r, PartKind::Release))
+            .bind(part_ms(&r, PartKind::Deploy))
+            .bind(trigger_kind(&r.trigger))
             .bind(to_json(&r)?)
             .execute(&mut **tx)
             .await
@@ -208,4 +217,22 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
     result
         .map(|_| ())
         .map_err(|e| store_error("save a change", e))
+}
+
+/// How long a part took, once it has ended (the Insights view's durations).
+/// Read without `Run::part`, which panics: a row written from a run that
+/// lacks a part (an older or hand-made one) still stores, without a duration.
+fn part_ms(run: &Run, kind: PartKind) -> Option<i64> {
+    let part = run.parts.iter().find(|p| p.kind == kind)?;
+    Some(part.finished_at? - part.started_at?)
+}
+
+/// The trigger's kind as its JSON names it (`flow`, `redeploy`, …).
+fn trigger_kind(trigger: &RunTrigger) -> &'static str {
+    match trigger {
+        RunTrigger::Flow => "flow",
+        RunTrigger::NewStage => "newStage",
+        RunTrigger::Retry { .. } => "retry",
+        RunTrigger::Redeploy { .. } => "redeploy",
+    }
 }

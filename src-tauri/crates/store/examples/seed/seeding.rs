@@ -1,14 +1,5 @@
-//! Seeds an app data folder with many stacks and a long history, to see and
-//! measure Stageline at scale (dashboard views, start time, idle cost):
-//!
-//! ```sh
-//! cargo run --release -p stageline-store --example seed -- <data dir> [stacks] [stages] [runs per stage]
-//! ```
-//!
-//! Defaults: 50 stacks × 8 stages × 1,000 runs per stage. Writes through the
-//! store itself (one transaction per stack), into `<data dir>/stageline.db`;
-//! the folder must not hold a database yet. Accounts are named AWS profiles,
-//! so no keychain is needed; nothing is deployed anywhere.
+//! A store full of stacks with a long, varied history: the seed example and
+//! the Insights benchmark share it.
 
 use stageline_engine::order::first_stage_settings;
 use stageline_engine::ports::{Change, StageFlow, Store};
@@ -18,27 +9,13 @@ use stageline_store::SqliteStore;
 const STAGE_NAMES: [&str; 12] = [
     "dev", "test", "qa", "staging", "canary", "beta", "eu", "prod", "apac", "us", "dr", "edge",
 ];
+/// The history spans about 45 days, so the Insights windows (7/30/90 days) differ.
+const HISTORY_MS: i64 = 45 * 86_400_000;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(dir) = args.first() else {
-        eprintln!("usage: seed <data dir> [stacks] [stages] [runs per stage]");
-        std::process::exit(2);
-    };
-    let number =
-        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (stacks, stages, runs) = (
-        number(1, 50),
-        number(2, 8).min(STAGE_NAMES.len()),
-        number(3, 1000),
-    );
-    let path = std::path::Path::new(dir).join("stageline.db");
-    if path.exists() {
-        eprintln!("{} exists already: seed an empty folder", path.display());
-        std::process::exit(2);
-    }
-    let store = SqliteStore::open(&path).await.unwrap();
+/// Seeds `stacks` stacks of `stages` stages (at most 12), each stage with
+/// `runs` runs; returns the number of stages per stack.
+pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize) -> usize {
+    let stages = stages.min(STAGE_NAMES.len());
     let mut id = 1_000_000_000_000_i64;
     let mut next = || {
         id += 1;
@@ -57,13 +34,13 @@ async fn main() {
         .apply(vec![Change::PutAccount(account.clone())])
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    // Releases a minute apart, ending a little before now, so ages read like a working day.
+    // Releases spread over the history, ending a little before now.
+    let gap = (HISTORY_MS / runs.max(1) as i64).max(60_000);
     let base = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-        - runs as i64 * 60_000
+        - runs as i64 * gap
         - 3_600_000;
     for s in 0..stacks {
         let stack = Stack {
@@ -90,11 +67,11 @@ async fn main() {
                     sha: sha.clone(),
                     message: format!("Change {r} of service {s}"),
                     author: ["Ada", "Grace", "Linus", "Margaret"][r % 4].into(),
-                    time: base + r as i64 * 60_000,
+                    time: base + r as i64 * gap,
                 },
                 included: vec![],
                 forced: false,
-                created_at: base + r as i64 * 60_000,
+                created_at: base + r as i64 * gap,
                 artifact: Some(Artifact {
                     image: format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/stageline/service-{s:02}@sha256:{sha:0>64}"),
                 }),
@@ -124,32 +101,65 @@ async fn main() {
                 if pending && r + 1 == runs {
                     continue;
                 }
-                // Every 7th stack's second stage failed its newest run.
-                let failed = r + 1 == runs && s % 7 == 3 && position == 1;
-                let run_at = release.created_at + position as i64 * 5_000;
-                changes.push(Change::PutRun(Run {
-                    id: RunId(next()),
-                    stack_id: stack.id,
-                    stage_id: stage.id,
-                    release_id: release.id,
-                    status: if failed { RunStatus::Failed } else { RunStatus::Succeeded },
-                    trigger: RunTrigger::Flow,
-                    parts: PartKind::ALL
-                        .iter()
-                        .map(|kind| Part {
+                // Every 7th stack's second stage failed its newest run; about one
+                // run in 16 failed in the past (the next release restored it).
+                let noise = (s * 131 + position * 17 + r * 7919) as u64;
+                let noise = noise.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                let failed = (r + 1 == runs && s % 7 == 3 && position == 1)
+                    || (r + 1 < runs && noise % 16 == 0);
+                let rollback = !failed && r > 0 && noise % 97 == 1;
+                // Later stages get a release later; prod waits for its approval.
+                let wait = position as i64 * 600_000 + if *name == "prod" { 7_200_000 } else { 0 };
+                let run_at = release.created_at + wait + (noise % 300_000) as i64;
+                // Build 40–160 s, release 10–30 s, deploy 60–300 s.
+                let took = [
+                    40_000 + (noise % 120_000) as i64,
+                    10_000 + (noise / 7 % 20_000) as i64,
+                    60_000 + (noise / 11 % 240_000) as i64,
+                ];
+                let mut at = run_at;
+                let parts = PartKind::ALL
+                    .iter()
+                    .zip(took)
+                    .map(|(kind, took)| {
+                        let started = at;
+                        at += took;
+                        Part {
                             kind: *kind,
                             status: if failed && *kind == PartKind::Deploy {
                                 PartStatus::Failed
                             } else {
                                 PartStatus::Succeeded
                             },
-                            started_at: Some(run_at),
-                            finished_at: Some(run_at + 40_000),
-                            message: failed.then(|| "Service (AWS::ECS::Service) UPDATE_FAILED: tasks did not become healthy".into()),
-                        })
-                        .collect(),
+                            started_at: Some(started),
+                            finished_at: Some(at),
+                            message: (failed && *kind == PartKind::Deploy).then(|| {
+                                "Service (AWS::ECS::Service) UPDATE_FAILED: tasks did not become healthy".into()
+                            }),
+                        }
+                    })
+                    .collect();
+                changes.push(Change::PutRun(Run {
+                    id: RunId(next()),
+                    stack_id: stack.id,
+                    stage_id: stage.id,
+                    release_id: release.id,
+                    status: if failed { RunStatus::Failed } else { RunStatus::Succeeded },
+                    trigger: if rollback {
+                        RunTrigger::Redeploy {
+                            decision: Decision {
+                                by: "Grace".into(),
+                                at: run_at,
+                                comment: "Back to the previous release".into(),
+                                via: DecisionSource::Dashboard,
+                            },
+                        }
+                    } else {
+                        RunTrigger::Flow
+                    },
+                    parts,
                     created_at: run_at,
-                    finished_at: Some(run_at + 120_000),
+                    finished_at: Some(at),
                     image: release.artifact.as_ref().map(|a| a.image.clone()),
                     build_access: Some(BuildAccess::BuildRole),
                 }));
@@ -178,9 +188,5 @@ async fn main() {
         }
         store.apply(changes).await.unwrap();
     }
-    println!(
-        "seeded {stacks} stacks × {stages} stages × {runs} runs into {} in {:.1} s",
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
+    stages
 }
