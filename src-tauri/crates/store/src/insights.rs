@@ -28,7 +28,8 @@ const DURATION_POINTS: i64 = 120;
 /// Which runs count (?1: the window's start, ?3: the stack): those that ended
 /// in the window, at the stack's stages. Written as the `runs_figures` index's
 /// own condition and key, so SQLite reads that index alone, stage by stage.
-const ENDED_IN_WINDOW: &str = "stack_id = ?3 AND stage_id IN (SELECT id FROM stages WHERE stack_id = ?3)
+const ENDED_IN_WINDOW: &str =
+    "stack_id = ?3 AND stage_id IN (SELECT id FROM stages WHERE stack_id = ?3)
     AND finished_at >= ?1 AND status IN ('succeeded', 'failed') AND finished_at IS NOT NULL";
 
 /// A stack's delivery figures over the last `days` days.
@@ -116,13 +117,11 @@ impl SqliteStore {
         stack: StackId,
         days: u32,
     ) -> Result<Vec<StageInsights>, PortError> {
-        let rows = sqlx::query(
-            "SELECT id, name FROM stages WHERE stack_id = ? ORDER BY position",
-        )
-        .bind(stack.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| store_error("read the stages", e))?;
+        let rows = sqlx::query("SELECT id, name FROM stages WHERE stack_id = ? ORDER BY position")
+            .bind(stack.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| store_error("read the stages", e))?;
         Ok(rows
             .iter()
             .map(|row| StageInsights {
