@@ -25,12 +25,11 @@ const DAY_MS: Millis = 86_400_000;
 /// Points of the run-duration chart: enough for a smooth line, few enough to
 /// send in one small message however many runs the window holds.
 const DURATION_POINTS: i64 = 120;
-/// Which runs count (?1: the window's start, ?3: the stack): those that ended
-/// in the window, at the stack's stages. Written as the `runs_figures` index's
-/// own condition and key, so SQLite reads that index alone, stage by stage.
-const ENDED_IN_WINDOW: &str =
-    "stack_id = ?3 AND stage_id IN (SELECT id FROM stages WHERE stack_id = ?3)
-    AND finished_at >= ?1 AND status IN ('succeeded', 'failed') AND finished_at IS NOT NULL";
+/// The run_slots table's slot: 6 hours. A window ends at the end of the
+/// current slot and starts a whole number of days before, so it is made of
+/// whole slots and every count is exact.
+const SLOT_MS: Millis = 21_600_000;
+const SLOTS_A_DAY: i64 = DAY_MS / SLOT_MS;
 
 /// A stack's delivery figures over the last `days` days.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -92,19 +91,24 @@ pub struct DurationPoint {
 }
 
 impl SqliteStore {
-    /// The stack's delivery figures over the `days` days before `now`.
+    /// The stack's delivery figures over the `days` days up to `now` (up to
+    /// the end of now's 6-hour slot, when now is inside one).
     pub async fn insights(
         &self,
         stack: StackId,
         days: u32,
         now: Millis,
     ) -> Result<StackInsights, PortError> {
-        let since = now - days as Millis * DAY_MS;
-        let mut stages = self.insight_stages(stack, days).await?;
-        self.fill_days(stack, since, &mut stages).await?;
-        self.fill_lead_times(stack, since, &mut stages).await?;
+        let end = (now + SLOT_MS - 1).div_euclid(SLOT_MS) * SLOT_MS;
+        let since = end - days as Millis * DAY_MS;
+        let mut stages = self.insight_stages(stack, days, since).await?;
+        let lead_counts = self
+            .fill_from_slots(stack, since, days, &mut stages)
+            .await?;
+        for (stage, count) in stages.iter_mut().zip(lead_counts) {
+            self.fill_lead_time(stack, since, stage, count).await?;
+        }
         self.fill_restores(stack, since, &mut stages).await?;
-        self.fill_durations(stack, since, now, &mut stages).await?;
         Ok(StackInsights {
             days,
             since,
@@ -116,6 +120,7 @@ impl SqliteStore {
         &self,
         stack: StackId,
         days: u32,
+        since: Millis,
     ) -> Result<Vec<StageInsights>, PortError> {
         let rows = sqlx::query("SELECT id, name FROM stages WHERE stack_id = ? ORDER BY position")
             .bind(stack.0)
@@ -133,9 +138,9 @@ impl SqliteStore {
                 lead_time_ms: None,
                 change_failure_rate: None,
                 time_to_restore_ms: None,
-                per_day: (0..days)
-                    .map(|_| DayFigures {
-                        day: 0,
+                per_day: (0..days as Millis)
+                    .map(|n| DayFigures {
+                        day: since + n * DAY_MS,
                         deployments: 0,
                         failures: 0,
                         lead_time_ms: None,
@@ -146,161 +151,180 @@ impl SqliteStore {
             .collect())
     }
 
-    /// Per day: what succeeded, failed and was rolled back, and the mean lead
-    /// time; the stage's totals are the sums of its days.
-    async fn fill_days(
+    /// Counts, rollbacks, the day's mean lead time and the duration chart,
+    /// added up from the window's slots; returns each stage's number of
+    /// lead times in the window.
+    async fn fill_from_slots(
         &self,
         stack: StackId,
         since: Millis,
+        days: u32,
         stages: &mut [StageInsights],
-    ) -> Result<(), PortError> {
-        for stage in stages.iter_mut() {
-            for (n, day) in stage.per_day.iter_mut().enumerate() {
-                day.day = since + n as Millis * DAY_MS;
-            }
-        }
-        let rows = sqlx::query(&format!(
-            "SELECT stage_id, (finished_at - ?1) / ?2 AS day,
-                    SUM(status = 'succeeded'), SUM(status = 'failed'),
-                    SUM(status = 'succeeded' AND trigger_kind = 'redeploy'),
-                    CAST(AVG(CASE WHEN status = 'succeeded' THEN lead_ms END) AS INTEGER)
-             FROM runs WHERE {ENDED_IN_WINDOW}
-             GROUP BY stage_id, day"
-        ))
-        .bind(since)
-        .bind(DAY_MS)
+    ) -> Result<Vec<i64>, PortError> {
+        let first = since / SLOT_MS;
+        // Slots per duration point: one for 7 and 30 days, three for 90.
+        let per_point = ((days as i64 * SLOTS_A_DAY) / DURATION_POINTS).max(1);
+        let rows = sqlx::query(
+            "SELECT stage_id, slot - ?1, succeeded, failed, rollbacks, lead_sum, lead_count,
+                    build_sum, release_sum, deploy_sum
+             FROM run_slots WHERE stack_id = ?2 AND stage_id IN (SELECT id FROM stages WHERE stack_id = ?2)
+               AND slot >= ?1 AND succeeded + failed > 0
+             ORDER BY stage_id, slot",
+        )
+        .bind(first)
         .bind(stack.0)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| store_error("count the runs per day", e))?;
+        .map_err(|e| store_error("add up the runs", e))?;
+        // Per stage and day: the lead times' sum and count, for the day's mean.
+        let mut leads: Vec<(i64, i64)> = vec![(0, 0); stages.len() * days as usize];
         for row in rows {
-            let Some(stage) = find(stages, row.get(0)) else {
+            let Some(at) = stages
+                .iter()
+                .position(|s| s.stage_id.0 == row.get::<i64, _>(0))
+            else {
                 continue;
             };
-            let (succeeded, failed) = (row.get::<i64, _>(2) as u32, row.get::<i64, _>(3) as u32);
+            let slot: i64 = row.get(1);
+            let count = |i: usize| row.get::<i64, _>(i) as u32;
+            let (succeeded, failed) = (count(2), count(3));
+            let stage = &mut stages[at];
             stage.deployments += succeeded;
             stage.failures += failed;
-            stage.rollbacks += row.get::<i64, _>(4) as u32;
-            // A run that ended this very millisecond falls past the last day.
-            let index = (row.get::<i64, _>(1) as usize).min(stage.per_day.len().saturating_sub(1));
-            if let Some(day) = stage.per_day.get_mut(index) {
-                day.deployments += succeeded;
-                day.failures += failed;
-                day.lead_time_ms = day.lead_time_ms.or(row.get(5));
+            stage.rollbacks += count(4);
+            let day = (slot / SLOTS_A_DAY) as usize;
+            if let Some(figures) = stage.per_day.get_mut(day) {
+                figures.deployments += succeeded;
+                figures.failures += failed;
+                let lead = &mut leads[at * days as usize + day];
+                lead.0 += row.get::<i64, _>(5);
+                lead.1 += row.get::<i64, _>(6);
+            }
+            let point = since + (slot / per_point) * per_point * SLOT_MS + per_point * SLOT_MS / 2;
+            let ended = (succeeded + failed) as i64;
+            let sums = [7, 8, 9].map(|i| row.get::<i64, _>(i));
+            // Summed here, divided into means below.
+            match stage.durations.last_mut() {
+                Some(last) if last.at == point => {
+                    last.runs += ended as u32;
+                    last.build_ms += sums[0];
+                    last.release_ms += sums[1];
+                    last.deploy_ms += sums[2];
+                }
+                _ => stage.durations.push(DurationPoint {
+                    at: point,
+                    runs: ended as u32,
+                    build_ms: sums[0],
+                    release_ms: sums[1],
+                    deploy_ms: sums[2],
+                }),
             }
         }
-        for stage in stages.iter_mut() {
+        let mut lead_counts = vec![0; stages.len()];
+        for (at, stage) in stages.iter_mut().enumerate() {
+            lead_counts[at] = leads[at * days as usize..(at + 1) * days as usize]
+                .iter()
+                .map(|(_, count)| count)
+                .sum();
+            for point in stage.durations.iter_mut() {
+                let runs = point.runs.max(1) as i64;
+                point.build_ms /= runs;
+                point.release_ms /= runs;
+                point.deploy_ms /= runs;
+            }
+            for (day, figures) in stage.per_day.iter_mut().enumerate() {
+                let (sum, count) = leads[at * days as usize + day];
+                figures.lead_time_ms = (count > 0).then(|| sum / count);
+            }
             let changes = stage.deployments + stage.failures;
             if changes > 0 {
                 stage.change_failure_rate =
                     Some((stage.failures + stage.rollbacks) as f64 / changes as f64);
             }
         }
-        Ok(())
+        Ok(lead_counts)
     }
 
-    async fn fill_lead_times(
+    /// The median lead time: the middle of the window's `count` successful
+    /// runs in lead-time order, read along the `runs_by_lead_time` index.
+    async fn fill_lead_time(
         &self,
         stack: StackId,
         since: Millis,
-        stages: &mut [StageInsights],
+        stage: &mut StageInsights,
+        count: i64,
     ) -> Result<(), PortError> {
-        let rows = sqlx::query(&format!(
-            "SELECT stage_id, lead_ms FROM (
-                SELECT stage_id, lead_ms,
-                       ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY lead_ms) AS n,
-                       COUNT(*) OVER (PARTITION BY stage_id) AS count
-                FROM runs WHERE {ENDED_IN_WINDOW} AND status = 'succeeded' AND lead_ms IS NOT NULL)
-             WHERE n = (count + 1) / 2"
-        ))
-        .bind(since)
-        .bind(DAY_MS)
-        .bind(stack.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| store_error("measure the lead times", e))?;
-        for row in rows {
-            if let Some(stage) = find(stages, row.get(0)) {
-                stage.lead_time_ms = Some(row.get(1));
-            }
+        if count == 0 {
+            return Ok(());
         }
+        stage.lead_time_ms = sqlx::query_scalar(
+            "SELECT lead_ms FROM runs INDEXED BY runs_by_lead_time
+             WHERE stack_id = ?1 AND stage_id = ?2 AND finished_at >= ?3
+               AND status = 'succeeded' AND finished_at IS NOT NULL AND lead_ms IS NOT NULL
+             ORDER BY lead_ms LIMIT 1 OFFSET ?4",
+        )
+        .bind(stack.0)
+        .bind(stage.stage_id.0)
+        .bind(since)
+        .bind((count - 1) / 2)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| store_error("measure the lead time", e))?;
         Ok(())
     }
 
+    /// The median time to restore. Each failure in the window gets the first
+    /// success after it (one step along `runs_ended`); a failure starts a
+    /// streak when a success came between it and the failure before it — or,
+    /// for the window's first failure, when the run before it did not fail.
     async fn fill_restores(
         &self,
         stack: StackId,
         since: Millis,
         stages: &mut [StageInsights],
     ) -> Result<(), PortError> {
-        // Newest first, the running MIN over the rows before is the nearest
-        // later success; a streak starts where the run before (LEAD, older)
-        // did not fail. Both windows are incremental: one pass per stage.
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(
             "SELECT stage_id, restore FROM (
-                SELECT stage_id, next_success - finished_at AS restore,
-                       ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY next_success - finished_at) AS n,
+                SELECT stage_id, restore,
+                       ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY restore) AS n,
                        COUNT(*) OVER (PARTITION BY stage_id) AS count
                 FROM (
-                    SELECT stage_id, status, finished_at,
-                           LEAD(status) OVER newest_first AS older_status,
-                           MIN(CASE WHEN status = 'succeeded' THEN finished_at END) OVER (newest_first
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_success
-                    FROM runs WHERE {ENDED_IN_WINDOW}
-                    WINDOW newest_first AS (PARTITION BY stage_id ORDER BY finished_at DESC, id DESC))
-                WHERE status = 'failed' AND older_status IS NOT 'failed' AND next_success IS NOT NULL)
-             WHERE n = (count + 1) / 2"
-        ))
-        .bind(since)
-        .bind(DAY_MS)
+                    SELECT f.stage_id, f.finished_at, f.next_success - f.finished_at AS restore,
+                           LAG(f.next_success) OVER (PARTITION BY f.stage_id ORDER BY f.finished_at, f.id) AS success_before,
+                           ROW_NUMBER() OVER (PARTITION BY f.stage_id ORDER BY f.finished_at, f.id) AS k
+                    FROM (
+                        SELECT id, stage_id, finished_at,
+                               (SELECT s.finished_at FROM runs s
+                                WHERE s.stack_id = ?1 AND s.stage_id = failed.stage_id AND s.status = 'succeeded'
+                                  AND s.status IN ('succeeded', 'failed') AND s.finished_at IS NOT NULL AND s.finished_at > failed.finished_at
+                                ORDER BY s.finished_at LIMIT 1) AS next_success
+                        FROM runs AS failed
+                        WHERE stack_id = ?1 AND stage_id IN (SELECT id FROM stages WHERE stack_id = ?1)
+                          AND status = 'failed' AND status IN ('succeeded', 'failed')
+                          AND finished_at IS NOT NULL AND finished_at >= ?2) AS f) AS m
+                WHERE restore IS NOT NULL AND (
+                    (k > 1 AND success_before < m.finished_at)
+                    OR (k = 1 AND COALESCE((SELECT MAX(o.finished_at) FROM runs o
+                            WHERE o.stack_id = ?1 AND o.stage_id = m.stage_id AND o.status = 'succeeded'
+                              AND o.status IN ('succeeded', 'failed') AND o.finished_at IS NOT NULL AND o.finished_at < m.finished_at), -1)
+                        >= COALESCE((SELECT MAX(o.finished_at) FROM runs o
+                            WHERE o.stack_id = ?1 AND o.stage_id = m.stage_id AND o.status = 'failed'
+                              AND o.status IN ('succeeded', 'failed') AND o.finished_at IS NOT NULL AND o.finished_at < m.finished_at), -1))))
+             WHERE n = (count + 1) / 2",
+        )
         .bind(stack.0)
+        .bind(since)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| store_error("measure the times to restore", e))?;
         for row in rows {
-            if let Some(stage) = find(stages, row.get(0)) {
+            if let Some(stage) = stages
+                .iter_mut()
+                .find(|s| s.stage_id.0 == row.get::<i64, _>(0))
+            {
                 stage.time_to_restore_ms = Some(row.get(1));
             }
         }
         Ok(())
     }
-
-    async fn fill_durations(
-        &self,
-        stack: StackId,
-        since: Millis,
-        now: Millis,
-        stages: &mut [StageInsights],
-    ) -> Result<(), PortError> {
-        let width = ((now - since) / DURATION_POINTS).max(1);
-        let rows = sqlx::query(&format!(
-            "SELECT stage_id, (finished_at - ?1) / ?2 AS point, COUNT(*),
-                    CAST(AVG(COALESCE(build_ms, 0)) AS INTEGER), CAST(AVG(COALESCE(release_ms, 0)) AS INTEGER),
-                    CAST(AVG(COALESCE(deploy_ms, 0)) AS INTEGER)
-             FROM runs WHERE {ENDED_IN_WINDOW}
-             GROUP BY stage_id, point ORDER BY stage_id, point"
-        ))
-        .bind(since)
-        .bind(width)
-        .bind(stack.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| store_error("measure the run durations", e))?;
-        for row in rows {
-            if let Some(stage) = find(stages, row.get(0)) {
-                stage.durations.push(DurationPoint {
-                    at: since + row.get::<i64, _>(1) * width + width / 2,
-                    runs: row.get::<i64, _>(2) as u32,
-                    build_ms: row.get(3),
-                    release_ms: row.get(4),
-                    deploy_ms: row.get(5),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-fn find(stages: &mut [StageInsights], id: i64) -> Option<&mut StageInsights> {
-    stages.iter_mut().find(|s| s.stage_id.0 == id)
 }

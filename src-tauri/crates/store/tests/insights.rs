@@ -213,3 +213,47 @@ async fn a_run_that_ends_later_moves_into_the_figures() {
     assert_eq!(after.stages[0].deployments, 1);
     assert_eq!(after.stages[0].durations[0].deploy_ms, 180_000);
 }
+
+#[tokio::test]
+async fn a_run_written_again_counts_once_and_a_deleted_stack_leaves_nothing() {
+    let ended = run(20, 3, 10, RunStatus::Failed, 5 * DAY);
+    let (_dir, store) = store_with(vec![ended.clone()]).await;
+    // Written again as it was, then turned into a success an hour later.
+    store
+        .apply(vec![Change::PutRun(ended.clone())])
+        .await
+        .unwrap();
+    store
+        .apply(vec![Change::PutRun(Run {
+            status: RunStatus::Succeeded,
+            finished_at: Some(5 * DAY + HOUR),
+            ..ended
+        })])
+        .await
+        .unwrap();
+    let dev = store.insights(StackId(2), 7, NOW).await.unwrap().stages[0].clone();
+    assert_eq!((dev.deployments, dev.failures), (1, 0));
+    assert_eq!(
+        dev.lead_time_ms,
+        Some(DAY + HOUR),
+        "commit at day 4, deployed at day 5 + 1 h"
+    );
+
+    store
+        .apply(vec![Change::DeleteStack(StackId(2))])
+        .await
+        .unwrap();
+    // The same ids again: nothing of the deleted stack's runs is counted.
+    store
+        .apply(vec![
+            Change::PutStack(test_stack(2, "shop", AccountId(1))),
+            Change::InsertStage(stage(3, "dev", 0)),
+        ])
+        .await
+        .unwrap();
+    let dev = store.insights(StackId(2), 7, NOW).await.unwrap().stages[0].clone();
+    assert_eq!(
+        (dev.deployments, dev.failures, dev.lead_time_ms),
+        (0, 0, None)
+    );
+}

@@ -75,9 +75,14 @@ impl Fakes {
     }
 }
 
-/// Checkouts under the system's temporary folder.
+/// Checkouts under the system's temporary folder, in a folder of this
+/// pipeline's own: tests run side by side in one process with the same fake
+/// ids, so a shared folder would let one test's workspace collide with
+/// another's ("File exists").
 pub fn test_config() -> PipelineConfig {
-    let dir = std::env::temp_dir().join(format!("stageline-test-{}", std::process::id()));
+    static PIPELINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PIPELINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("stageline-test-{}-{n}", std::process::id()));
     PipelineConfig {
         workspaces: dir,
         keep_workspaces: false,
