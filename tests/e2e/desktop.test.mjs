@@ -122,12 +122,12 @@ test("the canary recipe: insert canary before prod while prod awaits approval", 
   await waitFor(browser, "canary runs the second commit", async () => (await deployedSha(browser, "shop", "canary")) === second, 2 * minute);
 
   // Scale canary to zero, then delete it.
-  await browser.$('[aria-label="Open canary details"]').click();
+  await (await byTestId(browser, "open-canary")).click();
   await type(browser, "desired-count", "0");
   await click(browser, "save-stage");
   await waitFor(browser, "canary is stopped", async () => (await stageView(browser, "shop", "canary")).stage.settings.desiredCount === 0);
   await shot(browser, "desktop-06-canary-stopped");
-  await browser.$('[aria-label="Open canary details"]').click();
+  await (await byTestId(browser, "open-canary")).click();
   await type(browser, "delete-confirmation", "delete");
   await click(browser, "delete-stage");
   await waitFor(browser, "canary is gone", async () => !(await stageOrder(browser, "shop")).includes("canary"), 2 * minute);

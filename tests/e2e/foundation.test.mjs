@@ -128,7 +128,7 @@ test("a duplicate name and caching with a load balancer are both refused", async
 });
 
 test("canary is deleted only after typing delete", async () => {
-  await browser.$('[aria-label="Open canary details"]').click();
+  await (await byTestId(browser, "open-canary")).click();
   await byTestId(browser, "stage-dialog").waitForDisplayed({ timeout: 10000 });
   const remove = await byTestId(browser, "delete-stage");
   assert.equal(await remove.isEnabled(), false, "disabled before typing");

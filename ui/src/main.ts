@@ -1,3 +1,4 @@
+import "./lib/locale";
 import "./app.css";
 import { mount } from "svelte";
 import App from "./App.svelte";

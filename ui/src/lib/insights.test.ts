@@ -36,3 +36,13 @@ describe("delivery figures in words", () => {
     expect(total).toEqual([6]);
   });
 });
+
+describe("chart data", () => {
+  it("stacks the day's failures on its deployments", async () => {
+    const { dailyData } = await import("./insights");
+    const stage = {
+      perDay: [{ day: 86_400_000, deployments: 3, failures: 1, leadTimeMs: null }],
+    } as unknown as Parameters<typeof dailyData>[0];
+    expect(dailyData(stage)).toEqual([[86_400], [4], [3]]);
+  });
+});

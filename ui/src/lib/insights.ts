@@ -38,12 +38,15 @@ export function frequencyLabel(deployments: number, days: number): string {
   return `${deployments} in ${days} days`;
 }
 
-/** uPlot's data for deployments and failures per day (x in seconds). */
+/**
+ * uPlot's data for runs ended per day (x in seconds), stacked: every run that
+ * ended (drawn first, in the failure colour), then those that succeeded over it.
+ */
 export function dailyData(stage: StageInsights): [number[], number[], number[]] {
   return [
     stage.perDay.map((d) => d.day / 1000),
+    stage.perDay.map((d) => d.deployments + d.failures),
     stage.perDay.map((d) => d.deployments),
-    stage.perDay.map((d) => d.failures),
   ];
 }
 

@@ -25,6 +25,12 @@ const DAY_MS: Millis = 86_400_000;
 /// Points of the run-duration chart: enough for a smooth line, few enough to
 /// send in one small message however many runs the window holds.
 const DURATION_POINTS: i64 = 120;
+/// Which runs count (?1: the window's start, ?3: the stack): those that ended
+/// in the window, at the stack's stages. Written as the `runs_figures` index's
+/// own condition and key, so SQLite reads that index alone, stage by stage.
+const ENDED_IN_WINDOW: &str =
+    "stack_id = ?3 AND stage_id IN (SELECT id FROM stages WHERE stack_id = ?3)
+    AND finished_at >= ?1 AND status IN ('succeeded', 'failed') AND finished_at IS NOT NULL";
 
 /// A stack's delivery figures over the last `days` days.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -95,7 +101,6 @@ impl SqliteStore {
     ) -> Result<StackInsights, PortError> {
         let since = now - days as Millis * DAY_MS;
         let mut stages = self.insight_stages(stack, days).await?;
-        self.fill_totals(stack, since, &mut stages).await?;
         self.fill_days(stack, since, &mut stages).await?;
         self.fill_lead_times(stack, since, &mut stages).await?;
         self.fill_restores(stack, since, &mut stages).await?;
@@ -112,13 +117,11 @@ impl SqliteStore {
         stack: StackId,
         days: u32,
     ) -> Result<Vec<StageInsights>, PortError> {
-        let rows = sqlx::query(
-            "SELECT id, name FROM stages WHERE stack_id = ? ORDER BY position",
-        )
-        .bind(stack.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| store_error("read the stages", e))?;
+        let rows = sqlx::query("SELECT id, name FROM stages WHERE stack_id = ? ORDER BY position")
+            .bind(stack.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| store_error("read the stages", e))?;
         Ok(rows
             .iter()
             .map(|row| StageInsights {
@@ -143,40 +146,8 @@ impl SqliteStore {
             .collect())
     }
 
-    async fn fill_totals(
-        &self,
-        stack: StackId,
-        since: Millis,
-        stages: &mut [StageInsights],
-    ) -> Result<(), PortError> {
-        let rows = sqlx::query(
-            "SELECT stage_id,
-                    SUM(status = 'succeeded'), SUM(status = 'failed'),
-                    SUM(status = 'succeeded' AND trigger_kind = 'redeploy')
-             FROM runs WHERE stack_id = ? AND finished_at >= ? AND status IN ('succeeded', 'failed')
-             GROUP BY stage_id",
-        )
-        .bind(stack.0)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| store_error("count the runs", e))?;
-        for row in rows {
-            let Some(stage) = find(stages, row.get(0)) else {
-                continue;
-            };
-            stage.deployments = row.get::<i64, _>(1) as u32;
-            stage.failures = row.get::<i64, _>(2) as u32;
-            stage.rollbacks = row.get::<i64, _>(3) as u32;
-            let changes = stage.deployments + stage.failures;
-            if changes > 0 {
-                stage.change_failure_rate =
-                    Some((stage.failures + stage.rollbacks) as f64 / changes as f64);
-            }
-        }
-        Ok(())
-    }
-
+    /// Per day: what succeeded, failed and was rolled back, and the mean lead
+    /// time; the stage's totals are the sums of its days.
     async fn fill_days(
         &self,
         stack: StackId,
@@ -188,14 +159,14 @@ impl SqliteStore {
                 day.day = since + n as Millis * DAY_MS;
             }
         }
-        let rows = sqlx::query(
-            "SELECT runs.stage_id, (runs.finished_at - ?1) / ?2 AS day,
-                    SUM(runs.status = 'succeeded'), SUM(runs.status = 'failed'),
-                    CAST(AVG(CASE WHEN runs.status = 'succeeded' THEN runs.finished_at - releases.commit_time END) AS INTEGER)
-             FROM runs JOIN releases ON releases.id = runs.release_id
-             WHERE runs.stack_id = ?3 AND runs.finished_at >= ?1 AND runs.status IN ('succeeded', 'failed')
-             GROUP BY runs.stage_id, day",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT stage_id, (finished_at - ?1) / ?2 AS day,
+                    SUM(status = 'succeeded'), SUM(status = 'failed'),
+                    SUM(status = 'succeeded' AND trigger_kind = 'redeploy'),
+                    CAST(AVG(CASE WHEN status = 'succeeded' THEN lead_ms END) AS INTEGER)
+             FROM runs WHERE {ENDED_IN_WINDOW}
+             GROUP BY stage_id, day"
+        ))
         .bind(since)
         .bind(DAY_MS)
         .bind(stack.0)
@@ -206,12 +177,24 @@ impl SqliteStore {
             let Some(stage) = find(stages, row.get(0)) else {
                 continue;
             };
-            let Some(day) = stage.per_day.get_mut(row.get::<i64, _>(1) as usize) else {
-                continue;
-            };
-            day.deployments = row.get::<i64, _>(2) as u32;
-            day.failures = row.get::<i64, _>(3) as u32;
-            day.lead_time_ms = row.get(4);
+            let (succeeded, failed) = (row.get::<i64, _>(2) as u32, row.get::<i64, _>(3) as u32);
+            stage.deployments += succeeded;
+            stage.failures += failed;
+            stage.rollbacks += row.get::<i64, _>(4) as u32;
+            // A run that ended this very millisecond falls past the last day.
+            let index = (row.get::<i64, _>(1) as usize).min(stage.per_day.len().saturating_sub(1));
+            if let Some(day) = stage.per_day.get_mut(index) {
+                day.deployments += succeeded;
+                day.failures += failed;
+                day.lead_time_ms = day.lead_time_ms.or(row.get(5));
+            }
+        }
+        for stage in stages.iter_mut() {
+            let changes = stage.deployments + stage.failures;
+            if changes > 0 {
+                stage.change_failure_rate =
+                    Some((stage.failures + stage.rollbacks) as f64 / changes as f64);
+            }
         }
         Ok(())
     }
@@ -222,18 +205,17 @@ impl SqliteStore {
         since: Millis,
         stages: &mut [StageInsights],
     ) -> Result<(), PortError> {
-        let rows = sqlx::query(
-            "SELECT stage_id, lead FROM (
-                SELECT runs.stage_id, runs.finished_at - releases.commit_time AS lead,
-                       ROW_NUMBER() OVER (PARTITION BY runs.stage_id ORDER BY runs.finished_at - releases.commit_time) AS n,
-                       COUNT(*) OVER (PARTITION BY runs.stage_id) AS count
-                FROM runs JOIN releases ON releases.id = runs.release_id
-                WHERE runs.stack_id = ? AND runs.finished_at >= ? AND runs.status = 'succeeded'
-                  AND releases.commit_time IS NOT NULL)
-             WHERE n = (count + 1) / 2",
-        )
-        .bind(stack.0)
+        let rows = sqlx::query(&format!(
+            "SELECT stage_id, lead_ms FROM (
+                SELECT stage_id, lead_ms,
+                       ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY lead_ms) AS n,
+                       COUNT(*) OVER (PARTITION BY stage_id) AS count
+                FROM runs WHERE {ENDED_IN_WINDOW} AND status = 'succeeded' AND lead_ms IS NOT NULL)
+             WHERE n = (count + 1) / 2"
+        ))
         .bind(since)
+        .bind(DAY_MS)
+        .bind(stack.0)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| store_error("measure the lead times", e))?;
@@ -254,7 +236,7 @@ impl SqliteStore {
         // Newest first, the running MIN over the rows before is the nearest
         // later success; a streak starts where the run before (LEAD, older)
         // did not fail. Both windows are incremental: one pass per stage.
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT stage_id, restore FROM (
                 SELECT stage_id, next_success - finished_at AS restore,
                        ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY next_success - finished_at) AS n,
@@ -264,13 +246,14 @@ impl SqliteStore {
                            LEAD(status) OVER newest_first AS older_status,
                            MIN(CASE WHEN status = 'succeeded' THEN finished_at END) OVER (newest_first
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_success
-                    FROM runs WHERE stack_id = ? AND finished_at >= ? AND status IN ('succeeded', 'failed')
+                    FROM runs WHERE {ENDED_IN_WINDOW}
                     WINDOW newest_first AS (PARTITION BY stage_id ORDER BY finished_at DESC, id DESC))
                 WHERE status = 'failed' AND older_status IS NOT 'failed' AND next_success IS NOT NULL)
-             WHERE n = (count + 1) / 2",
-        )
-        .bind(stack.0)
+             WHERE n = (count + 1) / 2"
+        ))
         .bind(since)
+        .bind(DAY_MS)
+        .bind(stack.0)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| store_error("measure the times to restore", e))?;
@@ -290,13 +273,13 @@ impl SqliteStore {
         stages: &mut [StageInsights],
     ) -> Result<(), PortError> {
         let width = ((now - since) / DURATION_POINTS).max(1);
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT stage_id, (finished_at - ?1) / ?2 AS point, COUNT(*),
                     CAST(AVG(COALESCE(build_ms, 0)) AS INTEGER), CAST(AVG(COALESCE(release_ms, 0)) AS INTEGER),
                     CAST(AVG(COALESCE(deploy_ms, 0)) AS INTEGER)
-             FROM runs WHERE stack_id = ?3 AND finished_at >= ?1 AND status IN ('succeeded', 'failed')
-             GROUP BY stage_id, point ORDER BY stage_id, point",
-        )
+             FROM runs WHERE {ENDED_IN_WINDOW}
+             GROUP BY stage_id, point ORDER BY stage_id, point"
+        ))
         .bind(since)
         .bind(width)
         .bind(stack.0)

@@ -159,12 +159,15 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
             .await
         }
         Change::PutRun(r) => {
+            // lead_ms: the release is in the store before any of its runs.
             sqlx::query(
                 "INSERT INTO runs (id, stack_id, stage_id, release_id, status, created_at, finished_at,
-                   build_ms, release_ms, deploy_ms, trigger_kind, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   build_ms, release_ms, deploy_ms, trigger_kind, lead_ms, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                   ?7 - (SELECT commit_time FROM releases WHERE id = ?4), ?12)
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
                    build_ms = excluded.build_ms, release_ms = excluded.release_ms,
-                   deploy_ms = excluded.deploy_ms, data = excluded.data",
+                   deploy_ms = excluded.deploy_ms, lead_ms = excluded.lead_ms, data = excluded.data",
             )
             .bind(r.id.0)
             .bind(r.stack_id.0)

@@ -165,7 +165,11 @@ async fn figures_count_what_ended_in_the_window_stage_by_stage() {
 
     let prod = &insights.stages[1];
     assert_eq!((prod.deployments, prod.failures), (1, 0));
-    assert_eq!(prod.lead_time_ms, Some(2 * DAY), "commit → deployed at prod");
+    assert_eq!(
+        prod.lead_time_ms,
+        Some(2 * DAY),
+        "commit → deployed at prod"
+    );
     assert_eq!(prod.change_failure_rate, Some(0.0));
     assert_eq!(prod.time_to_restore_ms, None, "nothing failed");
 }

@@ -96,9 +96,16 @@ async fn a_database_of_the_previous_version_opens_and_reads_whole() {
     let insights = store.insights(StackId(2), 7, 86_400_000).await.unwrap();
     let dev = &insights.stages[0];
     assert_eq!(dev.deployments, 1);
-    assert_eq!(dev.lead_time_ms, Some(9 - 1000), "commit time read from the JSON");
+    assert_eq!(
+        dev.lead_time_ms,
+        Some(9 - 1000),
+        "commit time read from the JSON"
+    );
     let point = &dev.durations[0];
-    assert_eq!((point.build_ms, point.release_ms, point.deploy_ms), (1, 1, 1));
+    assert_eq!(
+        (point.build_ms, point.release_ms, point.deploy_ms),
+        (1, 1, 1)
+    );
 
     // The engine resumes on it: the old approval can be decided, and new ids
     // are above the old rows' whatever the clock says.

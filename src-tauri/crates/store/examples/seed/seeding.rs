@@ -144,7 +144,11 @@ pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize
                     stack_id: stack.id,
                     stage_id: stage.id,
                     release_id: release.id,
-                    status: if failed { RunStatus::Failed } else { RunStatus::Succeeded },
+                    status: if failed {
+                        RunStatus::Failed
+                    } else {
+                        RunStatus::Succeeded
+                    },
                     trigger: if rollback {
                         RunTrigger::Redeploy {
                             decision: Decision {
