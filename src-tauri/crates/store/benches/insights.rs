@@ -26,14 +26,16 @@ async fn main() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("insights-bench");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{STACKS}x{STAGES}x{runs}.db"));
+    // Seeded again when the schema changed since (the migrations' text differs).
+    let schema = schema_fingerprint();
     let done = path.with_extension("seeded");
-    if !done.exists() {
+    if std::fs::read_to_string(&done).ok().as_deref() != Some(schema.as_str()) {
         let _ = std::fs::remove_file(&path);
         let store = SqliteStore::open(&path).await.unwrap();
         let started = Instant::now();
         seeding::seed(&store, STACKS, STAGES, runs).await;
         store.close().await;
-        std::fs::write(&done, "").unwrap();
+        std::fs::write(&done, &schema).unwrap();
         println!(
             "seeded {STACKS} stacks × {STAGES} stages × {runs} runs in {:.0} s",
             started.elapsed().as_secs_f64()
@@ -86,4 +88,20 @@ async fn main() {
             runs_seen / stacks.len() as u32
         );
     }
+}
+
+/// A fingerprint of the migrations' text.
+fn schema_fingerprint() -> String {
+    use std::hash::{Hash, Hasher};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in files {
+        std::fs::read(file).unwrap().hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
 }

@@ -58,15 +58,22 @@ SELECT stack_id, stage_id, finished_at / 21600000,
 FROM runs WHERE status IN ('succeeded', 'failed') AND finished_at IS NOT NULL
 GROUP BY stack_id, stage_id, finished_at / 21600000;
 
-CREATE TRIGGER run_slots_insert AFTER INSERT ON runs
+-- Every change to run_slots goes through this view: a run entering a slot
+-- (sign 1) or leaving it (sign -1). The triggers on runs below only say which.
+CREATE VIEW run_slot_moves AS
+SELECT 0 AS sign, stack_id, stage_id, finished_at, status, trigger_kind, lead_ms, build_ms, release_ms, deploy_ms
+FROM runs WHERE 0;
+
+CREATE TRIGGER run_slot_move INSTEAD OF INSERT ON run_slot_moves
 WHEN NEW.status IN ('succeeded', 'failed') AND NEW.finished_at IS NOT NULL
 BEGIN
     INSERT INTO run_slots VALUES (NEW.stack_id, NEW.stage_id, NEW.finished_at / 21600000,
-        NEW.status = 'succeeded', NEW.status = 'failed',
-        NEW.status = 'succeeded' AND NEW.trigger_kind IS 'redeploy',
-        CASE WHEN NEW.status = 'succeeded' THEN COALESCE(NEW.lead_ms, 0) ELSE 0 END,
-        NEW.status = 'succeeded' AND NEW.lead_ms IS NOT NULL,
-        COALESCE(NEW.build_ms, 0), COALESCE(NEW.release_ms, 0), COALESCE(NEW.deploy_ms, 0))
+        NEW.sign * (NEW.status = 'succeeded'), NEW.sign * (NEW.status = 'failed'),
+        NEW.sign * (NEW.status = 'succeeded' AND NEW.trigger_kind IS 'redeploy'),
+        NEW.sign * CASE WHEN NEW.status = 'succeeded' THEN COALESCE(NEW.lead_ms, 0) ELSE 0 END,
+        NEW.sign * (NEW.status = 'succeeded' AND NEW.lead_ms IS NOT NULL),
+        NEW.sign * COALESCE(NEW.build_ms, 0), NEW.sign * COALESCE(NEW.release_ms, 0),
+        NEW.sign * COALESCE(NEW.deploy_ms, 0))
     ON CONFLICT (stack_id, stage_id, slot) DO UPDATE SET
         succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,
         rollbacks = rollbacks + excluded.rollbacks, lead_sum = lead_sum + excluded.lead_sum,
@@ -74,48 +81,23 @@ BEGIN
         release_sum = release_sum + excluded.release_sum, deploy_sum = deploy_sum + excluded.deploy_sum;
 END;
 
--- A row rewritten (a run's status or times changed) leaves its old slot and
--- enters its new one; a deleted row leaves.
-CREATE TRIGGER run_slots_leave_on_update AFTER UPDATE ON runs
-WHEN OLD.status IN ('succeeded', 'failed') AND OLD.finished_at IS NOT NULL
-BEGIN
-    UPDATE run_slots SET
-        succeeded = succeeded - (OLD.status = 'succeeded'), failed = failed - (OLD.status = 'failed'),
-        rollbacks = rollbacks - (OLD.status = 'succeeded' AND OLD.trigger_kind IS 'redeploy'),
-        lead_sum = lead_sum - CASE WHEN OLD.status = 'succeeded' THEN COALESCE(OLD.lead_ms, 0) ELSE 0 END,
-        lead_count = lead_count - (OLD.status = 'succeeded' AND OLD.lead_ms IS NOT NULL),
-        build_sum = build_sum - COALESCE(OLD.build_ms, 0), release_sum = release_sum - COALESCE(OLD.release_ms, 0),
-        deploy_sum = deploy_sum - COALESCE(OLD.deploy_ms, 0)
-    WHERE stack_id = OLD.stack_id AND stage_id = OLD.stage_id AND slot = OLD.finished_at / 21600000;
+-- A run written enters its slot; rewritten (its status or times changed), it
+-- leaves the old one and enters the new; deleted, it leaves.
+CREATE TRIGGER run_slots_on_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO run_slot_moves VALUES (1, NEW.stack_id, NEW.stage_id, NEW.finished_at, NEW.status,
+        NEW.trigger_kind, NEW.lead_ms, NEW.build_ms, NEW.release_ms, NEW.deploy_ms);
 END;
 
-CREATE TRIGGER run_slots_enter_on_update AFTER UPDATE ON runs
-WHEN NEW.status IN ('succeeded', 'failed') AND NEW.finished_at IS NOT NULL
-BEGIN
-    INSERT INTO run_slots VALUES (NEW.stack_id, NEW.stage_id, NEW.finished_at / 21600000,
-        NEW.status = 'succeeded', NEW.status = 'failed',
-        NEW.status = 'succeeded' AND NEW.trigger_kind IS 'redeploy',
-        CASE WHEN NEW.status = 'succeeded' THEN COALESCE(NEW.lead_ms, 0) ELSE 0 END,
-        NEW.status = 'succeeded' AND NEW.lead_ms IS NOT NULL,
-        COALESCE(NEW.build_ms, 0), COALESCE(NEW.release_ms, 0), COALESCE(NEW.deploy_ms, 0))
-    ON CONFLICT (stack_id, stage_id, slot) DO UPDATE SET
-        succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,
-        rollbacks = rollbacks + excluded.rollbacks, lead_sum = lead_sum + excluded.lead_sum,
-        lead_count = lead_count + excluded.lead_count, build_sum = build_sum + excluded.build_sum,
-        release_sum = release_sum + excluded.release_sum, deploy_sum = deploy_sum + excluded.deploy_sum;
+CREATE TRIGGER run_slots_on_update AFTER UPDATE ON runs BEGIN
+    INSERT INTO run_slot_moves VALUES (-1, OLD.stack_id, OLD.stage_id, OLD.finished_at, OLD.status,
+        OLD.trigger_kind, OLD.lead_ms, OLD.build_ms, OLD.release_ms, OLD.deploy_ms);
+    INSERT INTO run_slot_moves VALUES (1, NEW.stack_id, NEW.stage_id, NEW.finished_at, NEW.status,
+        NEW.trigger_kind, NEW.lead_ms, NEW.build_ms, NEW.release_ms, NEW.deploy_ms);
 END;
 
-CREATE TRIGGER run_slots_leave_on_delete AFTER DELETE ON runs
-WHEN OLD.status IN ('succeeded', 'failed') AND OLD.finished_at IS NOT NULL
-BEGIN
-    UPDATE run_slots SET
-        succeeded = succeeded - (OLD.status = 'succeeded'), failed = failed - (OLD.status = 'failed'),
-        rollbacks = rollbacks - (OLD.status = 'succeeded' AND OLD.trigger_kind IS 'redeploy'),
-        lead_sum = lead_sum - CASE WHEN OLD.status = 'succeeded' THEN COALESCE(OLD.lead_ms, 0) ELSE 0 END,
-        lead_count = lead_count - (OLD.status = 'succeeded' AND OLD.lead_ms IS NOT NULL),
-        build_sum = build_sum - COALESCE(OLD.build_ms, 0), release_sum = release_sum - COALESCE(OLD.release_ms, 0),
-        deploy_sum = deploy_sum - COALESCE(OLD.deploy_ms, 0)
-    WHERE stack_id = OLD.stack_id AND stage_id = OLD.stage_id AND slot = OLD.finished_at / 21600000;
+CREATE TRIGGER run_slots_on_delete AFTER DELETE ON runs BEGIN
+    INSERT INTO run_slot_moves VALUES (-1, OLD.stack_id, OLD.stage_id, OLD.finished_at, OLD.status,
+        OLD.trigger_kind, OLD.lead_ms, OLD.build_ms, OLD.release_ms, OLD.deploy_ms);
 END;
 
 -- The medians: a stage's successful runs in lead-time order (the median is
