@@ -30,7 +30,9 @@ async fn main() {
     let schema = schema_fingerprint();
     let done = path.with_extension("seeded");
     if std::fs::read_to_string(&done).ok().as_deref() != Some(schema.as_str()) {
-        let _ = std::fs::remove_file(&path);
+        for stale in ["db", "db-wal", "db-shm"] {
+            let _ = std::fs::remove_file(path.with_extension(stale));
+        }
         let store = SqliteStore::open(&path).await.unwrap();
         let started = Instant::now();
         seeding::seed(&store, STACKS, STAGES, runs).await;
