@@ -122,6 +122,8 @@ test("every screen passes axe, and a stage is created, approved, rejected and de
   const first = commit(repo, "app.js", "// v2\n", "Second version");
   await waitFor(browser, "prod awaits approval", async () =>
     (await stageView(browser, "shop", "prod")).pendingApproval?.release.commit.sha === first, 2 * minute);
+  // The window shows it too (its dashboard follows the pipeline's events), before A is pressed.
+  await (await byTestId(browser, "approve-prod")).waitForExist({ timeout: 20000 });
   await browser.execute(() => document.activeElement?.blur());
   await press("a");
   await waitFor(browser, "the approval dialog opens", async () => (await byTestId(browser, "approval-dialog")).isDisplayed(), 10000);
@@ -141,6 +143,7 @@ test("every screen passes axe, and a stage is created, approved, rejected and de
   const second = commit(repo, "app.js", "// v3\n", "Third version");
   await waitFor(browser, "prod awaits approval of the third version", async () =>
     (await stageView(browser, "shop", "prod")).pendingApproval?.release.commit.sha === second, 2 * minute);
+  await (await byTestId(browser, "reject-prod")).waitForExist({ timeout: 20000 });
   await browser.execute(() => document.activeElement?.blur());
   await tabTo("reject-prod");
   await press("Enter");
