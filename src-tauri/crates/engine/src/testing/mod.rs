@@ -1,9 +1,11 @@
 //! In-memory fakes of every port (feature `fakes`), for the engine's fast
 //! flow tests and its benchmark. Never the only test of an adapter.
 
+mod fake_deployer;
 mod fakes;
 mod store;
 
+pub use fake_deployer::FakeDeployer;
 pub use fakes::*;
 pub use store::MemStore;
 
