@@ -3,27 +3,13 @@
 
 use stageline_engine::PartKind;
 
-/// What the user asked for.
+use super::protocol::Request;
+
+/// What the user asked for: something of the app (the same request goes
+/// over the control socket), or help.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Status,
-    Decide {
-        stack: String,
-        stage: String,
-        approve: bool,
-        comment: String,
-    },
-    Retry {
-        stack: String,
-        stage: String,
-        comment: String,
-    },
-    Logs {
-        stack: String,
-        stage: String,
-        part: Option<PartKind>,
-        follow: bool,
-    },
+    Ask(Request),
     /// `--help`, for one command or all.
     Help(Option<&'static str>),
 }
@@ -126,30 +112,30 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         "help" => Command::Help(words.first().and_then(|w| static_name(w))),
         "status" => {
             expect_words(name, &words, 0)?;
-            Command::Status
+            Command::Ask(Request::Status)
         }
         _ => {
             expect_words(name, &words, 2)?;
             let (stack, stage) = (words[0].clone(), words[1].clone());
-            match name {
-                "approve" | "reject" => Command::Decide {
+            Command::Ask(match name {
+                "approve" | "reject" => Request::Decide {
                     stack,
                     stage,
                     approve: name == "approve",
                     comment,
                 },
-                "retry" => Command::Retry {
+                "retry" => Request::Retry {
                     stack,
                     stage,
                     comment,
                 },
-                _ => Command::Logs {
+                _ => Request::Logs {
                     stack,
                     stage,
                     part,
                     follow,
                 },
-            }
+            })
         }
     };
     Ok(Invocation { command, json })
@@ -196,12 +182,12 @@ mod tests {
         assert_eq!(
             parse_words("approve shop prod --comment ok --json").unwrap(),
             Invocation {
-                command: Command::Decide {
+                command: Command::Ask(Request::Decide {
                     stack: "shop".into(),
                     stage: "prod".into(),
                     approve: true,
                     comment: "ok".into()
-                },
+                }),
                 json: true
             }
         );
@@ -209,12 +195,12 @@ mod tests {
             parse_words("logs shop dev --part build -f")
                 .unwrap()
                 .command,
-            Command::Logs {
+            Command::Ask(Request::Logs {
                 stack: "shop".into(),
                 stage: "dev".into(),
                 part: Some(PartKind::Build),
                 follow: true
-            }
+            })
         );
         assert_eq!(
             parse_words("status --help").unwrap().command,

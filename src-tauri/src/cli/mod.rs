@@ -47,10 +47,13 @@ pub fn main_if_command() -> Option<i32> {
 }
 
 fn run(invocation: Invocation) -> i32 {
-    if let Command::Help(command) = invocation.command {
-        println!("{}", args::help(command));
-        return 0;
-    }
+    let request = match invocation.command {
+        Command::Help(command) => {
+            println!("{}", args::help(command));
+            return 0;
+        }
+        Command::Ask(request) => request,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,7 +64,7 @@ fn run(invocation: Invocation) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(execute(invocation))
+    runtime.block_on(execute(request, invocation.json))
 }
 
 /// The app's data folder, as the app finds it (Tauri's app data dir).
@@ -85,56 +88,17 @@ pub fn data_dir() -> PathBuf {
 /// The app's identifier (tauri.conf.json), which names its data folder.
 const IDENTIFIER: &str = "dev.stageline.app";
 
-fn request_of(command: Command) -> Request {
-    match command {
-        Command::Status => Request::Status,
-        Command::Decide {
-            stack,
-            stage,
-            approve,
-            comment,
-        } => Request::Decide {
-            stack,
-            stage,
-            approve,
-            comment,
-        },
-        Command::Retry {
-            stack,
-            stage,
-            comment,
-        } => Request::Retry {
-            stack,
-            stage,
-            comment,
-        },
-        Command::Logs {
-            stack,
-            stage,
-            part,
-            follow,
-        } => Request::Logs {
-            stack,
-            stage,
-            part,
-            follow,
-        },
-        Command::Help(_) => Request::Status,
-    }
-}
-
-async fn execute(invocation: Invocation) -> i32 {
+async fn execute(request: Request, json: bool) -> i32 {
     let dir = data_dir();
-    let request = request_of(invocation.command);
     match UnixStream::connect(dir.join(SOCKET_NAME)).await {
-        Ok(stream) => match ask(stream, &request, invocation.json).await {
+        Ok(stream) => match ask(stream, &request, json).await {
             Ok(code) => code,
             Err(error) => {
                 eprintln!("stageline: the app stopped answering: {error}");
                 1
             }
         },
-        Err(_) => offline(&dir, request, invocation.json).await,
+        Err(_) => offline(&dir, request, json).await,
     }
 }
 

@@ -9,7 +9,7 @@ use stageline_engine::PartKind;
 pub const SOCKET_NAME: &str = "control.sock";
 
 /// What the command line asks the app.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "camelCase")]
 pub enum Request {
     Status,
