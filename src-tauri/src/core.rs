@@ -132,6 +132,7 @@ impl Core {
         let pipeline_config = PipelineConfig {
             workspaces: config.data_dir.join("workspaces"),
             keep_workspaces: config.keep_workspaces,
+            verify_poll: stageline_engine::pipeline::VERIFY_POLL,
         };
         let pipeline = Pipeline::start(ports, pipeline_config)
             .await

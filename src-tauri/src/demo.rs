@@ -144,6 +144,8 @@ fn stage(data_dir: &Path, name: &str, region: &str, requires_approval: bool) -> 
         health_path: defaults.health_path,
         cpu_architecture: defaults.cpu_architecture,
         run_without_sandbox: false,
+        verification: None,
+        approval_expiry_hours: None,
     }
 }
 

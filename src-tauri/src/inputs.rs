@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use ts_rs::TS;
 
-use stageline_engine::{AccountId, CpuArchitecture, Database, Routing};
+use stageline_engine::{AccountId, CpuArchitecture, Database, Routing, Verification};
 
 /// How a new account signs in.
 #[derive(Clone, Deserialize, TS)]
@@ -130,6 +130,14 @@ pub struct StageSettingsInput {
     /// Build and release parts run without the sandbox.
     #[serde(default)]
     pub run_without_sandbox: bool,
+    /// How deploys are verified (R18); a new stage's default when not sent.
+    #[serde(default)]
+    #[ts(optional)]
+    pub verification: Option<Verification>,
+    /// When a pending approval expires (R20); 7 days when not sent.
+    #[serde(default)]
+    #[ts(optional)]
+    pub approval_expiry_hours: Option<u32>,
 }
 
 fn on() -> bool {

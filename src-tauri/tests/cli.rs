@@ -140,6 +140,8 @@ async fn a_terminal_sees_the_pipeline_approves_and_reads_logs_with_and_without_t
         cpu_architecture: settings.cpu_architecture,
         submodules_and_lfs: settings.submodules_and_lfs,
         run_without_sandbox: settings.run_without_sandbox,
+        verification: Some(stageline_engine::Verification::legacy()),
+        approval_expiry_hours: None,
     };
     stages::update(&core, dev.stage.id, input).await.unwrap();
     let head = core.git.head(&stack).await.unwrap();

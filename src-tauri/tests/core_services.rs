@@ -236,6 +236,8 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
         cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
         submodules_and_lfs: true,
         run_without_sandbox: false,
+        verification: Some(stageline_engine::Verification::legacy()),
+        approval_expiry_hours: None,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(
@@ -329,6 +331,8 @@ async fn a_secret_value_over_the_size_limit_is_refused_before_the_keychain() {
         cpu_architecture: stageline_engine::CpuArchitecture::X86_64,
         submodules_and_lfs: true,
         run_without_sandbox: false,
+        verification: Some(stageline_engine::Verification::legacy()),
+        approval_expiry_hours: None,
     };
     let error = stages::create(&core, stack.id, Some(dev), input)
         .await

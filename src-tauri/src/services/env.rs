@@ -2,7 +2,8 @@
 //! value, so deleting or editing one stage never touches another's.
 
 use stageline_engine::validation::{check_env_value_size, FieldErrors};
-use stageline_engine::{EnvValue, EnvVar, StageSettings};
+use stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS;
+use stageline_engine::{EnvValue, EnvVar, StageSettings, Verification};
 
 use crate::core::Core;
 use crate::error::{AppError, AppResult};
@@ -121,6 +122,12 @@ pub async fn prepare(
             cpu_architecture: input.cpu_architecture,
             submodules_and_lfs: input.submodules_and_lfs,
             run_without_sandbox: input.run_without_sandbox,
+            verification: input
+                .verification
+                .unwrap_or_else(|| Verification::for_new_stage(input.requires_approval)),
+            approval_expiry_hours: input
+                .approval_expiry_hours
+                .unwrap_or(DEFAULT_APPROVAL_EXPIRY_HOURS),
         })
     }
     .await;

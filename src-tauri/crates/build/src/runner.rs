@@ -82,6 +82,8 @@ pub fn buildspec_file(part: PartKind) -> Option<&'static str> {
         PartKind::Build => Some("build.yml"),
         PartKind::Release => Some("release.yml"),
         PartKind::Deploy => None,
+        // R18: a stage's smoke tests, with STAGE_URL.
+        PartKind::Verify => Some("verify.yml"),
     }
 }
 
@@ -299,6 +301,7 @@ fn load(workdir: &Path, part: PartKind, file: &str) -> Result<Buildspec, String>
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let purpose = match part {
                 PartKind::Release => "for every stage to promote the image to that stage",
+                PartKind::Verify => "after each deploy of a stage whose smoke tests are on, with STAGE_URL",
                 _ => "once per commit to build the image",
             };
             return Err(format!(

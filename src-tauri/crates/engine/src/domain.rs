@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::ids::{AccountId, ApprovalId, Millis, ReleaseId, RunId, StackId, StageId};
+use crate::verification::{default_approval_expiry_hours, Verification};
 
 /// Where an account's AWS credentials come from. Nothing secret is held here:
 /// keychain accounts only name their keychain entry.
@@ -177,6 +178,13 @@ pub struct StageSettings {
     /// user's rights (for machines where user namespaces are off).
     #[serde(default)]
     pub run_without_sandbox: bool,
+    /// How a deploy is checked before the release flows on (R18, R19).
+    #[serde(default)]
+    pub verification: Verification,
+    /// How long a release waits at this stage's approval gate before the
+    /// request expires (R20).
+    #[serde(default = "default_approval_expiry_hours")]
+    pub approval_expiry_hours: u32,
 }
 
 /// Stages check out submodules and LFS files unless told not to (as CodeBuild does).
@@ -275,7 +283,7 @@ pub struct Release {
     pub artifact: Option<Artifact>,
 }
 
-/// The three parts of a run (R3).
+/// The parts of a run (R3; verify is R18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -283,11 +291,18 @@ pub enum PartKind {
     Build,
     Release,
     Deploy,
+    /// R18: the deploy's health check, smoke tests and soak time.
+    Verify,
 }
 
 impl PartKind {
     /// The parts in the order they run.
-    pub const ALL: [PartKind; 3] = [PartKind::Build, PartKind::Release, PartKind::Deploy];
+    pub const ALL: [PartKind; 4] = [
+        PartKind::Build,
+        PartKind::Release,
+        PartKind::Deploy,
+        PartKind::Verify,
+    ];
 
     /// A word for logs and file names.
     pub fn as_str(self) -> &'static str {
@@ -295,6 +310,7 @@ impl PartKind {
             PartKind::Build => "build",
             PartKind::Release => "release",
             PartKind::Deploy => "deploy",
+            PartKind::Verify => "verify",
         }
     }
 }
@@ -311,6 +327,9 @@ pub enum PartStatus {
     Reused,
     Failed,
     Cancelled,
+    /// The part does not apply to this run (a stage that verifies nothing,
+    /// a rollback, a run from before the part existed).
+    Skipped,
 }
 
 /// One part of a run, with its own log.
@@ -371,6 +390,8 @@ pub enum DecisionSource {
     Cli,
     /// The stage was switched to automatic while the release waited (R6).
     SwitchedToAutomatic,
+    /// Nobody decided in time (R20).
+    Expired,
 }
 
 /// Who decided what, when, and why.
@@ -404,6 +425,10 @@ pub enum RunTrigger {
     },
     /// A user redeployed an earlier successful release (rollback).
     Redeploy { decision: Decision },
+    /// R19: verification of `failed_run` failed and the stage redeployed the
+    /// image of its previous successful release by itself.
+    #[serde(rename_all = "camelCase")]
+    Rollback { failed_run: RunId, reason: String },
 }
 
 /// Retries recorded before `flows_on` existed flowed on.
@@ -434,7 +459,8 @@ pub struct Run {
     pub release_id: ReleaseId,
     pub status: RunStatus,
     pub trigger: RunTrigger,
-    /// Build, release and deploy, in that order.
+    /// Build, release, deploy and verify, in that order.
+    #[serde(deserialize_with = "every_part")]
     pub parts: Vec<Part>,
     pub created_at: Millis,
     pub finished_at: Option<Millis>,
@@ -448,13 +474,28 @@ pub struct Run {
     pub build_access: Option<BuildAccess>,
 }
 
+/// Runs written before a part existed (verify) read it as skipped, so
+/// every run has every part.
+fn every_part<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Part>, D::Error> {
+    let mut parts = Vec::<Part>::deserialize(deserializer)?;
+    for kind in PartKind::ALL {
+        if !parts.iter().any(|p| p.kind == kind) {
+            let mut part = Part::pending(kind);
+            part.status = PartStatus::Skipped;
+            parts.push(part);
+        }
+    }
+    parts.sort_by_key(|p| p.kind);
+    Ok(parts)
+}
+
 impl Run {
     /// The part of the given kind.
     pub fn part(&self, kind: PartKind) -> &Part {
         self.parts
             .iter()
             .find(|p| p.kind == kind)
-            .expect("every run has all three parts")
+            .expect("every run has every part")
     }
 
     /// The part of the given kind, to change it.
@@ -462,7 +503,7 @@ impl Run {
         self.parts
             .iter_mut()
             .find(|p| p.kind == kind)
-            .expect("every run has all three parts")
+            .expect("every run has every part")
     }
 
     /// The part running now, if any.
@@ -486,6 +527,8 @@ pub enum ApprovalStatus {
     Superseded,
     /// The stage was deleted.
     Cancelled,
+    /// Nobody decided before it expired (R20).
+    Expired,
 }
 
 /// A release held at a stage that requires manual approval (R5).
@@ -500,4 +543,8 @@ pub struct Approval {
     pub status: ApprovalStatus,
     pub requested_at: Millis,
     pub decision: Option<Decision>,
+    /// When it expires if nobody decides (R20); `None` for requests made
+    /// before approvals expired.
+    #[serde(default)]
+    pub expires_at: Option<Millis>,
 }

@@ -5,6 +5,7 @@ use ts_rs::TS;
 
 use crate::domain::{Approval, PartKind, PartStatus, Release, Run, Stage};
 use crate::ids::{ReleaseId, StackId, StageId};
+use crate::verification::{Freeze, StageService};
 
 /// One pipeline transition, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -55,6 +56,19 @@ pub enum PipelineEvent {
     /// A stack was created or changed.
     #[serde(rename_all = "camelCase")]
     StackChanged { stack_id: StackId },
+    /// R21: a stack (`stage_id: None`) or stage was frozen (`freeze`) or unfrozen.
+    #[serde(rename_all = "camelCase")]
+    FreezeChanged {
+        stack_id: StackId,
+        stage_id: Option<StageId>,
+        freeze: Option<Freeze>,
+    },
+    /// The stage's service URL or deployed image changed.
+    #[serde(rename_all = "camelCase")]
+    ServiceChanged {
+        stage_id: StageId,
+        service: StageService,
+    },
     /// Something about a stack the user should know (an unreachable remote…); `None` clears it.
     #[serde(rename_all = "camelCase")]
     StackWarning {

@@ -22,8 +22,10 @@ pub mod regions;
 #[cfg(feature = "fakes")]
 pub mod testing;
 pub mod validation;
+pub mod verification;
 
 pub use domain::*;
 pub use error::{EngineError, ErrorCode, PortError, System};
 pub use events::PipelineEvent;
 pub use ids::*;
+pub use verification::{Freeze, StageService, Verification};

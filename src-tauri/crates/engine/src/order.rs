@@ -5,6 +5,7 @@ use crate::domain::{
     CpuArchitecture, Database, Routing, Stack, Stage, StageLifecycle, StageSettings,
 };
 use crate::ids::StageId;
+use crate::verification::{Verification, DEFAULT_APPROVAL_EXPIRY_HOURS};
 use crate::validation::FieldErrors;
 use crate::EngineError;
 
@@ -75,6 +76,8 @@ pub fn first_stage_settings(region: &str) -> StageSettings {
         cpu_architecture: CpuArchitecture::X86_64,
         submodules_and_lfs: true,
         run_without_sandbox: false,
+        verification: Verification::for_new_stage(false),
+        approval_expiry_hours: DEFAULT_APPROVAL_EXPIRY_HOURS,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::domain::{
 use crate::error::PortError;
 use crate::events::PipelineEvent;
 use crate::ids::{AccountId, ApprovalId, Millis, ReleaseId, RunId, StackId, StageId};
+use crate::verification::{Freeze, StageService};
 
 /// A boxed future, so ports can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -122,6 +123,10 @@ pub struct Snapshot {
     pub pending_approvals: Vec<Approval>,
     /// Requested effects whose result is not in yet.
     pub requests: Vec<Request>,
+    /// Stacks and stages frozen (R21).
+    pub freezes: Vec<Freeze>,
+    /// What each stage learned about its service (URL, deployed image).
+    pub services: Vec<(StageId, StageService)>,
     /// The highest id of any row (new ids are minted above it).
     pub highest_id: i64,
 }
@@ -149,6 +154,18 @@ pub enum Change {
     PutRequest(Request),
     /// The stage's request of that kind has its result.
     ClearRequest(Request),
+    /// R21: a stack or stage is frozen (in place of its earlier freeze).
+    PutFreeze(Freeze),
+    /// R21: the stack (`stage_id: None`) or stage is no longer frozen.
+    ClearFreeze {
+        stack_id: StackId,
+        stage_id: Option<StageId>,
+    },
+    /// What the stage knows of its service now.
+    PutService {
+        stage_id: StageId,
+        service: StageService,
+    },
 }
 
 /// A release that once deployed successfully at a stage, and the image it ran.
@@ -456,4 +473,46 @@ pub trait Deployer: Send + Sync {
         stack: Stack,
         stage: Stage,
     ) -> BoxFuture<'static, Result<(), PortError>>;
+    /// The stage's service URL from its stack's outputs; `None` while the
+    /// stack does not exist.
+    fn service_url(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    ) -> BoxFuture<'static, Result<Option<String>, PortError>>;
+    /// R18: one `GET` of `path` on the stage's service at `url`: the HTTP
+    /// status, or why no answer came (refused, timed out…).
+    fn probe(
+        &self,
+        account: Account,
+        url: String,
+        path: String,
+    ) -> BoxFuture<'static, Result<u16, PortError>>;
+    /// R18: the named CloudWatch alarms in `region`, each with its state
+    /// (`None`: no alarm has that name).
+    fn alarms(
+        &self,
+        account: Account,
+        region: String,
+        names: Vec<String>,
+    ) -> BoxFuture<'static, Result<Vec<AlarmReading>, PortError>>;
+}
+
+/// A CloudWatch alarm's state (R18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+/// One named alarm as CloudWatch reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmReading {
+    pub name: String,
+    /// `None`: no alarm has this name in the region.
+    pub state: Option<AlarmState>,
+    /// CloudWatch's reason for the state.
+    pub reason: String,
 }

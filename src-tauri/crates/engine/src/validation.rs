@@ -7,6 +7,10 @@ use ts_rs::TS;
 
 use crate::domain::{Account, Database, EnvValue, EnvVar, Stage, StageSettings};
 use crate::regions::is_aws_region;
+use crate::verification::{
+    Verification, APPROVAL_EXPIRY_RANGE, HEALTH_TIMEOUT_RANGE, MAX_ALARMS, MAX_ALARM_NAME_LENGTH,
+    MAX_SOAK_MINUTES,
+};
 
 /// One broken rule, tied to the input field it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -286,7 +290,69 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
     }
     check_health_path(&settings.health_path, &mut errors);
     check_desired_count(settings.desired_count, &mut errors);
+    check_verification(&settings.verification, &mut errors);
+    check_approval_expiry(settings.approval_expiry_hours, &mut errors);
     errors.into_result()
+}
+
+/// R18/R19: limits a user can reason about; alarm names as CloudWatch
+/// allows them (whether each exists is asked of CloudWatch when a stage is
+/// saved, and again at every soak).
+pub fn check_verification(verification: &Verification, errors: &mut FieldErrors) {
+    if !HEALTH_TIMEOUT_RANGE.contains(&verification.health_timeout_secs) {
+        errors.add(
+            "verification.healthTimeoutSecs",
+            format!(
+                "The health check's time limit must be between {} and {} seconds.",
+                HEALTH_TIMEOUT_RANGE.start(),
+                HEALTH_TIMEOUT_RANGE.end()
+            ),
+        );
+    }
+    if verification.soak_minutes > MAX_SOAK_MINUTES {
+        errors.add(
+            "verification.soakMinutes",
+            format!("Soak time must be between 0 and {MAX_SOAK_MINUTES} minutes (one day)."),
+        );
+    }
+    if verification.alarms.len() > MAX_ALARMS {
+        errors.add(
+            "verification.alarms",
+            format!("A stage can watch at most {MAX_ALARMS} alarms."),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in verification.alarms.iter().enumerate() {
+        let field = format!("verification.alarms.{i}");
+        if name.trim().is_empty() {
+            errors.add(field, "Alarm name is required.");
+        } else if name.trim() != name {
+            errors.add(field, "Alarm name must not start or end with spaces.");
+        } else if name.chars().count() > MAX_ALARM_NAME_LENGTH {
+            errors.add(
+                field,
+                format!("Alarm name must be at most {MAX_ALARM_NAME_LENGTH} characters."),
+            );
+        } else if name.chars().any(char::is_control) {
+            errors.add(field, "Alarm name must not contain control characters.");
+        } else if !seen.insert(name.as_str()) {
+            errors.add(field, format!("Alarm {name} is listed twice."));
+        }
+    }
+}
+
+/// R20: an approval waits between an hour and 30 days.
+pub fn check_approval_expiry(hours: u32, errors: &mut FieldErrors) {
+    if !APPROVAL_EXPIRY_RANGE.contains(&hours) {
+        errors.add(
+            "approvalExpiryHours",
+            format!(
+                "An approval must expire after {} to {} hours (30 days).",
+                APPROVAL_EXPIRY_RANGE.start(),
+                APPROVAL_EXPIRY_RANGE.end()
+            ),
+        );
+    }
 }
 
 /// R12: a desired count from 0 (stopped) to [`MAX_DESIRED_COUNT`].
@@ -479,9 +545,22 @@ pub fn rules_typescript() -> String {
          /** A new stage's container port and health-check path (TinyStacks' templates). */\n\
          export const DEFAULT_CONTAINER_PORT = {};\n\
          export const DEFAULT_HEALTH_PATH = \"{}\";\n\
-         export const MAX_HEALTH_PATH_LENGTH = {MAX_HEALTH_PATH_LENGTH};\n",
+         export const MAX_HEALTH_PATH_LENGTH = {MAX_HEALTH_PATH_LENGTH};\n\
+         /** R18: the health check's time limit (seconds), the soak time (minutes), alarms. */\n\
+         export const HEALTH_TIMEOUT_RANGE = [{}, {}] as const;\n\
+         export const MAX_SOAK_MINUTES = {MAX_SOAK_MINUTES};\n\
+         export const MAX_ALARMS = {MAX_ALARMS};\n\
+         export const MAX_ALARM_NAME_LENGTH = {MAX_ALARM_NAME_LENGTH};\n\
+         /** R20: when a pending approval expires (hours). */\n\
+         export const APPROVAL_EXPIRY_RANGE = [{}, {}] as const;\n\
+         export const DEFAULT_APPROVAL_EXPIRY_HOURS = {};\n",
         list(&reserved),
         crate::order::DEFAULT_CONTAINER_PORT,
         crate::order::DEFAULT_HEALTH_PATH,
+        HEALTH_TIMEOUT_RANGE.start(),
+        HEALTH_TIMEOUT_RANGE.end(),
+        APPROVAL_EXPIRY_RANGE.start(),
+        APPROVAL_EXPIRY_RANGE.end(),
+        crate::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
     )
 }

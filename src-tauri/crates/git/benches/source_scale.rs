@@ -120,6 +120,7 @@ async fn measure(files: usize, packed: bool) -> Row {
     let config = PipelineConfig {
         workspaces: dir.path().join("workspaces"),
         keep_workspaces: false,
+        verify_poll: stageline_engine::pipeline::VERIFY_POLL,
     };
     let pipeline = Arc::new(Pipeline::start(ports, config).await.unwrap());
     let account = test_account(1);

@@ -9,4 +9,9 @@ import type { StageId } from "./StageId";
 /**
  * A release held at a stage that requires manual approval (R5).
  */
-export type Approval = { id: ApprovalId, stackId: StackId, stageId: StageId, releaseId: ReleaseId, status: ApprovalStatus, requestedAt: number, decision: Decision | null, };
+export type Approval = { id: ApprovalId, stackId: StackId, stageId: StageId, releaseId: ReleaseId, status: ApprovalStatus, requestedAt: number, decision: Decision | null, 
+/**
+ * When it expires if nobody decides (R20); `None` for requests made
+ * before approvals expired.
+ */
+expiresAt: number | null, };

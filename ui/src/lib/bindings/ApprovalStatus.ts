@@ -3,4 +3,4 @@
 /**
  * Where an approval request is.
  */
-export type ApprovalStatus = "pending" | "approved" | "rejected" | "superseded" | "cancelled";
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "superseded" | "cancelled" | "expired";

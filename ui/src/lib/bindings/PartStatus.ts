@@ -3,4 +3,4 @@
 /**
  * Where one part of a run is.
  */
-export type PartStatus = "pending" | "running" | "succeeded" | "reused" | "failed" | "cancelled";
+export type PartStatus = "pending" | "running" | "succeeded" | "reused" | "failed" | "cancelled" | "skipped";

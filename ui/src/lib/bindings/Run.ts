@@ -13,7 +13,7 @@ import type { StageId } from "./StageId";
  */
 export type Run = { id: RunId, stackId: StackId, stageId: StageId, releaseId: ReleaseId, status: RunStatus, trigger: RunTrigger, 
 /**
- * Build, release and deploy, in that order.
+ * Build, release, deploy and verify, in that order.
  */
 parts: Array<Part>, createdAt: number, finishedAt: number | null, 
 /**

@@ -3,6 +3,7 @@ import type { CpuArchitecture } from "./CpuArchitecture";
 import type { Database } from "./Database";
 import type { EnvVar } from "./EnvVar";
 import type { Routing } from "./Routing";
+import type { Verification } from "./Verification";
 
 /**
  * Every setting of a stage (SPEC.md's table), as chosen in the new-stage dialog.
@@ -37,4 +38,13 @@ submodulesAndLfs: boolean,
  * Build and release parts run without the sandbox, with all of the
  * user's rights (for machines where user namespaces are off).
  */
-runWithoutSandbox: boolean, };
+runWithoutSandbox: boolean, 
+/**
+ * How a deploy is checked before the release flows on (R18, R19).
+ */
+verification: Verification, 
+/**
+ * How long a release waits at this stage's approval gate before the
+ * request expires (R20).
+ */
+approvalExpiryHours: number, };

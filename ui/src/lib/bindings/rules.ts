@@ -11,3 +11,11 @@ export const MAX_DESIRED_COUNT = 100;
 export const DEFAULT_CONTAINER_PORT = 80;
 export const DEFAULT_HEALTH_PATH = "/ping";
 export const MAX_HEALTH_PATH_LENGTH = 1024;
+/** R18: the health check's time limit (seconds), the soak time (minutes), alarms. */
+export const HEALTH_TIMEOUT_RANGE = [10, 3600] as const;
+export const MAX_SOAK_MINUTES = 1440;
+export const MAX_ALARMS = 20;
+export const MAX_ALARM_NAME_LENGTH = 255;
+/** R20: when a pending approval expires (hours). */
+export const APPROVAL_EXPIRY_RANGE = [1, 720] as const;
+export const DEFAULT_APPROVAL_EXPIRY_HOURS = 168;

@@ -163,6 +163,8 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
         cpu_architecture: CpuArchitecture::X86_64,
         submodules_and_lfs: true,
         run_without_sandbox: false,
+        verification: stageline_engine::Verification::legacy(),
+        approval_expiry_hours: stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
     }
 }
 

@@ -528,6 +528,9 @@ impl Tx<'_> {
                 }
                 self.s.flows.remove(&stage_id);
                 self.s.latest_runs.remove(&stage_id);
+                // The store drops them with the stage's rows.
+                self.s.services.remove(&stage_id);
+                self.s.freezes.remove(&(stage.stack_id, Some(stage_id)));
                 self.change(Change::RemoveStage(stage_id));
                 self.event(PipelineEvent::StageRemoved {
                     stack_id: stage.stack_id,

@@ -6,7 +6,9 @@ mod commands;
 mod rules;
 mod runs;
 mod state;
+mod freeze;
 mod tx;
+mod verify;
 mod view;
 
 pub use rules::{apply_input, reconcile_delay};
@@ -126,6 +128,25 @@ pub enum Input {
         count: u32,
         result: Result<(), String>,
     },
+    /// R20: an approval's time is up (it may have been decided since).
+    ApprovalExpired { approval_id: ApprovalId },
+    /// R21: stop the line at a stage (`stage_id`) or the whole stack.
+    Freeze {
+        stack_id: StackId,
+        stage_id: Option<StageId>,
+        reason: String,
+        by: String,
+    },
+    /// R21: the line moves again; held releases (the newest of each stage) enter.
+    Unfreeze {
+        stack_id: StackId,
+        stage_id: Option<StageId>,
+    },
+    /// The stage's service URL, read from its stack's outputs.
+    ServiceUrlRead {
+        stage_id: StageId,
+        result: Result<Option<String>, String>,
+    },
 }
 
 /// How a release or deploy part ended well.
@@ -140,6 +161,9 @@ pub enum PartOutcome {
     },
     /// The deploy ended.
     Deployed(DeployOutcome),
+    /// R18: the deploy answered its health check, passed its smoke tests and
+    /// kept its alarms OK through the soak time.
+    Verified,
 }
 
 /// Everything a part needs to run, copied out of the state.
@@ -184,6 +208,19 @@ pub enum Effect {
     },
     /// Set a stage's desired count on its service (R12).
     Scale {
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    },
+    /// R18: check the run's deploy (health check, verify.yml, soak time).
+    Verify { run: Run, context: PartContext },
+    /// R20: give `ApprovalExpired` after `after`.
+    ExpireApproval {
+        approval_id: ApprovalId,
+        after: Duration,
+    },
+    /// Read the stage's service URL from its stack's outputs.
+    ReadServiceUrl {
         account: Account,
         stack: Stack,
         stage: Stage,

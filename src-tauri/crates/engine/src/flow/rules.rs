@@ -102,6 +102,9 @@ pub fn apply_input(
                     .get(&approval_id)
                     .cloned()
                     .ok_or(EngineError::NotFound("The approval"))?;
+            if approve {
+                tx.refuse_if_frozen(approval.stage_id, "approve")?;
+            }
             tx.decide(approval, approve, decision);
             Reply::Done
         }
@@ -122,10 +125,13 @@ pub fn apply_input(
                 ));
             }
             tx.ensure_idle(run.stage_id)?;
+            tx.refuse_if_frozen(run.stage_id, "retry")?;
             // R17: a retry keeps the flow behaviour of the run it retries.
             let flows_on = match run.trigger {
                 RunTrigger::Flow => true,
-                RunTrigger::NewStage | RunTrigger::Redeploy { .. } => false,
+                RunTrigger::NewStage | RunTrigger::Redeploy { .. } | RunTrigger::Rollback { .. } => {
+                    false
+                }
                 RunTrigger::Retry { flows_on, .. } => flows_on,
             };
             let trigger = RunTrigger::Retry { decision, flows_on };
@@ -183,6 +189,27 @@ pub fn apply_input(
             result,
         } => {
             tx.scale_finished(stage_id, count, result);
+            Reply::Done
+        }
+        Input::ApprovalExpired { approval_id } => {
+            tx.approval_expired(approval_id);
+            Reply::Done
+        }
+        Input::Freeze {
+            stack_id,
+            stage_id,
+            reason,
+            by,
+        } => {
+            tx.freeze(stack_id, stage_id, &reason, &by)?;
+            Reply::Done
+        }
+        Input::Unfreeze { stack_id, stage_id } => {
+            tx.unfreeze(stack_id, stage_id)?;
+            Reply::Done
+        }
+        Input::ServiceUrlRead { stage_id, result } => {
+            tx.service_url_read(stage_id, result);
             Reply::Done
         }
     };
@@ -245,6 +272,8 @@ impl Tx<'_> {
                     context,
                     delay: Duration::ZERO,
                 }),
+                // R18: verification starts again from its beginning.
+                Some(PartKind::Verify) => self.begin_verify(run),
                 None => self.fail_run(run, PartKind::Build, "The run was interrupted.".to_string()),
             }
         }
@@ -258,6 +287,7 @@ impl Tx<'_> {
         for stage in deleting {
             self.request_stage_stack_delete(stage);
         }
+        self.resume_expiries();
         let requests: Vec<Request> = self.s.requests.values().copied().collect();
         for request in requests {
             self.issue_request(request);

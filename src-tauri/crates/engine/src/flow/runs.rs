@@ -50,6 +50,8 @@ impl Tx<'_> {
 
     /// R5: holds the release at the stage's gate until someone decides.
     pub fn ask(&mut self, stage_id: StageId, release_id: ReleaseId) {
+        let hours = self.s.stages[&stage_id].settings.approval_expiry_hours;
+        let after = std::time::Duration::from_secs(u64::from(hours) * 3600);
         let approval = Approval {
             id: ApprovalId(self.new_id()),
             stack_id: self.s.stages[&stage_id].stack_id,
@@ -58,19 +60,27 @@ impl Tx<'_> {
             status: ApprovalStatus::Pending,
             requested_at: self.now,
             decision: None,
+            expires_at: Some(self.now + after.as_millis() as i64),
         };
         self.put_approval(&approval);
+        self.effect(Effect::ExpireApproval {
+            approval_id: approval.id,
+            after,
+        });
         let release = self.s.releases[&release_id].clone();
         self.event(PipelineEvent::ApprovalRequested { approval, release });
     }
 
     /// R16: a release passes the gate; it runs now, or waits if the stage is busy.
+    /// R21: a frozen stage holds it the same way, until it is unfrozen.
     pub fn enter(&mut self, stage_id: StageId, release_id: ReleaseId) {
-        let Some(running) = self.s.running_at(stage_id) else {
+        let frozen = self.s.freeze_of(stage_id).is_some();
+        let running = self.s.running_at(stage_id).map(|r| r.release_id);
+        if running.is_none() && !frozen {
             self.start_run(stage_id, release_id, RunTrigger::Flow);
             return;
-        };
-        if running.release_id >= release_id {
+        }
+        if running.is_some_and(|r| r >= release_id) {
             return;
         }
         let mut flow = self.s.flow(stage_id);
@@ -175,13 +185,13 @@ impl Tx<'_> {
         })
     }
 
-    fn begin_part(&self, run: &mut Run, kind: PartKind) {
+    pub(super) fn begin_part(&self, run: &mut Run, kind: PartKind) {
         let part = run.part_mut(kind);
         part.status = PartStatus::Running;
         part.started_at = Some(self.now);
     }
 
-    fn end_part(&self, run: &mut Run, kind: PartKind, status: PartStatus, message: Option<String>) {
+    pub(super) fn end_part(&self, run: &mut Run, kind: PartKind, status: PartStatus, message: Option<String>) {
         let part = run.part_mut(kind);
         part.status = status;
         part.finished_at = Some(self.now);
@@ -242,6 +252,10 @@ impl Tx<'_> {
         }
         match (kind, result) {
             (_, Err(message)) => self.fail_run(run, kind, message),
+            (PartKind::Verify, Ok(PartOutcome::Verified)) => {
+                self.end_part(&mut run, PartKind::Verify, PartStatus::Succeeded, None);
+                self.succeed_run(run);
+            }
             (PartKind::Release, Ok(PartOutcome::Released { image, access })) => {
                 // R3b: the run deploys exactly this image, recorded before the deploy starts.
                 run.image = Some(image);
@@ -253,7 +267,7 @@ impl Tx<'_> {
                 let message =
                     (outcome == DeployOutcome::NoChanges).then(|| "No changes".to_string());
                 self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
-                self.succeed_run(run);
+                self.deployed(run);
             }
             // An outcome that does not belong to the part: nothing to do.
             (_, Ok(_)) => {}
@@ -311,11 +325,11 @@ impl Tx<'_> {
         };
         let message = Some("Deployed (confirmed after a restart)".to_string());
         self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
-        self.succeed_run(run);
+        self.deployed(run);
     }
 
     /// R3/R4: the run succeeded: the stage now runs the release, which flows on.
-    fn succeed_run(&mut self, mut run: Run) {
+    pub(super) fn succeed_run(&mut self, mut run: Run) {
         run.status = RunStatus::Succeeded;
         run.finished_at = Some(self.now);
         self.put_run(&run);
@@ -323,12 +337,20 @@ impl Tx<'_> {
         let mut flow = self.s.flow(run.stage_id);
         flow.deployed = Some(run.release_id);
         self.put_flow(flow);
+        // R19: what a rollback after the next release would redeploy.
+        if run.image.is_some() {
+            let mut service = self.s.service(run.stage_id);
+            service.deployed_image = run.image.clone();
+            self.put_service(run.stage_id, service);
+        }
         // A new stage's first run and a rollback stay where they are (R7),
         // and so does a retry of one (R17).
         let flows_on = match run.trigger {
             RunTrigger::Flow => true,
             RunTrigger::Retry { flows_on, .. } => flows_on,
-            RunTrigger::NewStage | RunTrigger::Redeploy { .. } => false,
+            RunTrigger::NewStage | RunTrigger::Redeploy { .. } | RunTrigger::Rollback { .. } => {
+                false
+            }
         };
         if flows_on {
             if let Some(next) = self.next_stage(run.stage_id) {
@@ -345,7 +367,12 @@ impl Tx<'_> {
         run.finished_at = Some(self.now);
         self.put_run(&run);
         let stage_id = run.stage_id;
-        self.event(PipelineEvent::RunFinished { run });
+        self.event(PipelineEvent::RunFinished { run: run.clone() });
+        // R19: a failed verification rolls the stage back before anything
+        // waiting may enter it.
+        if kind == PartKind::Verify {
+            self.roll_back(&run);
+        }
         self.stage_freed(stage_id);
     }
 
@@ -375,7 +402,8 @@ impl Tx<'_> {
     pub fn stage_freed(&mut self, stage_id: StageId) {
         let flow = self.s.flow(stage_id);
         let active = self.s.stages.get(&stage_id).is_some_and(|s| s.is_active());
-        let idle = self.s.running_at(stage_id).is_none();
+        // R21: a frozen stage keeps holding it.
+        let idle = self.s.running_at(stage_id).is_none() && self.s.freeze_of(stage_id).is_none();
         if let (Some(waiting), true, true) = (flow.waiting, active, idle) {
             self.put_flow(StageFlow {
                 waiting: None,

@@ -7,6 +7,7 @@ use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, Stack, Stag
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
 use crate::order::flow_order;
 use crate::ports::{Request, Snapshot, StageFlow};
+use crate::verification::{Freeze, StageService};
 
 /// Who raised a stack warning: each source sets and clears only its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,6 +45,10 @@ pub struct FlowState {
     pub(crate) reconcile_attempts: HashMap<RunId, u32>,
     /// The highest id the state has seen (the store's at load, then every new one).
     pub(crate) highest_id: i64,
+    /// R21: freezes by stack and stage (`None`: the whole stack).
+    pub(crate) freezes: BTreeMap<(StackId, Option<StageId>), Freeze>,
+    /// What each stage knows of its service (URL, deployed image).
+    pub(crate) services: HashMap<StageId, StageService>,
 }
 
 impl FlowState {
@@ -64,6 +69,12 @@ impl FlowState {
                 .map(|r| ((r.stage_id(), r.kind()), r))
                 .collect(),
             highest_id: snapshot.highest_id,
+            freezes: snapshot
+                .freezes
+                .into_iter()
+                .map(|f| ((f.stack_id, f.stage_id), f))
+                .collect(),
+            services: snapshot.services.into_iter().collect(),
             ..FlowState::default()
         };
         for release in snapshot.releases {
@@ -169,6 +180,24 @@ impl FlowState {
     /// The run now running at a stage (R16: at most one).
     pub fn running_at(&self, stage: StageId) -> Option<&Run> {
         self.active_runs.values().find(|r| r.stage_id == stage)
+    }
+
+    /// R21: what holds releases out of a stage: its own freeze, else its stack's.
+    pub fn freeze_of(&self, stage: StageId) -> Option<&Freeze> {
+        let stack = self.stages.get(&stage)?.stack_id;
+        self.freezes
+            .get(&(stack, Some(stage)))
+            .or_else(|| self.freezes.get(&(stack, None)))
+    }
+
+    /// R21: the stack's own freeze (not its stages').
+    pub fn stack_freeze(&self, stack: StackId) -> Option<&Freeze> {
+        self.freezes.get(&(stack, None))
+    }
+
+    /// What the stage knows of its service.
+    pub fn service(&self, stage: StageId) -> StageService {
+        self.services.get(&stage).cloned().unwrap_or_default()
     }
 
     /// The approval waiting at a stage (R16: at most one).

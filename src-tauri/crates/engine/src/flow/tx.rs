@@ -8,6 +8,7 @@ use crate::flow::{Effect, FlowState, Transition};
 use crate::ids::Millis;
 use crate::ids::{ReleaseId, StackId, StageId};
 use crate::ports::{Change, Clock, Request, StageFlow};
+use crate::verification::StageService;
 
 /// The state, the clock, and the transition collected so far.
 pub(crate) struct Tx<'a> {
@@ -157,6 +158,19 @@ impl<'a> Tx<'a> {
         self.event(PipelineEvent::StageChanged {
             stage: stage.clone(),
         });
+    }
+
+    /// What the stage knows of its service now (nothing when unchanged).
+    pub fn put_service(&mut self, stage_id: StageId, service: StageService) {
+        if self.s.services.get(&stage_id) == Some(&service) {
+            return;
+        }
+        self.s.services.insert(stage_id, service.clone());
+        self.change(Change::PutService {
+            stage_id,
+            service: service.clone(),
+        });
+        self.event(PipelineEvent::ServiceChanged { stage_id, service });
     }
 
     pub fn finish(self) -> Transition {

@@ -5,6 +5,7 @@ use ts_rs::TS;
 
 use crate::domain::{Approval, Release, Run, Stack, Stage};
 use crate::flow::FlowState;
+use crate::verification::{Freeze, StageService};
 
 /// A release waiting for a decision, with the release itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -32,6 +33,10 @@ pub struct StageView {
     /// Why the stage cannot be deleted now, if it cannot (R9: a stack's last
     /// stage goes with the stack), shown before anyone types `delete`.
     pub delete_refusal: Option<String>,
+    /// Its service's URL and deployed image.
+    pub service: StageService,
+    /// R21: what holds releases out of it (its own freeze, else its stack's).
+    pub freeze: Option<Freeze>,
 }
 
 /// One stack and its stages in order.
@@ -47,6 +52,8 @@ pub struct StackView {
     pub newest_release: Option<Release>,
     /// Every stage (being deleted ones too), in position order.
     pub stages: Vec<StageView>,
+    /// R21: the whole stack is frozen.
+    pub freeze: Option<Freeze>,
 }
 
 impl FlowState {
@@ -78,6 +85,8 @@ impl FlowState {
                         })
                     }),
                     delete_refusal: self.delete_refusal(stage.id),
+                    service: self.service(stage.id),
+                    freeze: self.freeze_of(stage.id).cloned(),
                     stage: stage.clone(),
                 }
             })
@@ -93,6 +102,7 @@ impl FlowState {
                 .map(str::to_string)
                 .collect(),
             newest_release: self.newest_release_of(stack.id).cloned(),
+            freeze: self.stack_freeze(stack.id).cloned(),
             stack: stack.clone(),
             stages,
         }

@@ -100,8 +100,34 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
                 result,
             })
         }
+        Effect::Verify { run, context } => {
+            let result = super::verify::verify(&run, &context, &ports, &config)
+                .await
+                .map(|()| PartOutcome::Verified);
+            Some(Input::PartFinished {
+                run_id: run.id,
+                part: PartKind::Verify,
+                result,
+            })
+        }
+        Effect::ReadServiceUrl {
+            account,
+            stack,
+            stage,
+        } => {
+            let stage_id = stage.id;
+            let result = ports
+                .deployer
+                .service_url(account, stack, stage)
+                .await
+                .map_err(|e| e.message);
+            Some(Input::ServiceUrlRead { stage_id, result })
+        }
         // Cancelling and waking are done by the pipeline itself.
-        Effect::CancelRun(_) | Effect::CancelBuild(_) | Effect::ApplyLater { .. } => None,
+        Effect::CancelRun(_)
+        | Effect::CancelBuild(_)
+        | Effect::ApplyLater { .. }
+        | Effect::ExpireApproval { .. } => None,
     }
 }
 
@@ -109,8 +135,8 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
 /// cancelled) unless checkouts are kept for debugging. Removing a large tree
 /// takes seconds, so it happens on the blocking pool, never on the runtime's
 /// threads.
-struct Workspace {
-    dir: PathBuf,
+pub(super) struct Workspace {
+    pub(super) dir: PathBuf,
     keep: bool,
 }
 
@@ -182,7 +208,7 @@ fn sweep_once(workspaces: &Path) {
     }
 }
 
-async fn checkout(
+pub(super) async fn checkout(
     name: String,
     context: &PartContext,
     ports: &Ports,
@@ -249,7 +275,7 @@ fn count_of_files(files: u64) -> String {
 /// TinyStacks buildspec. `AWS_REGION` is the stack's home region (where its
 /// image repository is, as CodeBuild ran in TinyStacks' home region); the
 /// stage's own region is `STAGE_REGION`.
-fn injected(
+pub(super) fn injected(
     context: &PartContext,
     facts: &StageFacts,
     build_image: Option<&Artifact>,
@@ -304,7 +330,7 @@ fn injected(
 /// service a buildspec must not update itself).
 pub const SERVICE_NAME_PLACEHOLDER: &str = "placeholder";
 
-async fn resolve(vars: &[EnvVar], secrets: &dyn Secrets) -> Result<Vec<ResolvedVar>, String> {
+pub(super) async fn resolve(vars: &[EnvVar], secrets: &dyn Secrets) -> Result<Vec<ResolvedVar>, String> {
     let mut resolved = Vec::with_capacity(vars.len());
     for var in vars {
         let (value, secret) = match &var.value {
@@ -330,7 +356,7 @@ async fn resolve(vars: &[EnvVar], secrets: &dyn Secrets) -> Result<Vec<ResolvedV
 
 /// R3a/R3b: the stage's repositories and bucket exist and its AWS facts are
 /// known (the account number, never a placeholder) before a part runs.
-async fn prepare(
+pub(super) async fn prepare(
     context: &PartContext,
     ports: &Ports,
     log: &Arc<dyn LogSink>,
@@ -350,7 +376,7 @@ async fn prepare(
 }
 
 /// The part's own log says why Stageline failed it, not only its summary.
-fn logged<T>(log: &Arc<dyn LogSink>, result: Result<T, String>) -> Result<T, String> {
+pub(super) fn logged<T>(log: &Arc<dyn LogSink>, result: Result<T, String>) -> Result<T, String> {
     if let Err(message) = &result {
         log.line(&format!("[Stageline] {message}"));
     }

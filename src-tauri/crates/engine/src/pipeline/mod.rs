@@ -4,6 +4,7 @@
 //! in parallel; nothing a caller does waits on a build or a deploy.
 
 mod effects;
+mod verify;
 
 pub use effects::prepare_deploy_job;
 
@@ -40,7 +41,18 @@ pub struct Ports {
 pub struct PipelineConfig {
     pub workspaces: PathBuf,
     pub keep_workspaces: bool,
+    /// How often verification asks again: the health check until it
+    /// answers, the alarms during a soak (R18).
+    pub verify_poll: Duration,
 }
+
+/// How often verification asks again, unless configured otherwise.
+pub const VERIFY_POLL: Duration = Duration::from_secs(5);
+
+/// The longest single sleep before an approval's expiry is checked against
+/// the clock again: a machine that slept does not stop monotonic timers'
+/// clocks, so long waits are checked in steps (R20).
+const EXPIRY_STEP: Duration = Duration::from_secs(300);
 
 type ReadFn = Box<dyn FnOnce(&FlowState) + Send>;
 
@@ -317,9 +329,20 @@ impl Actor {
                 });
                 return;
             }
+            Effect::ExpireApproval { approval_id, after } => {
+                let (after, approval_id) = ((*after).min(EXPIRY_STEP), *approval_id);
+                let inbox = self.inbox.clone();
+                self.tasks.spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let input = Box::new(Input::ApprovalExpired { approval_id });
+                    let _ = inbox.send(Message::Input(input, None));
+                });
+                return;
+            }
             Effect::Build { context, .. } => Some(TaskKey::Build(context.release.id)),
             Effect::Release { run, .. }
             | Effect::Deploy { run, .. }
+            | Effect::Verify { run, .. }
             | Effect::ReconcileDeploy { run, .. } => Some(TaskKey::Run(run.id)),
             _ => None,
         };

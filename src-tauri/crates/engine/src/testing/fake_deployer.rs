@@ -27,6 +27,8 @@ pub struct FakeDeployer {
     unreachable_reconciles: AtomicI64,
     reconciles: AtomicI64,
     gates: Gates,
+    /// What verification sees of the deployed services (R18).
+    pub service: super::fake_service::FakeService,
 }
 
 impl FakeDeployer {
@@ -342,5 +344,37 @@ impl Deployer for FakeDeployer {
                 Ok(())
             }
         })
+    }
+
+    fn service_url(
+        &self,
+        _account: Account,
+        _stack: Stack,
+        stage: Stage,
+    ) -> BoxFuture<'static, Result<Option<String>, PortError>> {
+        let name = stage.settings.name;
+        let exists = self.running.lock().unwrap().contains_key(&name);
+        let url = exists.then(|| super::fake_service::FakeService::url(&name));
+        Box::pin(async move { Ok(url) })
+    }
+
+    fn probe(
+        &self,
+        _account: Account,
+        url: String,
+        path: String,
+    ) -> BoxFuture<'static, Result<u16, PortError>> {
+        let status = self.service.probe(&url, &path);
+        Box::pin(async move { Ok(status) })
+    }
+
+    fn alarms(
+        &self,
+        _account: Account,
+        _region: String,
+        names: Vec<String>,
+    ) -> BoxFuture<'static, Result<Vec<AlarmReading>, PortError>> {
+        let readings = self.service.readings(&names);
+        Box::pin(async move { Ok(readings) })
     }
 }

@@ -2,10 +2,12 @@
 //! flow tests and its benchmark. Never the only test of an adapter.
 
 mod fake_deployer;
+mod fake_service;
 mod fakes;
 mod store;
 
 pub use fake_deployer::FakeDeployer;
+pub use fake_service::FakeService;
 pub use fakes::*;
 pub use store::MemStore;
 
@@ -88,6 +90,8 @@ pub fn test_config() -> PipelineConfig {
     PipelineConfig {
         workspaces: dir,
         keep_workspaces: false,
+        // Tests' health checks and soaks ask again at once.
+        verify_poll: std::time::Duration::from_millis(20),
     }
 }
 

@@ -8,6 +8,7 @@ use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, RunStatus, 
 use crate::error::{PortError, System};
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
 use crate::ports::{BoxFuture, Change, DeployedRelease, Request, Snapshot, StageFlow, Store};
+use crate::verification::{Freeze, StageService};
 
 #[derive(Default, Clone)]
 struct Data {
@@ -19,6 +20,8 @@ struct Data {
     runs: BTreeMap<RunId, Run>,
     approvals: BTreeMap<ApprovalId, Approval>,
     requests: BTreeMap<(StageId, &'static str), Request>,
+    freezes: BTreeMap<(StackId, Option<StageId>), Freeze>,
+    services: BTreeMap<StageId, StageService>,
     /// The highest id ever written, also of rows deleted since.
     id_floor: i64,
 }
@@ -156,9 +159,12 @@ fn apply_change(data: &mut Data, change: Change) {
             data.requests
                 .retain(|(stage, _), _| stages.get(stage).is_some_and(|s| s.stack_id != id));
             data.stages.retain(|_, s| s.stack_id != id);
+            let stages = &data.stages;
             data.runs.retain(|_, r| r.stack_id != id);
             data.approvals.retain(|_, a| a.stack_id != id);
             data.releases.retain(|_, r| r.stack_id != id);
+            data.freezes.retain(|(stack, _), _| *stack != id);
+            data.services.retain(|stage, _| stages.contains_key(stage));
         }
         Change::InsertStage(stage) => {
             for other in data.stages.values_mut() {
@@ -186,6 +192,8 @@ fn apply_change(data: &mut Data, change: Change) {
             }
             data.flows.remove(&id);
             data.requests.retain(|(stage, _), _| *stage != id);
+            data.freezes.retain(|(_, stage), _| *stage != Some(id));
+            data.services.remove(&id);
         }
         Change::PutFlow(f) => {
             data.flows.insert(f.stage_id, f);
@@ -204,6 +212,15 @@ fn apply_change(data: &mut Data, change: Change) {
         }
         Change::ClearRequest(r) => {
             data.requests.remove(&(r.stage_id(), r.kind()));
+        }
+        Change::PutFreeze(f) => {
+            data.freezes.insert((f.stack_id, f.stage_id), f);
+        }
+        Change::ClearFreeze { stack_id, stage_id } => {
+            data.freezes.remove(&(stack_id, stage_id));
+        }
+        Change::PutService { stage_id, service } => {
+            data.services.insert(stage_id, service);
         }
     }
 }
@@ -267,6 +284,12 @@ impl Store for MemStore {
                 latest_runs: latest.into_values().collect(),
                 pending_approvals,
                 requests: data.requests.values().copied().collect(),
+                freezes: data.freezes.values().cloned().collect(),
+                services: data
+                    .services
+                    .iter()
+                    .map(|(id, s)| (*id, s.clone()))
+                    .collect(),
                 highest_id: data.highest_id(),
             })
         })

@@ -101,7 +101,9 @@ impl Checker {
                     let key = (run.stage_id, run.release_id);
                     let flows = match &run.trigger {
                         RunTrigger::Flow => true,
-                        RunTrigger::NewStage | RunTrigger::Redeploy { .. } => false,
+                        RunTrigger::NewStage
+                        | RunTrigger::Redeploy { .. }
+                        | RunTrigger::Rollback { .. } => false,
                         RunTrigger::Retry { .. } => {
                             // The run it retried: the stage's run before this one.
                             let retried = store

@@ -293,6 +293,7 @@ pub fn run_of(effect: &Effect) -> Option<RunId> {
     match effect {
         Effect::Release { run, .. }
         | Effect::Deploy { run, .. }
+        | Effect::Verify { run, .. }
         | Effect::ReconcileDeploy { run, .. } => Some(run.id),
         _ => None,
     }
@@ -314,10 +315,15 @@ fn delay_of(effect: &Effect) -> std::time::Duration {
     }
 }
 
-/// Effects the sequence does not steer: they complete at once.
+/// Effects the sequence does not steer: they complete at once. An
+/// approval's expiry is a timer of days: within a sequence it never fires.
 fn completes_at_once(effect: &Effect) -> bool {
     !matches!(
         effect,
-        Effect::Build { .. } | Effect::Release { .. } | Effect::Deploy { .. }
+        Effect::Build { .. }
+            | Effect::Release { .. }
+            | Effect::Deploy { .. }
+            | Effect::Verify { .. }
+            | Effect::ExpireApproval { .. }
     )
 }

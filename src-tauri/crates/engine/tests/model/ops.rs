@@ -106,6 +106,8 @@ impl Harness {
                     let mut settings = first_stage_settings("us-east-1");
                     settings.name = name.clone();
                     settings.requires_approval = manual;
+                    // R19's default: stages that require approval roll back.
+                    settings.verification.roll_back = manual;
                     let slot = after as usize % (flow.len() + 1);
                     let input = Input::CreateStage {
                         stack_id: STACK,
@@ -364,6 +366,15 @@ impl Harness {
                     result,
                 }
             }
+            Effect::Verify { run, .. } => Input::PartFinished {
+                run_id: run.id,
+                part: PartKind::Verify,
+                result: if ok {
+                    Ok(PartOutcome::Verified)
+                } else {
+                    Err("The health check failed: /ping answered 500".into())
+                },
+            },
             other => self.complete_at_once(other),
         }
     }
@@ -418,6 +429,10 @@ impl Harness {
                 }
             }
             Effect::ApplyLater { input, .. } => *input,
+            Effect::ReadServiceUrl { stage, .. } => Input::ServiceUrlRead {
+                stage_id: stage.id,
+                result: Ok(Some(format!("https://{}.example", stage.settings.name))),
+            },
             other => panic!("{other:?} does not complete on its own"),
         }
     }

@@ -33,6 +33,7 @@ fn trigger(t: &RunTrigger) -> String {
             format!("retry(flows {flows_on}, {})", decision.comment)
         }
         RunTrigger::Redeploy { decision } => format!("redeploy({})", decision.comment),
+        RunTrigger::Rollback { reason, .. } => format!("rollback({reason})"),
     }
 }
 
