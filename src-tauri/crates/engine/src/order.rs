@@ -5,8 +5,8 @@ use crate::domain::{
     CpuArchitecture, Database, Routing, Stack, Stage, StageLifecycle, StageSettings,
 };
 use crate::ids::StageId;
-use crate::verification::{Verification, DEFAULT_APPROVAL_EXPIRY_HOURS};
 use crate::validation::FieldErrors;
+use crate::verification::{Verification, DEFAULT_APPROVAL_EXPIRY_HOURS};
 use crate::EngineError;
 
 /// The word a user types to delete a stage (R9).

@@ -369,3 +369,74 @@ fn a_new_stack_starts_with_dev_in_the_accounts_region() {
     assert!(!dev.settings.requires_approval);
     assert_eq!(dev.settings.routing, Routing::ApiGateway);
 }
+
+#[test]
+fn r18_r20_verification_and_expiry_settings_are_checked_field_by_field() {
+    let mut bad = settings("canary");
+    bad.verification.health_timeout_secs = 5;
+    bad.verification.soak_minutes = 24 * 60 + 1;
+    bad.verification.alarms = vec![
+        "ok-alarm".into(),
+        " padded".into(),
+        "".into(),
+        "x".repeat(256),
+        "ok-alarm".into(),
+    ];
+    bad.approval_expiry_hours = 0;
+    let errors = check_stage_settings(&bad, &[]).unwrap_err();
+    for field in [
+        "verification.healthTimeoutSecs",
+        "verification.soakMinutes",
+        "verification.alarms.1",
+        "verification.alarms.2",
+        "verification.alarms.3",
+        "verification.alarms.4",
+        "approvalExpiryHours",
+    ] {
+        assert!(errors.has(field), "{field}: {errors:?}");
+    }
+    assert!(!errors.has("verification.alarms.0"));
+    let mut too_many = settings("canary");
+    too_many.verification.alarms = (0..21).map(|i| format!("alarm-{i}")).collect();
+    assert!(check_stage_settings(&too_many, &[])
+        .unwrap_err()
+        .has("verification.alarms"));
+    let mut late = settings("canary");
+    late.approval_expiry_hours = 30 * 24 + 1;
+    assert!(check_stage_settings(&late, &[])
+        .unwrap_err()
+        .has("approvalExpiryHours"));
+}
+
+#[test]
+fn r18_new_stages_verify_their_health_and_older_ones_nothing() {
+    let new = Verification::for_new_stage(true);
+    assert!(new.health_check && new.roll_back && new.is_on());
+    assert!(!Verification::for_new_stage(false).roll_back);
+    // Settings saved before verification existed read as verifying nothing.
+    let mut old = serde_json::to_value(settings("prod")).unwrap();
+    old.as_object_mut().unwrap().remove("verification");
+    old.as_object_mut().unwrap().remove("approvalExpiryHours");
+    let read: StageSettings = serde_json::from_value(old).unwrap();
+    assert!(!read.verification.is_on());
+    assert_eq!(read.approval_expiry_hours, 7 * 24);
+}
+
+#[test]
+fn r18_runs_saved_before_the_verify_part_read_it_as_skipped() {
+    let parts: Vec<serde_json::Value> = ["build", "release", "deploy"]
+        .iter()
+        .map(|kind| {
+            serde_json::json!({
+                "kind": kind, "status": "succeeded", "startedAt": 0, "finishedAt": 1, "message": null
+            })
+        })
+        .collect();
+    let json = serde_json::json!({
+        "id": 1, "stackId": 2, "stageId": 3, "releaseId": 4, "status": "succeeded",
+        "trigger": { "kind": "flow" }, "createdAt": 0, "finishedAt": 5, "parts": parts,
+    });
+    let run: Run = serde_json::from_value(json).unwrap();
+    assert_eq!(run.parts.len(), 4);
+    assert_eq!(run.part(PartKind::Verify).status, PartStatus::Skipped);
+}

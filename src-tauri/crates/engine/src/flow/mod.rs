@@ -3,10 +3,10 @@
 //! events to emit and the effects to run — and nothing else happens.
 
 mod commands;
+mod freeze;
 mod rules;
 mod runs;
 mod state;
-mod freeze;
 mod tx;
 mod verify;
 mod view;
@@ -129,7 +129,9 @@ pub enum Input {
         result: Result<(), String>,
     },
     /// R20: an approval's time is up (it may have been decided since).
-    ApprovalExpired { approval_id: ApprovalId },
+    ApprovalExpired {
+        approval_id: ApprovalId,
+    },
     /// R21: stop the line at a stage (`stage_id`) or the whole stack.
     Freeze {
         stack_id: StackId,

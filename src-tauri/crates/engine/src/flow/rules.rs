@@ -129,9 +129,9 @@ pub fn apply_input(
             // R17: a retry keeps the flow behaviour of the run it retries.
             let flows_on = match run.trigger {
                 RunTrigger::Flow => true,
-                RunTrigger::NewStage | RunTrigger::Redeploy { .. } | RunTrigger::Rollback { .. } => {
-                    false
-                }
+                RunTrigger::NewStage
+                | RunTrigger::Redeploy { .. }
+                | RunTrigger::Rollback { .. } => false,
                 RunTrigger::Retry { flows_on, .. } => flows_on,
             };
             let trigger = RunTrigger::Retry { decision, flows_on };

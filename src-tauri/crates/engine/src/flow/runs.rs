@@ -191,7 +191,13 @@ impl Tx<'_> {
         part.started_at = Some(self.now);
     }
 
-    pub(super) fn end_part(&self, run: &mut Run, kind: PartKind, status: PartStatus, message: Option<String>) {
+    pub(super) fn end_part(
+        &self,
+        run: &mut Run,
+        kind: PartKind,
+        status: PartStatus,
+        message: Option<String>,
+    ) {
         let part = run.part_mut(kind);
         part.status = status;
         part.finished_at = Some(self.now);

@@ -330,7 +330,10 @@ pub(super) fn injected(
 /// service a buildspec must not update itself).
 pub const SERVICE_NAME_PLACEHOLDER: &str = "placeholder";
 
-pub(super) async fn resolve(vars: &[EnvVar], secrets: &dyn Secrets) -> Result<Vec<ResolvedVar>, String> {
+pub(super) async fn resolve(
+    vars: &[EnvVar],
+    secrets: &dyn Secrets,
+) -> Result<Vec<ResolvedVar>, String> {
     let mut resolved = Vec::with_capacity(vars.len());
     for var in vars {
         let (value, secret) = match &var.value {
