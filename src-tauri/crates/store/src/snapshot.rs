@@ -164,6 +164,18 @@ impl SqliteStore {
         let requests: Vec<Request> = self
             .json_column("SELECT data FROM effect_requests ORDER BY stage_id, kind")
             .await?;
+        let freezes: Vec<Freeze> = self
+            .json_column("SELECT data FROM freezes ORDER BY stack_id, stage_id")
+            .await?;
+        let services: Vec<(i64, String)> =
+            sqlx::query_as("SELECT stage_id, data FROM stage_services ORDER BY stage_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(read)?;
+        let services = services
+            .into_iter()
+            .map(|(stage, json)| Ok((StageId(stage), from_json::<StageService>(&json)?)))
+            .collect::<Result<Vec<_>, PortError>>()?;
         let (highest_id,): (Option<i64>,) = sqlx::query_as(
             "SELECT MAX(id) FROM (
                 SELECT MAX(id) AS id FROM accounts UNION ALL SELECT MAX(id) FROM stacks
@@ -176,6 +188,8 @@ impl SqliteStore {
         .map_err(read)?;
         Ok(Snapshot {
             requests,
+            freezes,
+            services,
             highest_id: highest_id.unwrap_or(0),
             accounts,
             stacks,

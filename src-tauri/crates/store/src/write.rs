@@ -120,6 +120,12 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| store_error("remove a stage", e))?;
+            // A freeze of the stage goes with it (its stack's stays).
+            sqlx::query("DELETE FROM freezes WHERE stage_id = ?")
+                .bind(id.0)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| store_error("remove a stage's freeze", e))?;
             match gone {
                 Some((stack_id, position)) => {
                     sqlx::query("UPDATE stages SET position = position - 1 WHERE stack_id = ? AND position > ?")
@@ -216,6 +222,34 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
                 .execute(&mut **tx)
                 .await
         }
+        Change::PutFreeze(f) => {
+            sqlx::query(
+                "INSERT INTO freezes (stack_id, stage_id, data) VALUES (?, ?, ?)
+                 ON CONFLICT (stack_id, stage_id) DO UPDATE SET data = excluded.data",
+            )
+            .bind(f.stack_id.0)
+            .bind(f.stage_id.map_or(0, |s| s.0))
+            .bind(to_json(&f)?)
+            .execute(&mut **tx)
+            .await
+        }
+        Change::ClearFreeze { stack_id, stage_id } => {
+            sqlx::query("DELETE FROM freezes WHERE stack_id = ? AND stage_id = ?")
+                .bind(stack_id.0)
+                .bind(stage_id.map_or(0, |s| s.0))
+                .execute(&mut **tx)
+                .await
+        }
+        Change::PutService { stage_id, service } => {
+            sqlx::query(
+                "INSERT INTO stage_services (stage_id, data) VALUES (?, ?)
+                 ON CONFLICT (stage_id) DO UPDATE SET data = excluded.data",
+            )
+            .bind(stage_id.0)
+            .bind(to_json(&service)?)
+            .execute(&mut **tx)
+            .await
+        }
     };
     result
         .map(|_| ())
@@ -237,5 +271,6 @@ fn trigger_kind(trigger: &RunTrigger) -> &'static str {
         RunTrigger::NewStage => "newStage",
         RunTrigger::Retry { .. } => "retry",
         RunTrigger::Redeploy { .. } => "redeploy",
+        RunTrigger::Rollback { .. } => "rollback",
     }
 }

@@ -77,6 +77,23 @@ async fn a_database_of_the_previous_version_opens_and_reads_whole() {
         "the new column starts empty"
     );
     assert!(snapshot.requests.is_empty());
+    // Migration 0005: old stages verify nothing (as before), their old runs
+    // read a skipped verify part, nothing is frozen, and dev's service row
+    // was made from its deployed release (this old run recorded no image).
+    assert!(snapshot
+        .stages
+        .iter()
+        .all(|s| !s.settings.verification.is_on()));
+    assert!(snapshot.freezes.is_empty());
+    assert_eq!(
+        snapshot.services,
+        [(StageId(3), StageService::default())],
+        "a row for the stage that deployed"
+    );
+    assert_eq!(
+        snapshot.latest_runs[0].part(PartKind::Verify).status,
+        PartStatus::Skipped
+    );
     assert_eq!(snapshot.highest_id, 12);
     assert_eq!(snapshot.pending_approvals.len(), 1);
     let run = &snapshot.latest_runs[0];

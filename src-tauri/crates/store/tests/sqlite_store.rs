@@ -99,6 +99,7 @@ async fn everything_written_is_loaded_back() {
         status: ApprovalStatus::Pending,
         requested_at: 7,
         decision: None,
+        expires_at: Some(1_000),
     };
     let flow = StageFlow {
         stage_id: StageId(3),
@@ -199,6 +200,60 @@ async fn requested_effects_are_kept_until_cleared_and_go_with_their_stage() {
         .await
         .unwrap();
     assert!(store.load().await.unwrap().requests.is_empty());
+}
+
+#[tokio::test]
+async fn freezes_and_services_are_kept_and_go_with_their_stage() {
+    let (_dir, store) = open_temp().await;
+    with_stack(&store).await;
+    let freeze = |stage_id: Option<StageId>, reason: &str| Freeze {
+        stack_id: StackId(2),
+        stage_id,
+        reason: reason.to_string(),
+        by: "ada".to_string(),
+        at: 7,
+    };
+    let service = StageService {
+        url: Some("https://abc.execute-api.us-east-1.amazonaws.com/prod".into()),
+        deployed_image: Some("repo@sha256:1".into()),
+    };
+    store
+        .apply(vec![
+            Change::InsertStage(stage(3, "dev", 0)),
+            Change::InsertStage(stage(4, "prod", 1)),
+            Change::PutFreeze(freeze(None, "holidays")),
+            Change::PutFreeze(freeze(Some(StageId(4)), "incident")),
+            // A new freeze of the same stage takes the earlier one's place.
+            Change::PutFreeze(freeze(Some(StageId(4)), "incident 42")),
+            Change::PutService {
+                stage_id: StageId(4),
+                service: service.clone(),
+            },
+        ])
+        .await
+        .unwrap();
+    let snapshot = store.load().await.unwrap();
+    assert_eq!(
+        snapshot.freezes,
+        [
+            freeze(None, "holidays"),
+            freeze(Some(StageId(4)), "incident 42")
+        ]
+    );
+    assert_eq!(snapshot.services, [(StageId(4), service)]);
+    store
+        .apply(vec![
+            Change::ClearFreeze {
+                stack_id: StackId(2),
+                stage_id: None,
+            },
+            Change::RemoveStage(StageId(4)),
+        ])
+        .await
+        .unwrap();
+    let snapshot = store.load().await.unwrap();
+    assert!(snapshot.freezes.is_empty());
+    assert!(snapshot.services.is_empty());
 }
 
 #[tokio::test]

@@ -288,6 +288,18 @@ impl Tx<'_> {
             self.request_stage_stack_delete(stage);
         }
         self.resume_expiries();
+        // Stages that deployed before their URL was recorded learn it now.
+        let without_url: Vec<_> = self
+            .s
+            .flows
+            .values()
+            .filter(|f| f.deployed.is_some() && self.s.service(f.stage_id).url.is_none())
+            .filter(|f| self.s.stages.get(&f.stage_id).is_some_and(|s| s.is_active()))
+            .map(|f| f.stage_id)
+            .collect();
+        for stage_id in without_url {
+            self.read_service_url(stage_id);
+        }
         let requests: Vec<Request> = self.s.requests.values().copied().collect();
         for request in requests {
             self.issue_request(request);

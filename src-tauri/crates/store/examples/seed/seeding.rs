@@ -186,6 +186,7 @@ pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize
                         status: ApprovalStatus::Pending,
                         requested_at: release.created_at,
                         decision: None,
+                        expires_at: None,
                     }));
                 }
             }
