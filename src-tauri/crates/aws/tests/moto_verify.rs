@@ -85,7 +85,8 @@ async fn a_stage_never_deployed_has_no_url() {
     assert_eq!(found, None);
 }
 
-/// Creates a metric alarm `name` in `region` (it starts INSUFFICIENT_DATA).
+/// Creates a metric alarm `name` in `region` (AWS starts it INSUFFICIENT_DATA,
+/// moto OK).
 async fn put_alarm(url: &str, region: &str, name: &str) {
     aws_sdk_cloudwatch::Client::new(&sdk_config(url, region).await)
         .put_metric_alarm()
@@ -206,12 +207,12 @@ async fn more_alarms_than_one_request_may_name_are_read_in_several() {
         .unwrap();
 
     assert_eq!(readings.len(), 130);
-    assert!(
-        readings
-            .iter()
-            .all(|r| r.state == Some(AlarmState::InsufficientData)),
-        "{readings:?}"
-    );
+    let missing: Vec<&str> = readings
+        .iter()
+        .filter(|r| r.state.is_none())
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(missing.is_empty(), "not found: {missing:?}");
 }
 
 /// The stand-in's control: what it answers for requests matching `matching`.
