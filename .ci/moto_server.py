@@ -15,14 +15,16 @@
 4. moto's ExecuteChangeSet on an update keeps the stack's parameters and
    tags of before, so a later change set that returns to those values (a
    rollback to the earlier image) is taken for "no changes" and never runs.
-   AWS records what the executed change set set; so does this.
+   AWS records what the executed change set set; so does this. Nor does it
+   compute the stack's Outputs from the executed template (a stack made by
+   a change set has none); AWS does, and so does this.
 5. Emulated stages get AWS names (`*.elb.amazonaws.com`,
    `*.execute-api.<region>.amazonaws.com`) that nothing answers for, so a
    health check has nothing to reach. A stand-in answers for the deployed
    service: `GET /_stageline/service/<host>/<path...>` is 200 `ok` by default;
    `POST /_stageline/service-health` with `{"status": 500, "match": "<part
    of host+path>"}` sets the answer for matching requests (no match: all; the
-   latest control that matches wins), `{"reset": true}` and
+   latest control that matches wins; case-insensitive), `{"reset": true}` and
    `/moto-api/reset` clear them.
 6. The Rust SDK speaks CloudWatch's current protocol (Smithy RPC v2 CBOR),
    which moto (5.2) does not. Such requests are translated to the JSON
@@ -97,6 +99,8 @@ def _execute_change_set(self: Any, change_set_name: str, stack_name: Any = None)
             stack.parameters = change_set.parameters
             if change_set.tags:
                 stack.tags = change_set.tags
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
 
 
 _moto_execute_change_set = CloudFormationBackend.execute_change_set
@@ -129,9 +133,12 @@ class ServiceHealth:
             self._answers.clear()
 
     def status_for(self, target: str) -> int:
+        # Host names are case-insensitive (URL parsers lowercase them; an
+        # ELB's DNSName has capitals): so is matching.
+        target = target.lower()
         with self._lock:
             for match, status in reversed(list(self._answers.items())):
-                if match in target:
+                if match.lower() in target:
                     return status
         return 200
 
