@@ -129,20 +129,12 @@ pub(crate) async fn read_alarms(
                 .aws(|| format!("Could not read the CloudWatch alarms {}", chunk.join(", ")))?;
             for alarm in page.metric_alarms() {
                 if let Some(name) = alarm.alarm_name() {
-                    found.push(reading_of(
-                        name,
-                        alarm.state_value(),
-                        alarm.state_reason(),
-                    )?);
+                    found.push(reading_of(name, alarm.state_value(), alarm.state_reason())?);
                 }
             }
             for alarm in page.composite_alarms() {
                 if let Some(name) = alarm.alarm_name() {
-                    found.push(reading_of(
-                        name,
-                        alarm.state_value(),
-                        alarm.state_reason(),
-                    )?);
+                    found.push(reading_of(name, alarm.state_value(), alarm.state_reason())?);
                 }
             }
             token = page.next_token().map(str::to_owned);
@@ -176,7 +168,11 @@ fn reading_of(
     let state = state.with_context(|| format!("CloudWatch gave the alarm {name} no state"))?;
     let state = alarm_state(state)
         .with_context(|| format!("CloudWatch gave the alarm {name} an unknown state {state}"))?;
-    Ok((name.to_owned(), state, reason.unwrap_or_default().to_owned()))
+    Ok((
+        name.to_owned(),
+        state,
+        reason.unwrap_or_default().to_owned(),
+    ))
 }
 
 fn alarm_state(value: &StateValue) -> Option<AlarmState> {

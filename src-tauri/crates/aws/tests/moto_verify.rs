@@ -248,7 +248,10 @@ async fn the_health_check_of_an_emulated_stage_reaches_the_stand_in() {
         .unwrap()
         .unwrap();
     let check = health_check_url(&account, &stage_url, "/health");
-    assert!(check.starts_with(&format!("{url}/_stageline/service/")), "{check}");
+    assert!(
+        check.starts_with(&format!("{url}/_stageline/service/")),
+        "{check}"
+    );
 
     let healthy = probe_health(&check, Duration::from_secs(10)).await.unwrap();
 

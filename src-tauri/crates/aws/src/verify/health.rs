@@ -84,10 +84,7 @@ pub async fn probe_health(url: &str, timeout: Duration) -> Result<u16, PortError
     })?;
     match client.get(url).timeout(timeout).send().await {
         Ok(response) => Ok(response.status().as_u16()),
-        Err(error) => Err(PortError::new(
-            System::Aws,
-            describe(url, timeout, &error),
-        )),
+        Err(error) => Err(PortError::new(System::Aws, describe(url, timeout, &error))),
     }
 }
 
@@ -231,12 +228,18 @@ mod tests {
     #[test]
     fn the_path_joins_the_stage_url_with_one_slash() {
         let aws = account(None);
-        assert_eq!(health_check_url(&aws, ALB, "/health"), format!("{ALB}/health"));
+        assert_eq!(
+            health_check_url(&aws, ALB, "/health"),
+            format!("{ALB}/health")
+        );
         assert_eq!(
             health_check_url(&aws, &format!("{ALB}/"), "/health"),
             format!("{ALB}/health")
         );
-        assert_eq!(health_check_url(&aws, ALB, "health"), format!("{ALB}/health"));
+        assert_eq!(
+            health_check_url(&aws, ALB, "health"),
+            format!("{ALB}/health")
+        );
         assert_eq!(health_check_url(&aws, ALB, "/"), format!("{ALB}/"));
         assert_eq!(health_check_url(&aws, ALB, ""), format!("{ALB}/"));
     }
