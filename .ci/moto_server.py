@@ -15,20 +15,40 @@
 4. moto's ExecuteChangeSet on an update keeps the stack's parameters and
    tags of before, so a later change set that returns to those values (a
    rollback to the earlier image) is taken for "no changes" and never runs.
-   AWS records what the executed change set set; so does this.
+   AWS records what the executed change set set; so does this. Nor does it
+   compute the stack's Outputs from the executed template (a stack made by
+   a change set has none); AWS does, and so does this.
+5. Emulated stages get AWS names (`*.elb.amazonaws.com`,
+   `*.execute-api.<region>.amazonaws.com`) that nothing answers for, so a
+   health check has nothing to reach. A stand-in answers for the deployed
+   service: `GET /_stageline/service/<host>/<path...>` is 200 `ok` by default;
+   `POST /_stageline/service-health` with `{"status": 500, "match": "<part
+   of host+path>"}` sets the answer for matching requests (no match: all; the
+   latest control that matches wins; case-insensitive), `{"reset": true}` and
+   `/moto-api/reset` clear them.
+6. The Rust SDK speaks CloudWatch's current protocol (Smithy RPC v2 CBOR),
+   which moto (5.2) does not. Such requests are translated to the JSON
+   protocol moto serves and its answers back to CBOR, typed by botocore's
+   model of CloudWatch. DescribeAlarms refuses more than 100 AlarmNames, as
+   AWS does (moto takes any number).
 
 Everything else is moto unchanged; nothing here makes moto more forgiving.
 Run exactly like `moto_server`: `python moto_server.py -H 127.0.0.1 -p 5055`.
 """
 
+import json
+import struct
+import threading
 from base64 import b64encode
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable, Iterable
 
 from moto.ec2.models import ec2_backends
 from moto.cloudformation.models import CloudFormationBackend
 from moto.ecr.responses import ECRResponse
 from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
 from moto.ec2.models.route_tables import RouteTable
+import moto.server
 from moto.server import main
 
 
@@ -79,10 +99,337 @@ def _execute_change_set(self: Any, change_set_name: str, stack_name: Any = None)
             stack.parameters = change_set.parameters
             if change_set.tags:
                 stack.tags = change_set.tags
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
 
 
 _moto_execute_change_set = CloudFormationBackend.execute_change_set
 CloudFormationBackend.execute_change_set = _execute_change_set
+
+
+# --- 5. The stand-in for deployed services -------------------------------
+
+SERVICE_PREFIX = "/_stageline/service/"
+SERVICE_CONTROL = "/_stageline/service-health"
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+
+class ServiceHealth:
+    """What the stand-in answers: status by match, latest control last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: dict[str, int] = {}
+
+    def set(self, match: str, status: int) -> None:
+        with self._lock:
+            self._answers.pop(match, None)
+            self._answers[match] = status
+
+    def reset(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+    def status_for(self, target: str) -> int:
+        # Host names are case-insensitive (URL parsers lowercase them; an
+        # ELB's DNSName has capitals): so is matching.
+        target = target.lower()
+        with self._lock:
+            for match, status in reversed(list(self._answers.items())):
+                if match.lower() in target:
+                    return status
+        return 200
+
+
+def _respond(start_response: StartResponse, status: int, body: bytes, content_type: str, extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+    reason = {200: "OK", 400: "Bad Request", 500: "Internal Server Error"}.get(status, "Status")
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]
+    start_response(f"{status} {reason}", headers)
+    return [body]
+
+
+def _body(environ: Environ) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+# --- 6. CloudWatch over Smithy RPC v2 CBOR --------------------------------
+
+def cbor_encode(value: Any) -> bytes:
+    out = bytearray()
+    _encode(value, out)
+    return bytes(out)
+
+
+def _head(major: int, n: int, out: bytearray) -> None:
+    if n < 24:
+        out.append(major << 5 | n)
+    elif n < 0x100:
+        out += bytes([major << 5 | 24, n])
+    elif n < 0x10000:
+        out += bytes([major << 5 | 25]) + struct.pack(">H", n)
+    elif n < 0x100000000:
+        out += bytes([major << 5 | 26]) + struct.pack(">I", n)
+    else:
+        out += bytes([major << 5 | 27]) + struct.pack(">Q", n)
+
+
+class Timestamp(float):
+    """Seconds since the epoch, encoded with CBOR's tag 1."""
+
+
+def _encode(value: Any, out: bytearray) -> None:
+    if value is None:
+        out.append(0xF6)
+    elif value is True:
+        out.append(0xF5)
+    elif value is False:
+        out.append(0xF4)
+    elif isinstance(value, Timestamp):
+        _head(6, 1, out)
+        out.append(0xFB)
+        out += struct.pack(">d", float(value))
+    elif isinstance(value, int):
+        if value >= 0:
+            _head(0, value, out)
+        else:
+            _head(1, -1 - value, out)
+    elif isinstance(value, float):
+        out.append(0xFB)
+        out += struct.pack(">d", value)
+    elif isinstance(value, (bytes, bytearray)):
+        _head(2, len(value), out)
+        out += value
+    elif isinstance(value, str):
+        data = value.encode("utf-8")
+        _head(3, len(data), out)
+        out += data
+    elif isinstance(value, (list, tuple)):
+        _head(4, len(value), out)
+        for item in value:
+            _encode(item, out)
+    elif isinstance(value, dict):
+        _head(5, len(value), out)
+        for key, item in value.items():
+            _encode(str(key), out)
+            _encode(item, out)
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as CBOR")
+
+
+def cbor_decode(data: bytes) -> Any:
+    if not data:
+        return {}
+    value, _ = _decode(data, 0)
+    return value
+
+
+def _length(data: bytes, pos: int, info: int) -> tuple[int, int]:
+    if info < 24:
+        return info, pos
+    size = {24: 1, 25: 2, 26: 4, 27: 8}[info]
+    return int.from_bytes(data[pos:pos + size], "big"), pos + size
+
+
+def _decode(data: bytes, pos: int) -> tuple[Any, int]:
+    initial = data[pos]
+    pos += 1
+    major, info = initial >> 5, initial & 0x1F
+    if major == 7:
+        if info == 20:
+            return False, pos
+        if info == 21:
+            return True, pos
+        if info in (22, 23):
+            return None, pos
+        if info == 25:
+            return struct.unpack(">e", data[pos:pos + 2])[0], pos + 2
+        if info == 26:
+            return struct.unpack(">f", data[pos:pos + 4])[0], pos + 4
+        if info == 27:
+            return struct.unpack(">d", data[pos:pos + 8])[0], pos + 8
+        raise ValueError(f"unsupported CBOR simple value {info}")
+    if info == 31:  # indefinite length
+        items: list[Any] = []
+        while data[pos] != 0xFF:
+            item, pos = _decode(data, pos)
+            items.append(item)
+        pos += 1
+        if major == 2:
+            return b"".join(items), pos
+        if major == 3:
+            return "".join(items), pos
+        if major == 4:
+            return items, pos
+        if major == 5:
+            return dict(zip(items[0::2], items[1::2])), pos
+        raise ValueError("bad indefinite CBOR item")
+    n, pos = _length(data, pos, info)
+    if major == 0:
+        return n, pos
+    if major == 1:
+        return -1 - n, pos
+    if major == 2:
+        return data[pos:pos + n], pos + n
+    if major == 3:
+        return data[pos:pos + n].decode("utf-8"), pos + n
+    if major == 4:
+        items = []
+        for _ in range(n):
+            item, pos = _decode(data, pos)
+            items.append(item)
+        return items, pos
+    if major == 5:
+        mapping = {}
+        for _ in range(n):
+            key, pos = _decode(data, pos)
+            mapping[key], pos = _decode(data, pos)
+        return mapping, pos
+    # major 6: a tag; its item (epoch seconds for tag 1) stands for itself.
+    return _decode(data, pos)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _typed(value: Any, shape: Any) -> Any:
+    """moto's JSON answer with the types CBOR needs (timestamps, doubles)."""
+    if shape is None or value is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _typed(v, shape.members.get(k)) for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_typed(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _typed(v, shape.value) for k, v in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, str):
+            return Timestamp(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        return Timestamp(value)
+    if kind in ("double", "float") and isinstance(value, (int, float)):
+        return float(value)
+    return value
+
+
+CLOUDWATCH_TARGET = "GraniteServiceVersion20100801"
+CBOR_PATH = f"/service/{CLOUDWATCH_TARGET}/operation/"
+_cloudwatch_model: Any = None
+
+
+def _cloudwatch() -> Any:
+    global _cloudwatch_model
+    if _cloudwatch_model is None:
+        import botocore.session
+
+        _cloudwatch_model = botocore.session.get_session().get_service_model("cloudwatch")
+    return _cloudwatch_model
+
+
+def _cbor_answer(start_response: StartResponse, status: int, value: Any) -> list[bytes]:
+    return _respond(start_response, status, cbor_encode(value), "application/cbor", [("smithy-protocol", "rpc-v2-cbor")])
+
+
+def _call(app: Any, environ: Environ) -> tuple[int, bytes]:
+    captured: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], None]:
+        captured["status"] = int(status.split(" ", 1)[0])
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return captured["status"], b"".join(chunks)
+
+
+def _cloudwatch_over_cbor(app: Any, environ: Environ, start_response: StartResponse, operation: str) -> list[bytes]:
+    request = cbor_decode(_body(environ))
+    if operation == "DescribeAlarms" and len(request.get("AlarmNames") or []) > 100:
+        return _cbor_answer(start_response, 400, {
+            "__type": "ValidationError",
+            "message": "1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: "
+                       "Member must have length less than or equal to 100",
+        })
+    body = json.dumps(_jsonable(request)).encode("utf-8")
+    from io import BytesIO
+
+    inner = dict(environ)
+    inner.update({
+        "PATH_INFO": "/",
+        "RAW_URI": "/",
+        "REQUEST_URI": "/",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_X_AMZ_TARGET": f"{CLOUDWATCH_TARGET}.{operation}",
+        "HTTP_X_AMZN_QUERY_MODE": "true",
+        "wsgi.input": BytesIO(body),
+    })
+    status, answer = _call(app, inner)
+    parsed = json.loads(answer) if answer.strip() else {}
+    if status >= 400:
+        return _cbor_answer(start_response, status, parsed)
+    shape = _cloudwatch().operation_model(operation).output_shape
+    return _cbor_answer(start_response, status, _typed(parsed, shape))
+
+
+class StagelineFront:
+    """In front of moto's app: items 5 and 6; everything else passes through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.health = ServiceHealth()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith(SERVICE_PREFIX) and method == "GET":
+            target = path[len(SERVICE_PREFIX):]
+            status = self.health.status_for(target)
+            body = b"ok" if status == 200 else f"stand-in answer {status}".encode()
+            return _respond(start_response, status, body, "text/plain")
+        if path == SERVICE_CONTROL and method == "POST":
+            return self._control(environ, start_response)
+        if path == "/moto-api/reset":
+            self.health.reset()
+        if path.startswith(CBOR_PATH) and method == "POST":
+            return _cloudwatch_over_cbor(self.app, environ, start_response, path[len(CBOR_PATH):])
+        return self.app(environ, start_response)
+
+    def _control(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        try:
+            control = json.loads(_body(environ) or b"{}")
+            if control.get("reset"):
+                self.health.reset()
+            else:
+                status = int(control["status"])
+                if not 100 <= status <= 599:
+                    raise ValueError(f"status {status} is not an HTTP status")
+                self.health.set(str(control.get("match") or ""), status)
+        except (ValueError, KeyError, TypeError) as error:
+            return _respond(start_response, 400, json.dumps({"error": str(error)}).encode(), "application/json")
+        return _respond(start_response, 200, b'{"ok": true}', "application/json")
+
+
+_moto_dispatcher = moto.server.DomainDispatcherApplication
+# moto.server.main builds its app from this name: wrap what it builds.
+moto.server.DomainDispatcherApplication = lambda create_app: StagelineFront(_moto_dispatcher(create_app))  # type: ignore
 
 if __name__ == "__main__":
     main()

@@ -73,6 +73,8 @@ pub(crate) struct RegionClients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The alarms a stage's verify watches.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// IAM is global: any region's client reaches it.
     pub iam: aws_sdk_iam::Client,
     /// The account's credentials as the SDK resolves them (keychain keys, or
@@ -178,6 +180,7 @@ impl ClientCache {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             credentials: config.credentials_provider(),
         }

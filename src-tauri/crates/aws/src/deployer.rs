@@ -141,6 +141,12 @@ impl CloudFormationDeployer {
             .retain(|(id, _), _| *id != account.id);
     }
 
+    /// The clients of `account` in `region`, for the crate's readers outside
+    /// the deployer (verify).
+    pub(crate) async fn region_clients(&self, account: &Account, region: &str) -> RegionClients {
+        self.inner.clients.get(account, region).await
+    }
+
     /// What the stage's CloudFormation stack is now, and whether it needs
     /// its user (a rollback that failed, for the stage window).
     pub fn stack_health(

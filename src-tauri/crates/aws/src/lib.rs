@@ -15,6 +15,8 @@
 //!   own credentials;
 //! - secret values go to Secrets Manager through the SDK and are referenced
 //!   by ARN: never in a template, a parameter, a log line or an error;
+//! - verify (R18) only reads: the stage's URL from its stack's outputs, its
+//!   alarms' states, one health check at a time;
 //! - SDK failures become `PortError`s with a sentence a user understands.
 
 mod bootstrap;
@@ -29,6 +31,7 @@ mod lookups;
 mod naming;
 mod stacks;
 mod template;
+mod verify;
 
 pub use change_set::{ChangeSetSummary, ResourceChange};
 pub use clients::{AwsCredentials, CredentialsLookup, ProfileFilePaths};
@@ -40,4 +43,7 @@ pub use template::{
     PARAM_DATABASE_HOST, PARAM_DATABASE_NAME, PARAM_DATABASE_PORT, PARAM_DATABASE_SECRET_ARN,
     PARAM_DATABASE_SECURITY_GROUP, PARAM_DESIRED_COUNT, PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
     PARAM_SUBNET_IDS, PARAM_VPC_ID,
+};
+pub use verify::{
+    health_check_url, probe_health, AlarmReading, AlarmState, EMULATOR_SERVICE_PREFIX,
 };

@@ -22,6 +22,9 @@ pub(crate) struct StackState {
     pub parameters: Vec<(String, String)>,
     /// The name of the change set last executed on the stack, if AWS says.
     pub last_change_set: Option<String>,
+    /// The template's outputs as of the last completed operation (none while
+    /// the stack is first being created).
+    pub outputs: Vec<(String, String)>,
 }
 
 impl StackState {
@@ -36,6 +39,14 @@ impl StackState {
     /// The value of parameter `key`.
     pub fn parameter(&self, key: &str) -> Option<&str> {
         self.parameters
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of output `key`.
+    pub fn output(&self, key: &str) -> Option<&str> {
+        self.outputs
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
@@ -132,6 +143,16 @@ pub(crate) async fn describe(client: &Client, name: &str) -> anyhow::Result<Opti
             })
             .collect(),
         last_change_set: stack.change_set_id().and_then(change_set_name_of_arn),
+        outputs: stack
+            .outputs()
+            .iter()
+            .map(|o| {
+                (
+                    o.output_key().unwrap_or_default().to_owned(),
+                    o.output_value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
     }))
 }
 

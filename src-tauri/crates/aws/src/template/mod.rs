@@ -33,6 +33,9 @@ pub const PARAM_DATABASE_SECRET_ARN: &str = "DatabaseSecretArn";
 /// See [`PARAM_DATABASE_HOST`]: the instance's security group (the stage gets an ingress rule on it).
 pub const PARAM_DATABASE_SECURITY_GROUP: &str = "DatabaseSecurityGroupId";
 
+/// The stack output holding the stage's service URL (what verify checks).
+pub(crate) const OUTPUT_SERVICE_URL: &str = "ServiceUrl";
+
 pub use database::postgres_instance_class;
 pub use network::{PARAM_SUBNET_IDS, PARAM_VPC_ID};
 

@@ -46,7 +46,7 @@ pub(super) fn add_load_balancer(
     resources.insert("LoadBalancer".into(), load_balancer);
     add_target_group_and_listener(resources, network, target, "HTTP");
     outputs.insert(
-        "ServiceUrl".into(),
+        super::OUTPUT_SERVICE_URL.into(),
         json!({ "Value": { "Fn::Sub": "http://${LoadBalancer.DNSName}" } }),
     );
 }
@@ -162,7 +162,7 @@ pub(super) fn add_api_gateway(
         json!({ "Type": "AWS::ApiGateway::Stage", "Properties": stage }),
     );
     outputs.insert(
-        "ServiceUrl".into(),
+        super::OUTPUT_SERVICE_URL.into(),
         json!({ "Value": { "Fn::Sub": format!(
             "https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}", names.stage()
         ) } }),
