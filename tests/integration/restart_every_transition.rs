@@ -279,6 +279,7 @@ fn serde_kind(trigger: &RunTrigger) -> String {
         RunTrigger::NewStage => "newStage",
         RunTrigger::Retry { .. } => "retry",
         RunTrigger::Redeploy { .. } => "redeploy",
+        RunTrigger::Rollback { .. } => "rollback",
     }
     .to_string()
 }

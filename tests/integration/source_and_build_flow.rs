@@ -52,6 +52,7 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
     let config = PipelineConfig {
         workspaces: dir.path().join("workspaces"),
         keep_workspaces: false,
+        verify_poll: stageline_engine::pipeline::VERIFY_POLL,
     };
     let pipeline = Pipeline::start(ports, config).await.unwrap();
 
@@ -232,6 +233,7 @@ async fn flows_while_the_user_works(user: fn(&std::path::Path, usize)) {
     let config = PipelineConfig {
         workspaces: dir.path().join("workspaces"),
         keep_workspaces: false,
+        verify_poll: stageline_engine::pipeline::VERIFY_POLL,
     };
     let pipeline = Pipeline::start(ports, config).await.unwrap();
     let (stack, dev) = stack_on(&pipeline, test_account(1), "shop", &repo).await;

@@ -269,6 +269,7 @@ async fn world(style: &str, regional_release: bool) -> World {
     let config = PipelineConfig {
         workspaces: dir.path().join("workspaces"),
         keep_workspaces: false,
+        verify_poll: stageline_engine::pipeline::VERIFY_POLL,
     };
     let pipeline = Pipeline::start(ports, config).await.unwrap();
 

@@ -570,4 +570,38 @@ impl Deployer for CloudFormationDeployer {
         let inner = self.inner.clone();
         Box::pin(async move { inner.delete_stage(account, stack, stage).await })
     }
+
+    fn service_url(
+        &self,
+        account: Account,
+        stack: Stack,
+        stage: Stage,
+    ) -> BoxFuture<'static, Result<Option<String>, PortError>> {
+        self.stage_url(account, stack, stage)
+    }
+
+    fn probe(
+        &self,
+        account: Account,
+        url: String,
+        path: String,
+    ) -> BoxFuture<'static, Result<u16, PortError>> {
+        Box::pin(async move {
+            let target = crate::verify::health_check_url(&account, &url, &path);
+            crate::verify::probe_health(&target, HEALTH_PROBE_TIMEOUT).await
+        })
+    }
+
+    fn alarms(
+        &self,
+        account: Account,
+        region: String,
+        names: Vec<String>,
+    ) -> BoxFuture<'static, Result<Vec<stageline_engine::ports::AlarmReading>, PortError>> {
+        self.alarm_readings(account, region, names)
+    }
 }
+
+/// How long one health-check request may take (the check asks again until
+/// the stage's own time limit).
+const HEALTH_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -44,6 +44,5 @@ pub use template::{
     PARAM_DATABASE_SECURITY_GROUP, PARAM_DESIRED_COUNT, PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
     PARAM_SUBNET_IDS, PARAM_VPC_ID,
 };
-pub use verify::{
-    health_check_url, probe_health, AlarmReading, AlarmState, EMULATOR_SERVICE_PREFIX,
-};
+pub use stageline_engine::ports::{AlarmReading, AlarmState};
+pub use verify::{health_check_url, probe_health, EMULATOR_SERVICE_PREFIX};

@@ -9,7 +9,7 @@ mod health;
 use anyhow::Context;
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 use stageline_engine::domain::{Account, Stack, Stage};
-use stageline_engine::ports::BoxFuture;
+use stageline_engine::ports::{AlarmReading, AlarmState, BoxFuture};
 use stageline_engine::PortError;
 
 use crate::clients::RegionClients;
@@ -24,25 +24,6 @@ pub use health::{health_check_url, probe_health, EMULATOR_SERVICE_PREFIX};
 /// `AlarmNames`; moto takes any number).
 const ALARM_NAMES_PER_CALL: usize = 100;
 
-/// The state CloudWatch gives an alarm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlarmState {
-    Ok,
-    Alarm,
-    InsufficientData,
-}
-
-/// One named alarm as CloudWatch shows it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmReading {
-    /// The name asked for.
-    pub name: String,
-    /// Its state; `None` when no alarm has that name in the stage's account
-    /// and region (so the caller can say "unknown alarm name").
-    pub state: Option<AlarmState>,
-    /// CloudWatch's explanation of the state (empty for a missing alarm).
-    pub reason: String,
-}
 
 impl CloudFormationDeployer {
     /// The stage's service URL: the `ServiceUrl` output of its CloudFormation
@@ -78,14 +59,12 @@ impl CloudFormationDeployer {
     pub fn alarm_readings(
         &self,
         account: Account,
-        stage: Stage,
+        region: String,
         names: Vec<String>,
     ) -> BoxFuture<'static, Result<Vec<AlarmReading>, PortError>> {
         let deployer = self.clone();
         Box::pin(async move {
-            let clients = deployer
-                .region_clients(&account, &stage.settings.region)
-                .await;
+            let clients = deployer.region_clients(&account, &region).await;
             read_alarms(&clients, &names).await.map_err(to_port_error)
         })
     }

@@ -138,7 +138,7 @@ async fn alarm_readings_give_each_named_alarm_its_state_or_missing() {
     let readings = deployer()
         .alarm_readings(
             account(&url),
-            stage,
+            stage.settings.region.clone(),
             vec![firing.clone(), unknown.clone(), calm.clone()],
         )
         .await
@@ -176,7 +176,7 @@ async fn alarms_are_read_in_their_stage_region_only() {
     let elsewhere = deployer()
         .alarm_readings(
             account(&url),
-            stage(&stack, settings("dev", "us-east-1")),
+            "us-east-1".to_string(),
             vec![name.clone()],
         )
         .await
@@ -200,7 +200,7 @@ async fn more_alarms_than_one_request_may_name_are_read_in_several() {
     let readings = deployer()
         .alarm_readings(
             account(&url),
-            stage(&stack, settings("dev", "ap-south-1")),
+            "ap-south-1".to_string(),
             names.clone(),
         )
         .await
