@@ -90,6 +90,8 @@ pub fn run() {
             commands::stacks::update_stage,
             commands::stacks::delete_stage,
             commands::stacks::retry_delete_stage,
+            commands::stacks::freeze,
+            commands::stacks::unfreeze,
             commands::pipeline::decide,
             commands::pipeline::retry_run,
             commands::pipeline::redeploy,

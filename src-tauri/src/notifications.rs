@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use stageline_engine::{
-    ApprovalId, Decision, DecisionSource, PipelineEvent, ReleaseId, RunStatus, StageId,
+    ApprovalId, Decision, DecisionSource, PipelineEvent, ReleaseId, RunStatus, RunTrigger, StageId,
 };
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::{Action, ActionType, NotificationExt};
@@ -189,6 +189,29 @@ pub fn notify(app: &AppHandle, event: &PipelineEvent) {
                     .notification()
                     .builder()
                     .title(format!("Run failed: {title}"))
+                    .body(reason)
+                    .action_type_id(FAILURE_TYPE)
+                    .extra("stageId", stage_id.0)
+                    .show();
+            });
+        }
+        // R19: the stage rolled back by itself; clicking opens the stage,
+        // whose history shows the failed run's verify log.
+        PipelineEvent::RunStarted { run } => {
+            let RunTrigger::Rollback { reason, .. } = &run.trigger else {
+                return;
+            };
+            let (stage_id, reason) = (run.stage_id, reason.clone());
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let Ok(Some(title)) = crate::services::stages::window_title(&core, stage_id).await
+                else {
+                    return;
+                };
+                let _ = app
+                    .notification()
+                    .builder()
+                    .title(format!("Rolled back: {title}"))
                     .body(reason)
                     .action_type_id(FAILURE_TYPE)
                     .extra("stageId", stage_id.0)

@@ -33,7 +33,7 @@ Without a command the desktop app starts. Commands:
   status                          stacks, their stages, what each runs, pending approvals
   approve STACK STAGE [--comment TEXT]   approve the release waiting at a stage
   reject STACK STAGE [--comment TEXT]    reject it
-  logs STACK STAGE [--part build|release|deploy] [--follow]   a stage's newest run's log
+  logs STACK STAGE [--part build|release|deploy|verify] [--follow]   a stage's newest run's log
   retry STACK STAGE [--comment TEXT]     run the stage's failed run again
 
 Every command takes --json (output for scripts) and --help.
@@ -46,7 +46,7 @@ fn help_of(command: &str) -> &'static str {
         "status" => "Usage: stageline status [--json]\n\nEvery stack, its stages in order, the release each runs, runs in progress and\npending approvals. Works while the app is closed (reads its database).",
         "approve" => "Usage: stageline approve STACK STAGE [--comment TEXT] [--json]\n\nApproves the release waiting for approval at STAGE of STACK; it starts at once.\nRecorded as decided from the command line, by you. Needs the app running.",
         "reject" => "Usage: stageline reject STACK STAGE [--comment TEXT] [--json]\n\nRejects the release waiting for approval at STAGE of STACK; it goes no further.\nNeeds the app running.",
-        "logs" => "Usage: stageline logs STACK STAGE [--part build|release|deploy] [--follow] [--json]\n\nThe log of the newest run at STAGE (by default its last part that started).\n--follow keeps printing until the part ends (needs the app running).",
+        "logs" => "Usage: stageline logs STACK STAGE [--part build|release|deploy|verify] [--follow] [--json]\n\nThe log of the newest run at STAGE (by default its last part that started).\n--follow keeps printing until the part ends (needs the app running).",
         "retry" => "Usage: stageline retry STACK STAGE [--comment TEXT] [--json]\n\nRuns the stage's failed (or cancelled) newest run again. Needs the app running.",
         _ => USAGE,
     }
@@ -91,7 +91,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             "--part" if name == "logs" => {
                 let value = options
                     .next()
-                    .ok_or("stageline logs: --part needs build, release or deploy.")?;
+                    .ok_or("stageline logs: --part needs build, release, deploy or verify.")?;
                 part = Some(part_kind(value)?);
             }
             "--comment" | "-m" if matches!(name, "approve" | "reject" | "retry") => {
@@ -164,7 +164,7 @@ fn part_kind(value: &str) -> Result<PartKind, String> {
         .into_iter()
         .find(|kind| kind.as_str() == value)
         .ok_or_else(|| {
-            format!("stageline logs: --part is build, release or deploy, not \"{value}\".")
+            format!("stageline logs: --part is build, release, deploy or verify, not \"{value}\".")
         })
 }
 

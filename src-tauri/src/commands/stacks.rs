@@ -42,6 +42,27 @@ pub async fn update_stage(
     stages::update(&core, id, settings).await
 }
 
+/// R21: freezes the stack (no `stage_id`) or one of its stages.
+#[tauri::command]
+pub async fn freeze(
+    core: CoreState<'_>,
+    stack_id: StackId,
+    stage_id: Option<StageId>,
+    reason: String,
+) -> AppResult<()> {
+    stages::freeze(&core, stack_id, stage_id, reason).await
+}
+
+/// R21: unfreezes the stack (no `stage_id`) or one of its stages.
+#[tauri::command]
+pub async fn unfreeze(
+    core: CoreState<'_>,
+    stack_id: StackId,
+    stage_id: Option<StageId>,
+) -> AppResult<()> {
+    stages::unfreeze(&core, stack_id, stage_id).await
+}
+
 #[tauri::command]
 pub async fn delete_stage(core: CoreState<'_>, id: StageId, confirmation: String) -> AppResult<()> {
     stages::delete(&core, id, confirmation).await

@@ -2,6 +2,7 @@
 //! adapter (keychain, Git), secrets to the keychain, watchers.
 
 pub mod accounts;
+pub mod alarms;
 pub mod approvals;
 pub mod env;
 pub mod stacks;

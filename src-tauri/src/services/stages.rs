@@ -6,7 +6,7 @@ use stageline_engine::{StackId, Stage, StageId};
 use crate::core::Core;
 use crate::error::{AppError, AppResult};
 use crate::inputs::StageSettingsInput;
-use crate::services::env;
+use crate::services::{alarms, env};
 
 async fn stage(core: &Core, id: StageId) -> AppResult<Stage> {
     core.pipeline
@@ -22,6 +22,7 @@ pub async fn create(
     after: Option<StageId>,
     input: StageSettingsInput,
 ) -> AppResult<Stage> {
+    alarms::check_alarms_exist(core, stack_id, &input.region, input.verification.as_ref()).await?;
     let prepared = env::prepare(core, input, &[]).await?;
     match core
         .pipeline
@@ -44,6 +45,13 @@ pub async fn create(
 /// New settings for a stage (approval switch R6, desired count R12, variables).
 pub async fn update(core: &Core, id: StageId, input: StageSettingsInput) -> AppResult<Stage> {
     let before = stage(core, id).await?;
+    alarms::check_alarms_exist(
+        core,
+        before.stack_id,
+        &input.region,
+        input.verification.as_ref(),
+    )
+    .await?;
     let own = env::secret_refs(&before.settings);
     let prepared = env::prepare(core, input, &own).await?;
     match core
@@ -221,4 +229,31 @@ pub async fn continue_rollback(core: &Core, id: StageId) -> AppResult<StageStack
         )
         .await?
         .into())
+}
+
+/// R21: stops the line at the stack (`stage_id: None`) or one stage, with a
+/// reason; the freeze is recorded as the user's.
+pub async fn freeze(
+    core: &Core,
+    stack_id: StackId,
+    stage_id: Option<StageId>,
+    reason: String,
+) -> AppResult<()> {
+    core.pipeline
+        .send(Input::Freeze {
+            stack_id,
+            stage_id,
+            reason,
+            by: core.user(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// R21: the line moves again; each stage takes the newest release it held.
+pub async fn unfreeze(core: &Core, stack_id: StackId, stage_id: Option<StageId>) -> AppResult<()> {
+    core.pipeline
+        .send(Input::Unfreeze { stack_id, stage_id })
+        .await?;
+    Ok(())
 }
