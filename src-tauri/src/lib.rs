@@ -2,6 +2,7 @@
 //! adapters) in the app data dir, exposes thin commands, and forwards
 //! pipeline events to the windows.
 
+mod browser;
 pub mod cli;
 mod clock;
 mod commands;
@@ -109,6 +110,7 @@ pub fn run() {
             commands::stage_window::stage_template,
             commands::stage_window::export_template,
             commands::stage_window::scale_stage,
+            commands::stage_window::open_stage_url,
             commands::stage_window::approval_preview,
             commands::stage_window::stage_stack_health,
             commands::stage_window::continue_rollback,

@@ -44,6 +44,22 @@ pub async fn export_template(
     stages::export_template(&core, stage_id, &folder).await
 }
 
+/// Opens the stage's service URL (from its stack's outputs) in the browser.
+#[tauri::command]
+pub async fn open_stage_url(core: CoreState<'_>, stage_id: StageId) -> AppResult<()> {
+    let url = core
+        .pipeline
+        .read(move |s| s.service(stage_id).url)
+        .await?
+        .ok_or_else(|| {
+            crate::error::AppError::field(
+                "stage",
+                "This stage has no address yet: its stack is not deployed.",
+            )
+        })?;
+    crate::browser::open(&url)
+}
+
 /// R12: scale the stage's service (0 stops it) without a redeploy.
 #[tauri::command]
 pub async fn scale_stage(core: CoreState<'_>, stage_id: StageId, count: u32) -> AppResult<Stage> {

@@ -74,6 +74,10 @@ export const api = {
   updateStage: (id: StageId, settings: StageSettingsInput) => call<Stage>("update_stage", { id, settings }),
   deleteStage: (id: StageId, confirmation: string) => call<void>("delete_stage", { id, confirmation }),
   retryDeleteStage: (id: StageId) => call<void>("retry_delete_stage", { id }),
+  /** R21: stop the line at the stack (no stage) or one stage, with a reason. */
+  freeze: (stackId: StackId, stageId: StageId | null, reason: string) =>
+    call<void>("freeze", { stackId, stageId, reason }),
+  unfreeze: (stackId: StackId, stageId: StageId | null) => call<void>("unfreeze", { stackId, stageId }),
 
   decide: (approvalId: ApprovalId, approve: boolean, comment: string) =>
     call<void>("decide", { approvalId, approve, comment }),
@@ -87,6 +91,7 @@ export const api = {
   stageTemplate: (stageId: StageId) => call<string>("stage_template", { stageId }),
   exportTemplate: (stageId: StageId) => call<string>("export_template", { stageId }),
   scaleStage: (stageId: StageId, count: number) => call<Stage>("scale_stage", { stageId, count }),
+  openStageUrl: (stageId: StageId) => call<void>("open_stage_url", { stageId }),
   approvalPreview: (approvalId: ApprovalId) => call<ApprovalPreview>("approval_preview", { approvalId }),
   stageStackHealth: (stageId: StageId) => call<StageStackHealth>("stage_stack_health", { stageId }),
   continueRollback: (stageId: StageId) => call<StageStackHealth>("continue_rollback", { stageId }),

@@ -30,9 +30,14 @@ export function elapsed(from: number, to: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
 }
 
-export const partLabel: Record<PartKind, string> = { build: "Build", release: "Release", deploy: "Deploy" };
+export const partLabel: Record<PartKind, string> = { build: "Build", release: "Release", deploy: "Deploy", verify: "Verify" };
 
-const runningLabel: Record<PartKind, string> = { build: "Building…", release: "Releasing…", deploy: "Deploying…" };
+const runningLabel: Record<PartKind, string> = {
+  build: "Building…",
+  release: "Releasing…",
+  deploy: "Deploying…",
+  verify: "Verifying…",
+};
 
 export const routingLabel: Record<Routing, string> = {
   apiGateway: "API Gateway",
@@ -57,12 +62,14 @@ export function runSummary(run: Run): string {
     return part ? runningLabel[part.kind] : "Starting…";
   }
   if (run.status === "succeeded") {
+    if (run.trigger.kind === "rollback") return "Rolled back";
     const deploy = run.parts.find((p) => p.kind === "deploy");
     return deploy?.message === "No changes" ? "Deployed (no changes)" : "Deployed";
   }
   if (run.status === "cancelled") return "Cancelled";
   if (run.status === "superseded") return "Superseded: a newer release took its place";
   const failed = run.parts.find((p) => p.status === "failed");
+  if (failed?.kind === "verify") return "Verification failed";
   return failed ? `${partLabel[failed.kind]} failed` : "Failed";
 }
 

@@ -38,11 +38,11 @@ pub use clients::{AwsCredentials, CredentialsLookup, ProfileFilePaths};
 pub use deploy::{image_uri, release_tag, TAG_RELEASE, TAG_STACK, TAG_STAGE};
 pub use deployer::{CloudFormationDeployer, DeployerOptions, StackHealth};
 pub use naming::{partition, repository_name, StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
+pub use stageline_engine::ports::{AlarmReading, AlarmState};
 pub use template::{
     postgres_instance_class, secret_arn_parameter, stage_template, template_text, RuntimeVar,
     PARAM_DATABASE_HOST, PARAM_DATABASE_NAME, PARAM_DATABASE_PORT, PARAM_DATABASE_SECRET_ARN,
     PARAM_DATABASE_SECURITY_GROUP, PARAM_DESIRED_COUNT, PARAM_IMAGE_URI, PARAM_SECRETS_VERSION,
     PARAM_SUBNET_IDS, PARAM_VPC_ID,
 };
-pub use stageline_engine::ports::{AlarmReading, AlarmState};
 pub use verify::{health_check_url, probe_health, EMULATOR_SERVICE_PREFIX};

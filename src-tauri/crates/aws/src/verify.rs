@@ -24,7 +24,6 @@ pub use health::{health_check_url, probe_health, EMULATOR_SERVICE_PREFIX};
 /// `AlarmNames`; moto takes any number).
 const ALARM_NAMES_PER_CALL: usize = 100;
 
-
 impl CloudFormationDeployer {
     /// The stage's service URL: the `ServiceUrl` output of its CloudFormation
     /// stack (`http://<load balancer DNS>` or

@@ -174,11 +174,7 @@ async fn alarms_are_read_in_their_stage_region_only() {
     put_alarm(&url, "us-west-2", &name).await;
 
     let elsewhere = deployer()
-        .alarm_readings(
-            account(&url),
-            "us-east-1".to_string(),
-            vec![name.clone()],
-        )
+        .alarm_readings(account(&url), "us-east-1".to_string(), vec![name.clone()])
         .await
         .unwrap();
 
@@ -198,11 +194,7 @@ async fn more_alarms_than_one_request_may_name_are_read_in_several() {
 
     // moto_server.py refuses more than 100 AlarmNames, as AWS does.
     let readings = deployer()
-        .alarm_readings(
-            account(&url),
-            "ap-south-1".to_string(),
-            names.clone(),
-        )
+        .alarm_readings(account(&url), "ap-south-1".to_string(), names.clone())
         .await
         .unwrap();
 

@@ -301,7 +301,9 @@ fn load(workdir: &Path, part: PartKind, file: &str) -> Result<Buildspec, String>
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let purpose = match part {
                 PartKind::Release => "for every stage to promote the image to that stage",
-                PartKind::Verify => "after each deploy of a stage whose smoke tests are on, with STAGE_URL",
+                PartKind::Verify => {
+                    "after each deploy of a stage whose smoke tests are on, with STAGE_URL"
+                }
                 _ => "once per commit to build the image",
             };
             return Err(format!(

@@ -548,6 +548,7 @@ pub fn rules_typescript() -> String {
          export const MAX_HEALTH_PATH_LENGTH = {MAX_HEALTH_PATH_LENGTH};\n\
          /** R18: the health check's time limit (seconds), the soak time (minutes), alarms. */\n\
          export const HEALTH_TIMEOUT_RANGE = [{}, {}] as const;\n\
+         export const DEFAULT_HEALTH_TIMEOUT_SECS = {};\n\
          export const MAX_SOAK_MINUTES = {MAX_SOAK_MINUTES};\n\
          export const MAX_ALARMS = {MAX_ALARMS};\n\
          export const MAX_ALARM_NAME_LENGTH = {MAX_ALARM_NAME_LENGTH};\n\
@@ -559,6 +560,7 @@ pub fn rules_typescript() -> String {
         crate::order::DEFAULT_HEALTH_PATH,
         HEALTH_TIMEOUT_RANGE.start(),
         HEALTH_TIMEOUT_RANGE.end(),
+        crate::verification::DEFAULT_HEALTH_TIMEOUT_SECS,
         APPROVAL_EXPIRY_RANGE.start(),
         APPROVAL_EXPIRY_RANGE.end(),
         crate::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,

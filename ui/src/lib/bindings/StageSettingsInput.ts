@@ -3,6 +3,7 @@ import type { CpuArchitecture } from "./CpuArchitecture";
 import type { Database } from "./Database";
 import type { EnvVarInput } from "./EnvVarInput";
 import type { Routing } from "./Routing";
+import type { Verification } from "./Verification";
 
 /**
  * Every setting of the new-stage dialog and stage details.
@@ -15,4 +16,12 @@ submodulesAndLfs: boolean,
 /**
  * Build and release parts run without the sandbox.
  */
-runWithoutSandbox: boolean, };
+runWithoutSandbox: boolean, 
+/**
+ * How deploys are verified (R18); a new stage's default when not sent.
+ */
+verification?: Verification, 
+/**
+ * When a pending approval expires (R20); 7 days when not sent.
+ */
+approvalExpiryHours?: number, };

@@ -13,6 +13,7 @@ export const DEFAULT_HEALTH_PATH = "/ping";
 export const MAX_HEALTH_PATH_LENGTH = 1024;
 /** R18: the health check's time limit (seconds), the soak time (minutes), alarms. */
 export const HEALTH_TIMEOUT_RANGE = [10, 3600] as const;
+export const DEFAULT_HEALTH_TIMEOUT_SECS = 300;
 export const MAX_SOAK_MINUTES = 1440;
 export const MAX_ALARMS = 20;
 export const MAX_ALARM_NAME_LENGTH = 255;

@@ -73,7 +73,34 @@ describe("copy variables from stage", () => {
     cpuArchitecture: "x86_64",
     submodulesAndLfs: false,
     runWithoutSandbox: true,
+    verification: {
+      healthCheck: true,
+      healthTimeoutSecs: 120,
+      smokeTests: true,
+      soakMinutes: 15,
+      alarms: ["api-5xx", "latency-p99"],
+      rollBack: true,
+    },
+    approvalExpiryHours: 48,
   };
+  it("copying from a stage copies its verification and approval expiry (R18–R20)", () => {
+    const copied = toSettingsInput(copyVariables(form(), prod));
+    expect(copied.verification).toEqual(prod.verification);
+    expect(copied.approvalExpiryHours).toBe(48);
+    expect(toSettingsInput(formFromSettings(prod)).verification).toEqual(prod.verification);
+  });
+  it("verification limits are the backend's, with its field names", () => {
+    const errors = checkForm(
+      { ...form(), name: "canary", healthTimeoutSecs: 5, soakMinutes: -1, alarms: "a\n\na", approvalExpiryHours: 0 },
+      [],
+    );
+    expect(Object.keys(errors).sort()).toEqual([
+      "approvalExpiryHours",
+      "verification.alarms.1",
+      "verification.healthTimeoutSecs",
+      "verification.soakMinutes",
+    ]);
+  });
   it("a stage's own sandbox setting survives the form and is not copied with variables", () => {
     expect(toSettingsInput(formFromSettings(prod)).runWithoutSandbox).toBe(true);
     expect(toSettingsInput(copyVariables(form(), prod)).runWithoutSandbox).toBe(false);

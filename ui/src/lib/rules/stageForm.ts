@@ -7,7 +7,15 @@ import type { EnvVarInput } from "../bindings/EnvVarInput";
 import type { Routing } from "../bindings/Routing";
 import type { StageSettings } from "../bindings/StageSettings";
 import type { StageSettingsInput } from "../bindings/StageSettingsInput";
+import type { Verification } from "../bindings/Verification";
 import {
+  APPROVAL_EXPIRY_RANGE,
+  DEFAULT_APPROVAL_EXPIRY_HOURS,
+  DEFAULT_HEALTH_TIMEOUT_SECS,
+  HEALTH_TIMEOUT_RANGE,
+  MAX_ALARM_NAME_LENGTH,
+  MAX_ALARMS,
+  MAX_SOAK_MINUTES,
   DEFAULT_CONTAINER_PORT,
   DEFAULT_HEALTH_PATH,
   MAX_DESIRED_COUNT,
@@ -44,6 +52,17 @@ export interface StageForm {
   cpuArchitecture: CpuArchitecture;
   submodulesAndLfs: boolean;
   runWithoutSandbox: boolean;
+  /** R18: verification after each deploy. */
+  healthCheck: boolean;
+  healthTimeoutSecs: number;
+  smokeTests: boolean;
+  soakMinutes: number;
+  /** CloudWatch alarm names, one per line. */
+  alarms: string;
+  /** R19: roll back by itself when verification fails. */
+  rollBack: boolean;
+  /** R20: hours before a pending approval expires. */
+  approvalExpiryHours: number;
 }
 
 export function emptyForm(region: string): StageForm {
@@ -63,7 +82,20 @@ export function emptyForm(region: string): StageForm {
     cpuArchitecture: "x86_64",
     submodulesAndLfs: true,
     runWithoutSandbox: false,
+    // R18's default: a new stage checks its health; it rolls back when it requires approval.
+    healthCheck: true,
+    healthTimeoutSecs: DEFAULT_HEALTH_TIMEOUT_SECS,
+    smokeTests: false,
+    soakMinutes: 0,
+    alarms: "",
+    rollBack: false,
+    approvalExpiryHours: DEFAULT_APPROVAL_EXPIRY_HOURS,
   };
+}
+
+/** The alarm names typed, one per line (blank lines ignored). */
+export function alarmNames(text: string): string[] {
+  return text.split("\n").map((line) => line.trim()).filter((line) => line !== "");
 }
 
 /** R13: caching is only offered with API Gateway. */
@@ -115,7 +147,37 @@ export function checkForm(form: StageForm, existingNames: string[], { checkName 
   if (!form.healthPath.startsWith("/")) errors.healthPath = "Health-check path must start with /, for example /ping.";
   else if (form.healthPath.length > MAX_HEALTH_PATH_LENGTH)
     errors.healthPath = `Health-check path must be at most ${MAX_HEALTH_PATH_LENGTH} characters.`;
+  checkVerification(form, errors);
   return errors;
+}
+
+/** R18/R20's limits, with the backend's field names (it checks them again). */
+function checkVerification(form: StageForm, errors: Record<string, string>) {
+  const [minTimeout, maxTimeout] = HEALTH_TIMEOUT_RANGE;
+  if (!Number.isInteger(form.healthTimeoutSecs) || form.healthTimeoutSecs < minTimeout || form.healthTimeoutSecs > maxTimeout)
+    errors["verification.healthTimeoutSecs"] = `The health check's time limit must be between ${minTimeout} and ${maxTimeout} seconds.`;
+  if (!Number.isInteger(form.soakMinutes) || form.soakMinutes < 0 || form.soakMinutes > MAX_SOAK_MINUTES)
+    errors["verification.soakMinutes"] = `Soak time must be between 0 and ${MAX_SOAK_MINUTES} minutes (one day).`;
+  const names = alarmNames(form.alarms);
+  if (names.length > MAX_ALARMS) errors["verification.alarms"] = `A stage can watch at most ${MAX_ALARMS} alarms.`;
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    if (name.length > MAX_ALARM_NAME_LENGTH)
+      errors[`verification.alarms.${i}`] = `Alarm name must be at most ${MAX_ALARM_NAME_LENGTH} characters.`;
+    else if (seen.has(name)) errors[`verification.alarms.${i}`] = `Alarm ${name} is listed twice.`;
+    seen.add(name);
+  });
+  const [minHours, maxHours] = APPROVAL_EXPIRY_RANGE;
+  if (!Number.isInteger(form.approvalExpiryHours) || form.approvalExpiryHours < minHours || form.approvalExpiryHours > maxHours)
+    errors.approvalExpiryHours = `An approval must expire after ${minHours} to ${maxHours} hours (30 days).`;
+}
+
+/** Every error about the alarm list, in one line for its text box. */
+export function alarmErrors(errors: Record<string, string>): string | undefined {
+  const messages = Object.entries(errors)
+    .filter(([field]) => field === "verification.alarms" || field.startsWith("verification.alarms."))
+    .map(([, message]) => message);
+  return messages.length ? messages.join(" ") : undefined;
 }
 
 function rowsFrom(vars: EnvVar[]): EnvRow[] {
@@ -134,8 +196,21 @@ export function copyVariables(form: StageForm, from: StageSettings): StageForm {
   ];
   return {
     ...form,
+    ...verificationFields(from.verification),
+    approvalExpiryHours: from.approvalExpiryHours,
     buildEnv: merge(form.buildEnv, rowsFrom(from.buildEnv)),
     runtimeEnv: merge(form.runtimeEnv, rowsFrom(from.runtimeEnv)),
+  };
+}
+
+function verificationFields(v: Verification) {
+  return {
+    healthCheck: v.healthCheck,
+    healthTimeoutSecs: v.healthTimeoutSecs,
+    smokeTests: v.smokeTests,
+    soakMinutes: v.soakMinutes,
+    alarms: v.alarms.join("\n"),
+    rollBack: v.rollBack,
   };
 }
 
@@ -157,6 +232,8 @@ export function formFromSettings(settings: StageSettings): StageForm {
     cpuArchitecture: settings.cpuArchitecture,
     submodulesAndLfs: settings.submodulesAndLfs,
     runWithoutSandbox: settings.runWithoutSandbox,
+    ...verificationFields(settings.verification),
+    approvalExpiryHours: settings.approvalExpiryHours,
   };
 }
 
@@ -189,5 +266,14 @@ export function toSettingsInput(form: StageForm): StageSettingsInput {
     cpuArchitecture: form.cpuArchitecture,
     submodulesAndLfs: form.submodulesAndLfs,
     runWithoutSandbox: form.runWithoutSandbox,
+    verification: {
+      healthCheck: form.healthCheck,
+      healthTimeoutSecs: form.healthTimeoutSecs,
+      smokeTests: form.smokeTests,
+      soakMinutes: form.soakMinutes,
+      alarms: alarmNames(form.alarms),
+      rollBack: form.rollBack,
+    },
+    approvalExpiryHours: form.approvalExpiryHours,
   };
 }

@@ -263,7 +263,8 @@ mod tests {
                 submodules_and_lfs: true,
                 run_without_sandbox: false,
                 verification: stageline_engine::Verification::legacy(),
-                approval_expiry_hours: stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
+                approval_expiry_hours:
+                    stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
             },
             lifecycle: StageLifecycle::Active,
         }

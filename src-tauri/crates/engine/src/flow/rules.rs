@@ -294,7 +294,12 @@ impl Tx<'_> {
             .flows
             .values()
             .filter(|f| f.deployed.is_some() && self.s.service(f.stage_id).url.is_none())
-            .filter(|f| self.s.stages.get(&f.stage_id).is_some_and(|s| s.is_active()))
+            .filter(|f| {
+                self.s
+                    .stages
+                    .get(&f.stage_id)
+                    .is_some_and(|s| s.is_active())
+            })
             .map(|f| f.stage_id)
             .collect();
         for stage_id in without_url {

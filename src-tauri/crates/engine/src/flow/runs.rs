@@ -164,7 +164,8 @@ impl Tx<'_> {
 
     /// A run of `release_id` at `stage_id` with every part pending.
     fn new_run(&mut self, stage_id: StageId, release_id: ReleaseId, trigger: RunTrigger) -> Run {
-        Run {
+        let skip_verify = self.verify_skipped_because(stage_id, &trigger);
+        let mut run = Run {
             id: RunId(self.new_id()),
             stack_id: self.s.stages[&stage_id].stack_id,
             stage_id,
@@ -176,7 +177,13 @@ impl Tx<'_> {
             finished_at: None,
             image: None,
             build_access: None,
+        };
+        if let Some(reason) = skip_verify {
+            let verify = run.part_mut(PartKind::Verify);
+            verify.status = PartStatus::Skipped;
+            verify.message = reason.map(str::to_string);
         }
+        run
     }
 
     fn build_under_way(&self, release_id: ReleaseId) -> bool {

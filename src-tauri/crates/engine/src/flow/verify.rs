@@ -20,25 +20,30 @@ impl Tx<'_> {
     /// succeeds now. A rollback and a redeploy are not verified: they run an
     /// image the stage ran before, and a failing check must not roll a
     /// rollback back.
-    pub fn deployed(&mut self, mut run: Run) {
+    /// Whether it verifies is decided when the run starts (see
+    /// `verify_skipped_because`), so the dashboard shows its parts from the start.
+    pub fn deployed(&mut self, run: Run) {
         self.read_service_url(run.stage_id);
-        let verification = &self.s.stages[&run.stage_id].settings.verification;
-        let skip = match run.trigger {
-            RunTrigger::Rollback { .. } => Some("A rollback is not verified"),
-            RunTrigger::Redeploy { .. } => Some("A redeploy is not verified"),
-            _ if !verification.is_on() => None,
-            _ => {
-                self.begin_verify(run);
-                return;
-            }
-        };
-        self.end_part(
-            &mut run,
-            PartKind::Verify,
-            PartStatus::Skipped,
-            skip.map(str::to_string),
-        );
-        self.succeed_run(run);
+        if run.part(PartKind::Verify).status == PartStatus::Skipped {
+            self.succeed_run(run);
+        } else {
+            self.begin_verify(run);
+        }
+    }
+
+    /// `Some` when a run at the stage with `trigger` gets no verify part,
+    /// with the reason to show (`None`: the stage verifies nothing).
+    pub fn verify_skipped_because(
+        &self,
+        stage_id: StageId,
+        trigger: &RunTrigger,
+    ) -> Option<Option<&'static str>> {
+        match trigger {
+            RunTrigger::Rollback { .. } => Some(Some("A rollback is not verified")),
+            RunTrigger::Redeploy { .. } => Some(Some("A redeploy is not verified")),
+            _ if !self.s.stages[&stage_id].settings.verification.is_on() => Some(None),
+            _ => None,
+        }
     }
 
     /// Starts (or, after a restart, starts again) the run's verify part.
