@@ -132,3 +132,23 @@ test("a frozen stack refuses an approval with the freeze reason", async () => {
   await shot(browser, "verify-04-frozen-stack-refuses-approval");
   assert.ok((await stageView(browser, "shop", "prod")).pendingApproval, "the approval still waits");
 });
+
+test("one stage can be frozen from its details, and unfrozen", async () => {
+  await browser.keys("Escape");
+  await click(browser, "unfreeze-shop");
+  await waitFor(browser, "the stack's freeze is gone", async () => !(await (await byTestId(browser, "frozen-shop")).isExisting()));
+  await click(browser, "open-canary");
+  await type(browser, "stage-freeze-reason", "Canary region maintenance");
+  await click(browser, "freeze-stage");
+  await waitFor(browser, "canary shows its freeze", async () => (await byTestId(browser, "frozen-canary")).isExisting());
+  await shot(browser, "verify-05-canary-frozen-from-its-details");
+  const canary = await stageView(browser, "shop", "canary");
+  assert.equal(canary.freeze.reason, "Canary region maintenance");
+  assert.equal(canary.freeze.stageId, canary.stage.id);
+  await (await byTestId(browser, "verification")).scrollIntoView();
+  await shot(browser, "verify-06-verification-settings");
+  await click(browser, "unfreeze-stage");
+  await waitFor(browser, "canary's freeze is gone", async () => !(await stageView(browser, "shop", "canary")).freeze);
+  await browser.keys("Escape");
+});
+

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Run } from "./bindings/Run";
-import { ago, elapsed, releaseHue, runSummary, shortSha } from "./format";
+import { ago, elapsed, expiresIn, releaseHue, runSummary, shortSha } from "./format";
 
 describe("formatting", () => {
   it("shortens a sha to 7 characters", () => {
@@ -26,5 +26,15 @@ describe("formatting", () => {
   it("gives one release one color", () => {
     expect(releaseHue("abc1234")).toBe(releaseHue("abc1234"));
     expect(releaseHue("abc1234")).not.toBe(releaseHue("def5678"));
+  });
+});
+
+describe("approval expiry (R20)", () => {
+  const now = 1_700_000_000_000;
+  it("reads as a person says it", () => {
+    expect(expiresIn(now + 7 * 86_400_000, now)).toBe("expires in 7 days");
+    expect(expiresIn(now + 3 * 3_600_000, now)).toBe("expires in 3 h");
+    expect(expiresIn(now + 20 * 60_000, now)).toBe("expires in 20 min");
+    expect(expiresIn(now - 1, now)).toBe("expires now");
   });
 });

@@ -20,6 +20,16 @@ export function ago(time: number, now: number): string {
   return days === 1 ? "yesterday" : `${days} days ago`;
 }
 
+/** R20: "expires in 7 days", "expires in 3 h", "expires in 20 min", "expires now". */
+export function expiresIn(time: number, now: number): string {
+  const minutes = Math.round((time - now) / 60000);
+  if (minutes < 1) return "expires now";
+  if (minutes < 60) return `expires in ${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `expires in ${hours} h`;
+  return `expires in ${Math.round(hours / 24)} days`;
+}
+
 /** "0:42", "12:05", "1:02:03". */
 export function elapsed(from: number, to: number): string {
   const total = Math.max(0, Math.floor((to - from) / 1000));
