@@ -420,3 +420,23 @@ async fn r21_a_freeze_needs_a_reason_and_unfreezing_an_unfrozen_stack_is_an_erro
     assert_eq!(error.to_string(), "This stack is not frozen.");
     assert_eq!(flow.fakes.store.applies(), writes, "nothing was written");
 }
+
+#[tokio::test]
+async fn r12_r18_a_stopped_service_is_not_health_checked() {
+    let flow = Flow::new(&[]).await;
+    let dev = flow.stage("dev").await;
+    flow.pipeline
+        .send(Input::Scale {
+            stage_id: dev,
+            count: 0,
+        })
+        .await
+        .unwrap();
+    flow.fakes.deployer.service.set_healthy("dev", false);
+    flow.commit(1).await;
+    flow.wait_run("dev", RunStatus::Succeeded).await;
+    assert!(flow.fakes.deployer.service.probes().is_empty());
+    let run = flow.latest_run("dev").await.unwrap();
+    let log = flow.fakes.logs.lines(run.id, PartKind::Verify).join("\n");
+    assert!(log.contains("The service is stopped"), "{log}");
+}

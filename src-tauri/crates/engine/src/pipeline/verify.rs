@@ -32,7 +32,14 @@ async fn checks(
     log: &Arc<dyn LogSink>,
 ) -> Result<(), String> {
     let verification = &context.stage.settings.verification;
-    let needs_url = verification.health_check || verification.smoke_tests;
+    // A stopped service (0 instances) answers nothing on AWS: only its alarms are watched.
+    let stopped = context.stage.settings.desired_count == 0;
+    if stopped && (verification.health_check || verification.smoke_tests) {
+        log.line(
+            "[Stageline] The service is stopped (0 instances): its health check and smoke tests are skipped.",
+        );
+    }
+    let needs_url = !stopped && (verification.health_check || verification.smoke_tests);
     let url = if needs_url {
         Some(service_url(context, ports, log).await?)
     } else {
