@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::StateValue;
 use stageline_aws::{health_check_url, probe_health, AlarmReading, AlarmState};
 use stageline_engine::domain::Routing;
 use stageline_engine::ports::{DeployOutcome, Deployer};
@@ -85,35 +85,6 @@ async fn a_stage_never_deployed_has_no_url() {
     assert_eq!(found, None);
 }
 
-/// Creates a metric alarm `name` in `region` (AWS starts it INSUFFICIENT_DATA,
-/// moto OK).
-async fn put_alarm(url: &str, region: &str, name: &str) {
-    aws_sdk_cloudwatch::Client::new(&sdk_config(url, region).await)
-        .put_metric_alarm()
-        .alarm_name(name)
-        .namespace("Stageline/Test")
-        .metric_name("Errors")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(1.0)
-        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn set_state(url: &str, region: &str, name: &str, state: StateValue, reason: &str) {
-    aws_sdk_cloudwatch::Client::new(&sdk_config(url, region).await)
-        .set_alarm_state()
-        .alarm_name(name)
-        .state_value(state)
-        .state_reason(reason)
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarm_readings_give_each_named_alarm_its_state_or_missing() {
     let url = moto_url();
@@ -125,8 +96,8 @@ async fn alarm_readings_give_each_named_alarm_its_state_or_missing() {
     for name in [&calm, &firing] {
         put_alarm(&url, "eu-central-1", name).await;
     }
-    set_state(&url, "eu-central-1", &calm, StateValue::Ok, "All quiet").await;
-    set_state(
+    set_alarm_state(&url, "eu-central-1", &calm, StateValue::Ok, "All quiet").await;
+    set_alarm_state(
         &url,
         "eu-central-1",
         &firing,

@@ -36,14 +36,8 @@ async fn wait_long(
     what: &str,
     check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static,
 ) {
-    for _ in 0..600 {
-        let check = check.clone();
-        if flow.pipeline.read(move |s| check(s)).await.unwrap() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
+    stageline_engine::testing::wait_within(&flow.pipeline, Duration::from_secs(30), what, check)
+        .await;
 }
 
 /// Waits until `check` holds of the live state.

@@ -325,3 +325,40 @@ fn no_profile_files() -> aws_runtime::env_config::file::EnvConfigFiles {
         .with_contents(aws_runtime::env_config::file::EnvConfigFileKind::Config, "")
         .build()
 }
+
+/// Creates a metric alarm `name` in `region` (AWS starts it INSUFFICIENT_DATA,
+/// moto OK).
+pub async fn put_alarm(url: &str, region: &str, name: &str) {
+    aws_sdk_cloudwatch::Client::new(&sdk_config(url, region).await)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("Stageline/Test")
+        .metric_name("Errors")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(
+            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+pub async fn set_alarm_state(
+    url: &str,
+    region: &str,
+    name: &str,
+    state: aws_sdk_cloudwatch::types::StateValue,
+    reason: &str,
+) {
+    aws_sdk_cloudwatch::Client::new(&sdk_config(url, region).await)
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(state)
+        .state_reason(reason)
+        .send()
+        .await
+        .unwrap();
+}

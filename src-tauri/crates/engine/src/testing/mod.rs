@@ -140,7 +140,18 @@ pub async fn wait_until(
     what: &str,
     check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static,
 ) {
-    for _ in 0..2000 {
+    wait_within(pipeline, Duration::from_secs(10), what, check).await;
+}
+
+/// `wait_until` with its own bound (a health check's time limit is 10 s at least).
+pub async fn wait_within(
+    pipeline: &Pipeline,
+    limit: Duration,
+    what: &str,
+    check: impl Fn(&FlowState) -> bool + Send + Sync + Clone + 'static,
+) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
         let check = check.clone();
         if pipeline.read(move |s| check(s)).await.unwrap_or(false) {
             return;
@@ -151,5 +162,5 @@ pub async fn wait_until(
         .read(|s| format!("{:#?}", s.dashboard()))
         .await
         .unwrap_or_default();
-    panic!("timed out waiting until {what}; state: {dashboard}");
+    panic!("timed out after {limit:?} waiting until {what}; state: {dashboard}");
 }
