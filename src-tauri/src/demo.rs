@@ -146,6 +146,7 @@ fn stage(data_dir: &Path, name: &str, region: &str, requires_approval: bool) -> 
         run_without_sandbox: false,
         verification: None,
         approval_expiry_hours: None,
+        deploy_window: None,
     }
 }
 

@@ -138,6 +138,10 @@ pub struct StageSettingsInput {
     #[serde(default)]
     #[ts(optional)]
     pub approval_expiry_hours: Option<u32>,
+    /// R21: when the stage takes releases (none: at any time).
+    #[serde(default)]
+    #[ts(optional)]
+    pub deploy_window: Option<stageline_engine::DeployWindow>,
 }
 
 fn on() -> bool {

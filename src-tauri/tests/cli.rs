@@ -142,6 +142,7 @@ async fn a_terminal_sees_the_pipeline_approves_and_reads_logs_with_and_without_t
         run_without_sandbox: settings.run_without_sandbox,
         verification: Some(stageline_engine::Verification::legacy()),
         approval_expiry_hours: None,
+        deploy_window: None,
     };
     stages::update(&core, dev.stage.id, input).await.unwrap();
     let head = core.git.head(&stack).await.unwrap();

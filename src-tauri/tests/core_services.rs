@@ -238,6 +238,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
         run_without_sandbox: false,
         verification: Some(stageline_engine::Verification::legacy()),
         approval_expiry_hours: None,
+        deploy_window: None,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(
@@ -333,6 +334,7 @@ async fn a_secret_value_over_the_size_limit_is_refused_before_the_keychain() {
         run_without_sandbox: false,
         verification: Some(stageline_engine::Verification::legacy()),
         approval_expiry_hours: None,
+        deploy_window: None,
     };
     let error = stages::create(&core, stack.id, Some(dev), input)
         .await

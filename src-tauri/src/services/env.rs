@@ -128,6 +128,7 @@ pub async fn prepare(
             approval_expiry_hours: input
                 .approval_expiry_hours
                 .unwrap_or(DEFAULT_APPROVAL_EXPIRY_HOURS),
+            deploy_window: input.deploy_window,
         })
     }
     .await;

@@ -185,6 +185,9 @@ pub struct StageSettings {
     /// request expires (R20).
     #[serde(default = "default_approval_expiry_hours")]
     pub approval_expiry_hours: u32,
+    /// R21: when the stage takes releases (`None`: at any time).
+    #[serde(default)]
+    pub deploy_window: Option<crate::window::DeployWindow>,
 }
 
 /// Stages check out submodules and LFS files unless told not to (as CodeBuild does).

@@ -23,9 +23,11 @@ pub mod regions;
 pub mod testing;
 pub mod validation;
 pub mod verification;
+pub mod window;
 
 pub use domain::*;
 pub use error::{EngineError, ErrorCode, PortError, System};
 pub use events::PipelineEvent;
 pub use ids::*;
 pub use verification::{Freeze, StageService, Verification};
+pub use window::{DeployWindow, Weekday};

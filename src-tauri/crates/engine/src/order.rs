@@ -78,6 +78,7 @@ pub fn first_stage_settings(region: &str) -> StageSettings {
         run_without_sandbox: false,
         verification: Verification::for_new_stage(false),
         approval_expiry_hours: DEFAULT_APPROVAL_EXPIRY_HOURS,
+        deploy_window: None,
     }
 }
 

@@ -292,6 +292,9 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
     check_desired_count(settings.desired_count, &mut errors);
     check_verification(&settings.verification, &mut errors);
     check_approval_expiry(settings.approval_expiry_hours, &mut errors);
+    if let Some(window) = &settings.deploy_window {
+        crate::window::check_deploy_window(window, &mut errors);
+    }
     errors.into_result()
 }
 

@@ -440,3 +440,18 @@ fn r18_runs_saved_before_the_verify_part_read_it_as_skipped() {
     assert_eq!(run.parts.len(), 4);
     assert_eq!(run.part(PartKind::Verify).status, PartStatus::Skipped);
 }
+
+#[test]
+fn r21_a_deploy_window_is_checked_with_the_stage() {
+    let mut bad = settings("prod");
+    bad.deploy_window = Some(DeployWindow {
+        days: vec![],
+        start_hour: 9,
+        end_hour: 9,
+        time_zone: "Nowhere/Atlantis".into(),
+    });
+    let errors = check_stage_settings(&bad, &[]).unwrap_err();
+    assert!(errors.has("deployWindow.days"));
+    assert!(errors.has("deployWindow.hours"));
+    assert!(errors.has("deployWindow.timeZone"));
+}

@@ -434,3 +434,44 @@ async fn r12_r18_a_stopped_service_is_not_health_checked() {
     let log = flow.fakes.logs.lines(run.id, PartKind::Verify).join("\n");
     assert!(log.contains("The service is stopped"), "{log}");
 }
+
+#[tokio::test]
+async fn r21_outside_its_deploy_window_a_stage_holds_the_release_until_it_opens() {
+    let flow = Flow::new(&[]).await;
+    let dev = flow.stage("dev").await;
+    let mut prod = settings("prod", false);
+    prod.deploy_window = Some(DeployWindow {
+        days: vec![
+            Weekday::Monday,
+            Weekday::Tuesday,
+            Weekday::Wednesday,
+            Weekday::Thursday,
+            Weekday::Friday,
+        ],
+        start_hour: 9,
+        end_hour: 17,
+        time_zone: "UTC".into(),
+    });
+    flow.create_stage(Some(dev), prod).await.unwrap();
+    let prod = flow.stage("prod").await;
+    // The fake clock reads Tuesday 2023-11-14 22:13:20 UTC: the window is closed.
+    flow.commit(1).await;
+    flow.wait_deployed("dev", 1).await;
+    wait_for(&flow, "prod holds release 1", move |s| {
+        s.flow(prod).waiting.is_some()
+    })
+    .await;
+    let view = flow.pipeline.read(|s| s.dashboard()).await.unwrap();
+    assert_eq!(
+        view[0].stages[1].hold_reason.as_deref(),
+        Some("Outside its deploy window (Mon–Fri 09:00–17:00 UTC)")
+    );
+    assert_eq!(flow.deployed_sha("prod").await, None);
+    // Wednesday 09:00 UTC: the wake-up finds it open and prod takes the release.
+    flow.fakes.clock.advance(38_800_000);
+    flow.pipeline
+        .send(Input::WindowCheck { stage_id: prod })
+        .await
+        .unwrap();
+    flow.wait_deployed("prod", 1).await;
+}

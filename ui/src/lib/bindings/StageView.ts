@@ -34,4 +34,9 @@ service: StageService,
 /**
  * R21: what holds releases out of it (its own freeze, else its stack's).
  */
-freeze: Freeze | null, };
+freeze: Freeze | null, 
+/**
+ * R21: why releases are held out of it now, in words (a freeze, a closed
+ * deploy window); `None` when they may enter.
+ */
+holdReason: string | null, };

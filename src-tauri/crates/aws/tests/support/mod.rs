@@ -165,6 +165,7 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
         run_without_sandbox: false,
         verification: stageline_engine::Verification::legacy(),
         approval_expiry_hours: stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
+        deploy_window: None,
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::tx::Tx;
+use crate::flow::Effect;
 use crate::ids::{StackId, StageId};
 use crate::ports::Change;
 use crate::validation::FieldErrors;
@@ -82,6 +83,34 @@ impl Tx<'_> {
             self.stage_freed(stage_id);
         }
         Ok(())
+    }
+
+    /// R21: whether releases are held out of the stage now (a freeze, or a
+    /// closed deploy window).
+    pub fn held(&self, stage_id: StageId) -> bool {
+        self.s.hold_reason(stage_id, self.now).is_some()
+    }
+
+    /// R21: a stage outside its deploy window looks again when it opens
+    /// (a freeze ends only by unfreezing).
+    pub fn wake_when_window_opens(&mut self, stage_id: StageId) {
+        if self.s.freeze_of(stage_id).is_some() {
+            return;
+        }
+        let Some(window) = self
+            .s
+            .stages
+            .get(&stage_id)
+            .and_then(|s| s.settings.deploy_window.as_ref())
+        else {
+            return;
+        };
+        if let Some(opens) = window.next_open(self.now) {
+            self.effect(Effect::WakeStage {
+                stage_id,
+                after: std::time::Duration::from_millis((opens - self.now).max(0) as u64),
+            });
+        }
     }
 
     /// R21: why nothing may enter the stage now, for a refused approval or retry.

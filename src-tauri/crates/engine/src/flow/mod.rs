@@ -144,6 +144,10 @@ pub enum Input {
         stack_id: StackId,
         stage_id: Option<StageId>,
     },
+    /// R21: a stage held by its deploy window looks again (it may be open now).
+    WindowCheck {
+        stage_id: StageId,
+    },
     /// The stage's service URL, read from its stack's outputs.
     ServiceUrlRead {
         stage_id: StageId,
@@ -221,6 +225,8 @@ pub enum Effect {
         approval_id: ApprovalId,
         after: Duration,
     },
+    /// R21: give `WindowCheck` after `after` (when the deploy window opens).
+    WakeStage { stage_id: StageId, after: Duration },
     /// Read the stage's service URL from its stack's outputs.
     ReadServiceUrl {
         account: Account,

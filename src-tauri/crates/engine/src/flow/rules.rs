@@ -208,6 +208,10 @@ pub fn apply_input(
             tx.unfreeze(stack_id, stage_id)?;
             Reply::Done
         }
+        Input::WindowCheck { stage_id } => {
+            tx.stage_freed(stage_id);
+            Reply::Done
+        }
         Input::ServiceUrlRead { stage_id, result } => {
             tx.service_url_read(stage_id, result);
             Reply::Done

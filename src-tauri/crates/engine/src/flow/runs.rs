@@ -74,9 +74,9 @@ impl Tx<'_> {
     /// R16: a release passes the gate; it runs now, or waits if the stage is busy.
     /// R21: a frozen stage holds it the same way, until it is unfrozen.
     pub fn enter(&mut self, stage_id: StageId, release_id: ReleaseId) {
-        let frozen = self.s.freeze_of(stage_id).is_some();
+        let held = self.held(stage_id);
         let running = self.s.running_at(stage_id).map(|r| r.release_id);
-        if running.is_none() && !frozen {
+        if running.is_none() && !held {
             self.start_run(stage_id, release_id, RunTrigger::Flow);
             return;
         }
@@ -96,6 +96,9 @@ impl Tx<'_> {
             release_id,
             stage_id,
         });
+        if held && running.is_none() {
+            self.wake_when_window_opens(stage_id);
+        }
     }
 
     /// R16: a release waiting at a busy stage gave its place to a newer one.
@@ -415,8 +418,12 @@ impl Tx<'_> {
     pub fn stage_freed(&mut self, stage_id: StageId) {
         let flow = self.s.flow(stage_id);
         let active = self.s.stages.get(&stage_id).is_some_and(|s| s.is_active());
-        // R21: a frozen stage keeps holding it.
-        let idle = self.s.running_at(stage_id).is_none() && self.s.freeze_of(stage_id).is_none();
+        let idle = self.s.running_at(stage_id).is_none();
+        // R21: a frozen stage, or one outside its deploy window, keeps holding it.
+        if flow.waiting.is_some() && active && idle && self.held(stage_id) {
+            self.wake_when_window_opens(stage_id);
+            return;
+        }
         if let (Some(waiting), true, true) = (flow.waiting, active, idle) {
             self.put_flow(StageFlow {
                 waiting: None,

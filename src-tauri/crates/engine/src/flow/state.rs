@@ -49,6 +49,9 @@ pub struct FlowState {
     pub(crate) freezes: BTreeMap<(StackId, Option<StageId>), Freeze>,
     /// What each stage knows of its service (URL, deployed image).
     pub(crate) services: HashMap<StageId, StageService>,
+    /// The time of the latest transition (what deploy windows are judged at
+    /// when the dashboard is read).
+    pub(crate) now: crate::ids::Millis,
 }
 
 impl FlowState {
@@ -188,6 +191,16 @@ impl FlowState {
         self.freezes
             .get(&(stack, Some(stage)))
             .or_else(|| self.freezes.get(&(stack, None)))
+    }
+
+    /// R21: why releases are held out of the stage at `now`, if they are:
+    /// a freeze, or a deploy window that is closed.
+    pub fn hold_reason(&self, stage: StageId, now: crate::ids::Millis) -> Option<String> {
+        if let Some(freeze) = self.freeze_of(stage) {
+            return Some(format!("Frozen by {}: {}", freeze.by, freeze.reason));
+        }
+        let window = self.stages.get(&stage)?.settings.deploy_window.as_ref()?;
+        (!window.is_open(now)).then(|| format!("Outside its deploy window ({})", window.describe()))
     }
 
     /// R21: the stack's own freeze (not its stages').

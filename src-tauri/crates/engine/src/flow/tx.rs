@@ -21,6 +21,7 @@ pub(crate) struct Tx<'a> {
 impl<'a> Tx<'a> {
     pub fn new(s: &'a mut FlowState, clock: &'a dyn Clock) -> Self {
         let now = clock.now();
+        s.now = now;
         Tx {
             s,
             clock,

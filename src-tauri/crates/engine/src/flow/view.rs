@@ -37,6 +37,9 @@ pub struct StageView {
     pub service: StageService,
     /// R21: what holds releases out of it (its own freeze, else its stack's).
     pub freeze: Option<Freeze>,
+    /// R21: why releases are held out of it now, in words (a freeze, a closed
+    /// deploy window); `None` when they may enter.
+    pub hold_reason: Option<String>,
 }
 
 /// One stack and its stages in order.
@@ -87,6 +90,7 @@ impl FlowState {
                     delete_refusal: self.delete_refusal(stage.id),
                     service: self.service(stage.id),
                     freeze: self.freeze_of(stage.id).cloned(),
+                    hold_reason: self.hold_reason(stage.id, self.now),
                     stage: stage.clone(),
                 }
             })

@@ -127,7 +127,8 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::CancelRun(_)
         | Effect::CancelBuild(_)
         | Effect::ApplyLater { .. }
-        | Effect::ExpireApproval { .. } => None,
+        | Effect::ExpireApproval { .. }
+        | Effect::WakeStage { .. } => None,
     }
 }
 

@@ -49,7 +49,7 @@ pub struct PipelineConfig {
 /// How often verification asks again, unless configured otherwise.
 pub const VERIFY_POLL: Duration = Duration::from_secs(5);
 
-/// The longest single sleep before an approval's expiry is checked against
+/// The longest single sleep before an approval's expiry (or a deploy window) is checked against
 /// the clock again: a machine that slept does not stop monotonic timers'
 /// clocks, so long waits are checked in steps (R20).
 const EXPIRY_STEP: Duration = Duration::from_secs(300);
@@ -330,14 +330,16 @@ impl Actor {
                 return;
             }
             Effect::ExpireApproval { approval_id, after } => {
-                let (after, approval_id) = ((*after).min(EXPIRY_STEP), *approval_id);
-                let inbox = self.inbox.clone();
-                self.tasks.spawn(async move {
-                    tokio::time::sleep(after).await;
-                    let input = Box::new(Input::ApprovalExpired { approval_id });
-                    let _ = inbox.send(Message::Input(input, None));
-                });
-                return;
+                let input = Input::ApprovalExpired {
+                    approval_id: *approval_id,
+                };
+                return self.wake(*after, input);
+            }
+            Effect::WakeStage { stage_id, after } => {
+                let input = Input::WindowCheck {
+                    stage_id: *stage_id,
+                };
+                return self.wake(*after, input);
             }
             Effect::Build { context, .. } => Some(TaskKey::Build(context.release.id)),
             Effect::Release { run, .. }
@@ -364,6 +366,16 @@ impl Actor {
             self.handles.retain(|_, h| !h.is_finished());
             self.handles.insert(key, handle);
         }
+    }
+
+    /// Gives `input` after `after`, at most `EXPIRY_STEP` later: the engine
+    /// judges by the wall clock and asks again if its time has not come.
+    fn wake(&mut self, after: Duration, input: Input) {
+        let inbox = self.inbox.clone();
+        self.tasks.spawn(async move {
+            tokio::time::sleep(after.min(EXPIRY_STEP)).await;
+            let _ = inbox.send(Message::Input(Box::new(input), None));
+        });
     }
 
     fn abort(&mut self, key: TaskKey) {
