@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod chat;
 pub mod env;
 pub mod stacks;
 pub mod stages;

@@ -13,6 +13,8 @@ use crate::ports::{Request, Snapshot, StageFlow};
 pub(crate) enum WarningSource {
     /// The branch watcher (an unreachable remote…).
     Watcher,
+    /// The chat notifier (a webhook that keeps failing).
+    Chat,
     /// A new first stage whose branch head could not be read.
     FirstDeploy(StageId),
     /// A stage whose service could not be scaled.
