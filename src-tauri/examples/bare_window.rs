@@ -10,6 +10,8 @@ fn main() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
     tauri::Builder::default()
-        .run(tauri::generate_context!("examples/bare_window/tauri.conf.json"))
+        .run(tauri::generate_context!(
+            "examples/bare_window/tauri.conf.json"
+        ))
         .expect("error while running the bare window");
 }

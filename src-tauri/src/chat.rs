@@ -59,7 +59,11 @@ impl ChatFacts for CoreFacts {
     fn release(&self, release: ReleaseId) -> BoxFuture<'_, Option<Release>> {
         Box::pin(async move {
             let core = self.core()?;
-            if let Ok(Some(live)) = core.pipeline.read(move |s| s.release(release).cloned()).await {
+            if let Ok(Some(live)) = core
+                .pipeline
+                .read(move |s| s.release(release).cloned())
+                .await
+            {
                 return Some(live);
             }
             core.store.release(release).await.ok().flatten()
@@ -93,7 +97,8 @@ impl Chat {
             sender.clone(),
             Arc::new(move |stack_id, message| {
                 if let Some(core) = warning_core.get().and_then(Weak::upgrade) {
-                    core.pipeline.notify(Input::ChatWarning { stack_id, message });
+                    core.pipeline
+                        .notify(Input::ChatWarning { stack_id, message });
                 }
             }),
             NotifierOptions::default(),

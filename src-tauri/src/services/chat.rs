@@ -100,10 +100,11 @@ pub async fn clear(core: &Core, chat: &Chat, stack: StackId) -> AppResult<ChatWe
     stack_name(core, stack).await?;
     core.keychain.delete(&webhook_ref(stack)).await?;
     chat.webhooks.set(stack, None);
-    core.pipeline.notify(stageline_engine::flow::Input::ChatWarning {
-        stack_id: stack,
-        message: None,
-    });
+    core.pipeline
+        .notify(stageline_engine::flow::Input::ChatWarning {
+            stack_id: stack,
+            message: None,
+        });
     Ok(ChatWebhookView::of(None))
 }
 

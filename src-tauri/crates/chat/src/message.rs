@@ -83,7 +83,11 @@ pub fn json_body(message: &ChatMessage) -> Value {
     body.insert("stage".into(), message.stage.clone().into());
     body.insert(
         "release".into(),
-        message.release.as_ref().map(commit_json).unwrap_or(Value::Null),
+        message
+            .release
+            .as_ref()
+            .map(commit_json)
+            .unwrap_or(Value::Null),
     );
     match &message.event {
         ChatEvent::ApprovalRequested => {
@@ -177,7 +181,10 @@ pub fn summary(message: &ChatMessage) -> String {
             if *approved { "approved" } else { "rejected" }
         ),
         ChatEvent::RunFailed { part, .. } => {
-            format!("{stack} · {stage}: the {} of release {sha} failed", part.as_str())
+            format!(
+                "{stack} · {stage}: the {} of release {sha} failed",
+                part.as_str()
+            )
         }
         ChatEvent::Rollback { .. } => {
             format!("{stack} · {stage}: rolling back to release {sha}")
@@ -193,7 +200,10 @@ pub fn slack_body(message: &ChatMessage) -> Value {
     let stack = escape(&message.stack);
     let stage = escape(&message.stage);
     let sha = message.release.as_ref().map(short).unwrap_or_default();
-    let head = message.release.as_ref().map(|c| commit_lines(std::slice::from_ref(c)));
+    let head = message
+        .release
+        .as_ref()
+        .map(|c| commit_lines(std::slice::from_ref(c)));
     let detail = match &message.event {
         ChatEvent::ApprovalRequested => format!(
             ":hourglass_flowing_sand: *{stack}* · *{stage}*: release `{sha}` is waiting for approval.\nWhat will ship:\n{}",
@@ -311,14 +321,19 @@ mod tests {
             "hello-web · prod: release 0123456 is waiting for approval"
         );
         let text = slack["blocks"][0]["text"]["text"].as_str().unwrap();
-        assert!(text.contains("`0123456` Fix &lt;login&gt; &amp; signup — Ada"), "{text}");
+        assert!(
+            text.contains("`0123456` Fix &lt;login&gt; &amp; signup — Ada"),
+            "{text}"
+        );
         assert!(text.contains("`fedcba9` Add tests — Grace"), "{text}");
     }
 
     #[test]
     fn a_long_list_of_commits_is_counted_not_listed() {
         let mut m = message(ChatEvent::ApprovalRequested);
-        m.ships = (0..8).map(|i| commit(&format!("{i:07}"), "c", "a")).collect();
+        m.ships = (0..8)
+            .map(|i| commit(&format!("{i:07}"), "c", "a"))
+            .collect();
         let text = slack_body(&m)["blocks"][0]["text"]["text"]
             .as_str()
             .unwrap()
@@ -341,7 +356,10 @@ mod tests {
         assert_eq!(json["comment"], "not on a Friday");
         assert!(json.get("commits").is_none());
         let slack = slack_body(&m);
-        assert_eq!(slack["text"], "hello-web · prod: grace rejected release 0123456");
+        assert_eq!(
+            slack["text"],
+            "hello-web · prod: grace rejected release 0123456"
+        );
         assert!(slack["blocks"][0]["text"]["text"]
             .as_str()
             .unwrap()
@@ -379,7 +397,10 @@ mod tests {
         assert_eq!(json["by"], "ada");
         assert_eq!(json["url"], "https://prod.example.com");
         let slack = slack_body(&m);
-        assert_eq!(slack["text"], "hello-web · prod: rolling back to release 0123456");
+        assert_eq!(
+            slack["text"],
+            "hello-web · prod: rolling back to release 0123456"
+        );
         assert_eq!(slack["blocks"][1]["type"], "context");
     }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use stageline_engine::ports::BoxFuture;
 use stageline_engine::{
-    ApprovalStatus, PartKind, PartStatus, PipelineEvent, Release, ReleaseId, Run, RunId,
-    RunStatus, RunTrigger, StackId, StageId,
+    ApprovalStatus, PartKind, PartStatus, PipelineEvent, Release, ReleaseId, Run, RunId, RunStatus,
+    RunTrigger, StackId, StageId,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -315,11 +315,7 @@ impl ChatNotifier {
             return;
         }
         {
-            let mut events = self
-                .queue
-                .events
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut events = self.queue.events.lock().unwrap_or_else(|e| e.into_inner());
             if events.len() >= self.queue.capacity {
                 events.pop_front();
                 *self.queue.dropped.lock().unwrap_or_else(|e| e.into_inner()) += 1;

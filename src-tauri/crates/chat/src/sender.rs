@@ -76,7 +76,10 @@ impl Default for HttpSender {
 enum Try {
     Delivered,
     Final(DeliveryError),
-    Again { reason: String, wait: Option<Duration> },
+    Again {
+        reason: String,
+        wait: Option<Duration>,
+    },
 }
 
 impl HttpSender {
@@ -133,7 +136,10 @@ impl HttpSender {
             }
             Err(error) => {
                 let reason = if error.is_timeout() {
-                    format!("the webhook did not answer within {} s", self.timeout.as_secs())
+                    format!(
+                        "the webhook did not answer within {} s",
+                        self.timeout.as_secs()
+                    )
                 } else if error.is_connect() {
                     format!("could not connect to {}", hook.host())
                 } else {

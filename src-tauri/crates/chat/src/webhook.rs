@@ -76,13 +76,17 @@ pub fn check_url(url: &str) -> Result<(), String> {
         return Err("Paste the webhook URL your chat gave you.".to_string());
     }
     let Ok(parsed) = reqwest::Url::parse(url) else {
-        return Err("This is not a URL: it should look like https://hooks.example.com/….".to_string());
+        return Err(
+            "This is not a URL: it should look like https://hooks.example.com/….".to_string(),
+        );
     };
     if parsed.host().is_none() {
         return Err("The URL has no host.".to_string());
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("Put no user name or password in the URL: a webhook's URL is its key.".to_string());
+        return Err(
+            "Put no user name or password in the URL: a webhook's URL is its key.".to_string(),
+        );
     }
     match parsed.scheme() {
         "https" => Ok(()),
@@ -127,7 +131,11 @@ mod tests {
 
     #[test]
     fn only_the_host_is_ever_shown() {
-        let hook = Webhook::new(WebhookKind::Slack, "https://hooks.slack.com/services/T0/B0/secret").unwrap();
+        let hook = Webhook::new(
+            WebhookKind::Slack,
+            "https://hooks.slack.com/services/T0/B0/secret",
+        )
+        .unwrap();
         assert_eq!(hook.host(), "hooks.slack.com");
         assert!(!format!("{hook:?}").contains("secret"));
         assert_eq!(display_host("http://127.0.0.1:4000/x"), "127.0.0.1:4000");
@@ -136,7 +144,10 @@ mod tests {
     #[test]
     fn the_keychain_value_reads_back() {
         let hook = Webhook::new(WebhookKind::Json, "https://example.com/h").unwrap();
-        assert_eq!(Webhook::from_keychain_value(&hook.to_keychain_value()), Some(hook));
+        assert_eq!(
+            Webhook::from_keychain_value(&hook.to_keychain_value()),
+            Some(hook)
+        );
         assert_eq!(Webhook::from_keychain_value("not json"), None);
     }
 }

@@ -27,9 +27,14 @@ struct Server {
 
 async fn serve(statuses: &[u16]) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/secret-token", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/hooks/secret-token",
+        listener.local_addr().unwrap()
+    );
     let bodies = Arc::new(Mutex::new(Vec::new()));
-    let script = Arc::new(Mutex::new(statuses.iter().copied().collect::<VecDeque<_>>()));
+    let script = Arc::new(Mutex::new(
+        statuses.iter().copied().collect::<VecDeque<_>>(),
+    ));
     let received = bodies.clone();
     tokio::spawn(async move {
         loop {
@@ -109,7 +114,11 @@ async fn a_webhook_that_fails_twice_gets_the_message_on_the_third_try() {
     let server = serve(&[500, 500, 200]).await;
     let sender = HttpSender::default();
     let tries = sender
-        .send(&hook(&server, WebhookKind::Json), &json!({"event": "test"}), &BACKOFF)
+        .send(
+            &hook(&server, WebhookKind::Json),
+            &json!({"event": "test"}),
+            &BACKOFF,
+        )
         .await
         .unwrap();
     assert_eq!(tries, 3);
@@ -140,7 +149,13 @@ async fn a_missing_webhook_is_not_tried_again() {
         .send(&hook(&server, WebhookKind::Slack), &json!({}), &BACKOFF)
         .await
         .unwrap_err();
-    assert_eq!(error, DeliveryError::Refused { status: 404, tries: 1 });
+    assert_eq!(
+        error,
+        DeliveryError::Refused {
+            status: 404,
+            tries: 1
+        }
+    );
     assert!(error.to_string().contains("deleted"));
     assert_eq!(server.received(), 1);
 }
@@ -159,7 +174,10 @@ async fn too_many_requests_is_tried_again() {
 async fn an_unreachable_webhook_is_reported_without_its_url() {
     // A port nothing listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/secret-token", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/hooks/secret-token",
+        listener.local_addr().unwrap()
+    );
     drop(listener);
     let hook = Webhook::new(WebhookKind::Json, &url).unwrap();
     let error = HttpSender::default()
