@@ -9,47 +9,37 @@ use stageline_engine::flow::Input;
 #[tokio::test]
 async fn a_chat_warning_and_a_watcher_warning_do_not_clear_each_other() {
     let flow = Flow::new(&[]).await;
-    let stack = flow.stack;
-    let warnings = || {
-        flow.pipeline.read(move |s| {
-            s.stack_warnings(stack)
-                .into_iter()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
+    let stack_id = flow.stack;
+    let chat = |message: Option<&str>| Input::ChatWarning {
+        stack_id,
+        message: message.map(str::to_string),
     };
-    flow.pipeline
-        .send(Input::ChatWarning {
-            stack_id: stack,
-            message: Some("Chat messages are not getting through".into()),
-        })
-        .await
-        .unwrap();
-    flow.pipeline
-        .send(Input::StackWarning {
-            stack_id: stack,
-            message: Some("Could not fetch the remote".into()),
-        })
-        .await
-        .unwrap();
-    assert_eq!(warnings().await.unwrap().len(), 2);
-    flow.pipeline
-        .send(Input::StackWarning {
-            stack_id: stack,
-            message: None,
-        })
-        .await
-        .unwrap();
+    let watcher = |message: Option<&str>| Input::StackWarning {
+        stack_id,
+        message: message.map(str::to_string),
+    };
+    let warnings_after = |input: Input| {
+        let pipeline = &flow.pipeline;
+        async move {
+            pipeline.send(input).await.unwrap();
+            pipeline
+                .read(move |s| {
+                    s.stack_warnings(stack_id)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    warnings_after(chat(Some("Chat messages are not getting through"))).await;
+    let both = warnings_after(watcher(Some("Could not fetch the remote"))).await;
+    assert_eq!(both.len(), 2);
     assert_eq!(
-        warnings().await.unwrap(),
-        vec!["Chat messages are not getting through".to_string()]
+        warnings_after(watcher(None)).await,
+        vec!["Chat messages are not getting through".to_string()],
+        "the watcher cleared only its own"
     );
-    flow.pipeline
-        .send(Input::ChatWarning {
-            stack_id: stack,
-            message: None,
-        })
-        .await
-        .unwrap();
-    assert!(warnings().await.unwrap().is_empty());
+    assert!(warnings_after(chat(None)).await.is_empty());
 }
