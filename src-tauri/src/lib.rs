@@ -3,6 +3,7 @@
 //! pipeline events to the windows.
 
 mod browser;
+mod chat;
 pub mod cli;
 mod clock;
 mod commands;
@@ -56,11 +57,15 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
+            let chat = tauri::async_runtime::block_on(async { chat::Chat::start() });
             let events = Arc::new(WindowEvents {
                 app: app.handle().clone(),
+                chat: chat.notifier.clone(),
             });
             let core =
                 tauri::async_runtime::block_on(Core::start(CoreConfig::new(&data_dir), events))?;
+            tauri::async_runtime::block_on(async { chat.attach(&core) });
+            app.manage(chat);
             if let Ok(endpoint) = std::env::var(demo::DEMO_ENDPOINT_VARIABLE) {
                 let core = core.clone();
                 tauri::async_runtime::spawn(async move {
@@ -83,6 +88,10 @@ pub fn run() {
             commands::accounts::create_account,
             commands::accounts::delete_account,
             commands::accounts::check_account,
+            commands::chat::chat_webhook,
+            commands::chat::set_chat_webhook,
+            commands::chat::clear_chat_webhook,
+            commands::chat::test_chat_webhook,
             commands::stacks::dashboard,
             commands::stacks::aws_regions,
             commands::stacks::create_stack,

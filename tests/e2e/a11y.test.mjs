@@ -4,14 +4,11 @@
 // approving, rejecting and deleting a stage are done with the keyboard alone.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import {
-  byTestId, commit, deployedSha, invoke, makeHome, makeRepo, motoUrl, openApp, resetMoto, shot, stageView, startDriver,
+  axeFindings, byTestId, commit, deployedSha, invoke, makeHome, makeRepo, motoUrl, openApp, resetMoto, shot, stageView, startDriver,
   stopDriver, waitFor,
 } from "./support.mjs";
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const minute = 60000;
 let home, driver, browser, repo;
 
@@ -28,49 +25,9 @@ after(async () => {
   if (driver) await stopDriver(driver, home);
 });
 
-/**
- * Runs axe-core on what the window shows, in the light theme and then in the
- * dark one (the stylesheet's dark rules applied as the OS setting would), and
- * fails on any serious or critical violation, naming each and where it is.
- */
+/** Fails on any serious or critical axe finding, light and dark. */
 async function noSeriousViolations(what) {
-  // Given as the script itself: WebDriver runs it outside the page's CSP, which refuses eval.
-  if (!(await browser.execute(() => Boolean(window.axe)))) await browser.execute(`${axeSource}\nwindow.axe = axe;`);
-  for (const theme of ["light", "dark"]) {
-    const violations = await browser.executeAsync(
-      async (theme, done) => {
-        document.getElementById("e2e-dark")?.remove();
-        if (theme === "dark") {
-          // The rules inside `@media (prefers-color-scheme: dark)`, applied unconditionally.
-          const rules = [...document.styleSheets].flatMap((sheet) => {
-            try {
-              return [...sheet.cssRules];
-            } catch {
-              return [];
-            }
-          });
-          const dark = rules.filter((r) => r instanceof CSSMediaRule && r.conditionText.includes("prefers-color-scheme: dark"));
-          const style = document.createElement("style");
-          style.id = "e2e-dark";
-          // No transitions: axe would read colours half way from light to dark.
-          style.textContent = [
-            "*, *::before, *::after { transition: none !important; }",
-            ...dark.flatMap((r) => [...r.cssRules].map((inner) => inner.cssText)),
-          ].join("\n");
-          document.head.append(style);
-        }
-        const result = await window.axe.run(document, { resultTypes: ["violations"] });
-        document.getElementById("e2e-dark")?.remove();
-        done(
-          result.violations
-            .filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => `${n.target.join(" ")}${n.any[0]?.message ? ` (${n.any[0].message})` : ""}`).slice(0, 5).join(", ")}`),
-        );
-      },
-      theme,
-    );
-    assert.deepEqual(violations, [], `${what}, ${theme} theme`);
-  }
+  for (const theme of ["light", "dark"]) assert.deepEqual(await axeFindings(browser, theme), [], `${what}, ${theme} theme`);
 }
 
 /** What has the keyboard focus: its test id, else its id, else its label, else its text. */

@@ -2,7 +2,8 @@
 // Each test file gets its own data folder (XDG dirs) and its own Git
 // repository; the test command provides Xvfb, D-Bus, a keyring and moto.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -307,4 +308,51 @@ export function startNotifications(home) {
 /** Opens dunst's context menu, as a user clicking the notification's action would. */
 export function pickNotificationAction() {
   return execFileSync("dunstctl", ["context"], { encoding: "utf8", timeout: 10000 });
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * Shows the window in the light or the dark theme: the stylesheet's rules
+ * inside `@media (prefers-color-scheme: dark)` applied unconditionally, as the
+ * OS setting would (the test display's WebKit follows the light GTK theme).
+ */
+export async function useTheme(browser, theme) {
+  await browser.execute((theme) => {
+    document.getElementById("e2e-dark")?.remove();
+    if (theme !== "dark") return;
+    const rules = [...document.styleSheets].flatMap((sheet) => {
+      try {
+        return [...sheet.cssRules];
+      } catch {
+        return [];
+      }
+    });
+    const dark = rules.filter((r) => r instanceof CSSMediaRule && r.conditionText.includes("prefers-color-scheme: dark"));
+    const style = document.createElement("style");
+    style.id = "e2e-dark";
+    // No transitions: axe would read colours half way from light to dark.
+    style.textContent = [
+      "*, *::before, *::after { transition: none !important; }",
+      ...dark.flatMap((r) => [...r.cssRules].map((inner) => inner.cssText)),
+    ].join("\n");
+    document.head.append(style);
+  }, theme);
+}
+
+/** axe-core's serious and critical findings on what the window shows in `theme`, each naming where it is. */
+export async function axeFindings(browser, theme) {
+  // Given as the script itself: WebDriver runs it outside the page's CSP, which refuses eval.
+  if (!(await browser.execute(() => Boolean(window.axe)))) await browser.execute(`${axeSource}\nwindow.axe = axe;`);
+  await useTheme(browser, theme);
+  const findings = await browser.executeAsync(async (done) => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    done(
+      result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => `${n.target.join(" ")}${n.any[0]?.message ? ` (${n.any[0].message})` : ""}`).slice(0, 5).join(", ")}`),
+    );
+  });
+  await useTheme(browser, "light");
+  return findings;
 }

@@ -1,6 +1,7 @@
 //! Tauri commands: arguments in, one call into the core, errors mapped.
 
 pub mod accounts;
+pub mod chat;
 pub mod logs;
 pub mod pipeline;
 pub mod stacks;

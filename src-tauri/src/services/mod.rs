@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod alarms;
 pub mod approvals;
+pub mod chat;
 pub mod env;
 pub mod stacks;
 pub mod stages;

@@ -100,5 +100,7 @@ pub async fn delete(core: &Core, id: StackId, confirmation: String) -> AppResult
         })
         .await?;
     crate::watchers::unwatch(core, id);
+    // A stack being deleted posts no more chat messages; its webhook goes now.
+    let _ = core.keychain.delete(&crate::chat::webhook_ref(id)).await;
     Ok(())
 }

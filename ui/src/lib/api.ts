@@ -6,6 +6,9 @@ import type { AppError } from "./bindings/AppError";
 import type { Approval } from "./bindings/Approval";
 import type { ApprovalId } from "./bindings/ApprovalId";
 import type { ApprovalPreview } from "./bindings/ApprovalPreview";
+import type { ChatTestOutcome } from "./bindings/ChatTestOutcome";
+import type { ChatWebhookInput } from "./bindings/ChatWebhookInput";
+import type { ChatWebhookView } from "./bindings/ChatWebhookView";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { FieldError } from "./bindings/FieldError";
 import type { NewAccount } from "./bindings/NewAccount";
@@ -68,6 +71,11 @@ export const api = {
 
   createStack: (input: NewStack) => call<Stack>("create_stack", { input }),
   deleteStack: (id: StackId, confirmation: string) => call<void>("delete_stack", { id, confirmation }),
+  chatWebhook: (stackId: StackId) => call<ChatWebhookView>("chat_webhook", { stackId }),
+  setChatWebhook: (stackId: StackId, input: ChatWebhookInput) =>
+    call<ChatWebhookView>("set_chat_webhook", { stackId, input }),
+  clearChatWebhook: (stackId: StackId) => call<ChatWebhookView>("clear_chat_webhook", { stackId }),
+  testChatWebhook: (stackId: StackId) => call<ChatTestOutcome>("test_chat_webhook", { stackId }),
 
   createStage: (stackId: StackId, after: StageId | null, settings: StageSettingsInput) =>
     call<Stage>("create_stage", { stackId, after, settings }),

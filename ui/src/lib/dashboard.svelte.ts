@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { api, toApiError } from "./api";
+import { tickDelay } from "./stackList";
 import type { Account } from "./bindings/Account";
 import type { StackView } from "./bindings/StackView";
 
@@ -12,9 +13,17 @@ class Dashboard {
   regions = $state<string[]>([]);
   loaded = $state(false);
   loadError = $state<string | null>(null);
-  /** Ticks every second so ages and elapsed times stay current. */
+  /** Ticks so ages and elapsed times stay current (see `tickDelay`); not while the window is hidden. */
   now = $state(Date.now());
   #pending: ReturnType<typeof setTimeout> | null = null;
+  #tick: ReturnType<typeof setTimeout> | null = null;
+
+  /** Brings the clock up to date and sets its next tick. */
+  #clock(): void {
+    this.now = Date.now();
+    if (this.#tick) clearTimeout(this.#tick);
+    this.#tick = document.visibilityState === "hidden" ? null : setTimeout(() => this.#clock(), tickDelay(this.stacks));
+  }
 
   async refresh(): Promise<void> {
     try {
@@ -26,6 +35,8 @@ class Dashboard {
       this.loadError = toApiError(error).message;
     } finally {
       this.loaded = true;
+      // A run may have started (tick each second) or ended (tick slowly).
+      this.#clock();
     }
   }
 
@@ -40,7 +51,7 @@ class Dashboard {
 
   async start(): Promise<void> {
     await listen("pipeline", () => this.scheduleRefresh());
-    setInterval(() => (this.now = Date.now()), 1000);
+    document.addEventListener("visibilitychange", () => this.#clock());
     this.regions = await api.regions().catch(() => []);
     await this.refresh();
     // Two frames later the first dashboard is on screen: tell the backend (startup figure).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StackView } from "./bindings/StackView";
 import type { StageView } from "./bindings/StageView";
-import { attention, listed, matches, stageState } from "./stackList";
+import { attention, listed, matches, stageState, tickDelay } from "./stackList";
 
 function stage(name: string, state: "approval" | "failed" | "running" | "ok"): StageView {
   const run = state === "failed" || state === "running" ? { status: state } : null;
@@ -47,5 +47,13 @@ describe("many stacks", () => {
   it("finds the stages to jump to", () => {
     expect(attention(stacks, "approval").map((s) => s.stage.settings.name)).toEqual(["prod"]);
     expect(attention(stacks, "failed").map((s) => stageState(s))).toEqual(["failed"]);
+  });
+});
+
+describe("the dashboard's clock", () => {
+  it("ticks every second only while a run shows its elapsed time", () => {
+    expect(tickDelay([stack("web", [stage("dev", "ok"), stage("canary", "running")])])).toBe(1000);
+    expect(tickDelay([stack("shop", [stage("dev", "ok"), stage("prod", "approval")]), stack("api", [stage("dev", "failed")])])).toBe(30000);
+    expect(tickDelay([])).toBe(30000);
   });
 });

@@ -50,3 +50,10 @@ export function listed(stacks: StackView[], query: string): StackView[] {
 export function attention(stacks: StackView[], kind: "approval" | "failed"): StageView[] {
   return listed(stacks, "").flatMap((stack) => stack.stages.filter((stage) => stageState(stage) === kind));
 }
+
+/** How often the dashboard's clock ticks: every second while a run shows its
+ *  elapsed time, else every 30 s (ages change by the minute), so an idle
+ *  window does not wake up every second. */
+export function tickDelay(stacks: StackView[]): number {
+  return stacks.some((s) => s.stages.some((stage) => stage.latestRun?.status === "running")) ? 1000 : 30000;
+}

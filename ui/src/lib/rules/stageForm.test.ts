@@ -82,7 +82,17 @@ describe("copy variables from stage", () => {
       rollBack: true,
     },
     approvalExpiryHours: 48,
+    deployWindow: { days: ["tuesday", "thursday"], startHour: 10, endHour: 16, timeZone: "Europe/Berlin" },
   };
+  it("a deploy window survives the form and is copied (R21)", () => {
+    expect(toSettingsInput(formFromSettings(prod)).deployWindow).toEqual(prod.deployWindow);
+    expect(toSettingsInput(copyVariables(form(), prod)).deployWindow).toEqual(prod.deployWindow);
+    expect(toSettingsInput(form()).deployWindow).toBeUndefined();
+    expect(checkForm({ ...form(), name: "p", windowOn: true, windowDays: [], windowStart: 17, windowEnd: 9 }, [])).toMatchObject({
+      "deployWindow.days": expect.any(String),
+      "deployWindow.hours": expect.any(String),
+    });
+  });
   it("copying from a stage copies its verification and approval expiry (R18–R20)", () => {
     const copied = toSettingsInput(copyVariables(form(), prod));
     expect(copied.verification).toEqual(prod.verification);

@@ -8,6 +8,8 @@ import type { Routing } from "../bindings/Routing";
 import type { StageSettings } from "../bindings/StageSettings";
 import type { StageSettingsInput } from "../bindings/StageSettingsInput";
 import type { Verification } from "../bindings/Verification";
+import type { DeployWindow } from "../bindings/DeployWindow";
+import type { Weekday } from "../bindings/Weekday";
 import {
   APPROVAL_EXPIRY_RANGE,
   DEFAULT_APPROVAL_EXPIRY_HOURS,
@@ -63,6 +65,41 @@ export interface StageForm {
   rollBack: boolean;
   /** R20: hours before a pending approval expires. */
   approvalExpiryHours: number;
+  /** R21: the stage takes releases only in this window (when on). */
+  windowOn: boolean;
+  windowDays: Weekday[];
+  windowStart: number;
+  windowEnd: number;
+  windowTimeZone: string;
+}
+
+export const WEEKDAYS: readonly { day: Weekday; short: string }[] = [
+  { day: "monday", short: "Mon" },
+  { day: "tuesday", short: "Tue" },
+  { day: "wednesday", short: "Wed" },
+  { day: "thursday", short: "Thu" },
+  { day: "friday", short: "Fri" },
+  { day: "saturday", short: "Sat" },
+  { day: "sunday", short: "Sun" },
+];
+
+/** The user's own time zone, what a new window starts in. */
+function localTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch {
+    return "UTC";
+  }
+}
+
+function windowFields(window: DeployWindow | null) {
+  return {
+    windowOn: window !== null,
+    windowDays: window?.days ?? (["monday", "tuesday", "wednesday", "thursday", "friday"] as Weekday[]),
+    windowStart: window?.startHour ?? 9,
+    windowEnd: window?.endHour ?? 17,
+    windowTimeZone: window?.timeZone ?? localTimeZone(),
+  };
 }
 
 export function emptyForm(region: string): StageForm {
@@ -90,6 +127,7 @@ export function emptyForm(region: string): StageForm {
     alarms: "",
     rollBack: false,
     approvalExpiryHours: DEFAULT_APPROVAL_EXPIRY_HOURS,
+    ...windowFields(null),
   };
 }
 
@@ -170,6 +208,12 @@ function checkVerification(form: StageForm, errors: Record<string, string>) {
   const [minHours, maxHours] = APPROVAL_EXPIRY_RANGE;
   if (!Number.isInteger(form.approvalExpiryHours) || form.approvalExpiryHours < minHours || form.approvalExpiryHours > maxHours)
     errors.approvalExpiryHours = `An approval must expire after ${minHours} to ${maxHours} hours (30 days).`;
+  if (form.windowOn) {
+    if (form.windowDays.length === 0) errors["deployWindow.days"] = "Choose at least one day.";
+    if (form.windowStart >= form.windowEnd)
+      errors["deployWindow.hours"] = "The window must start before it ends, within the day (for example 09:00 to 17:00).";
+    // Whether the time zone exists is the backend's to say (it knows this machine's zones).
+  }
 }
 
 /** Every error about the alarm list, in one line for its text box. */
@@ -198,6 +242,7 @@ export function copyVariables(form: StageForm, from: StageSettings): StageForm {
     ...form,
     ...verificationFields(from.verification),
     approvalExpiryHours: from.approvalExpiryHours,
+    ...windowFields(from.deployWindow),
     buildEnv: merge(form.buildEnv, rowsFrom(from.buildEnv)),
     runtimeEnv: merge(form.runtimeEnv, rowsFrom(from.runtimeEnv)),
   };
@@ -234,6 +279,7 @@ export function formFromSettings(settings: StageSettings): StageForm {
     runWithoutSandbox: settings.runWithoutSandbox,
     ...verificationFields(settings.verification),
     approvalExpiryHours: settings.approvalExpiryHours,
+    ...windowFields(settings.deployWindow),
   };
 }
 
@@ -275,5 +321,13 @@ export function toSettingsInput(form: StageForm): StageSettingsInput {
       rollBack: form.rollBack,
     },
     approvalExpiryHours: form.approvalExpiryHours,
+    deployWindow: form.windowOn
+      ? {
+          days: WEEKDAYS.map((w) => w.day).filter((d) => form.windowDays.includes(d)),
+          startHour: form.windowStart,
+          endHour: form.windowEnd,
+          timeZone: form.windowTimeZone.trim(),
+        }
+      : undefined,
   };
 }

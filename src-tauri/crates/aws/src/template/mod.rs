@@ -265,6 +265,7 @@ mod tests {
                 verification: stageline_engine::Verification::legacy(),
                 approval_expiry_hours:
                     stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
+                deploy_window: None,
             },
             lifecycle: StageLifecycle::Active,
         }

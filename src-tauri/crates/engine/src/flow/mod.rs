@@ -77,6 +77,11 @@ pub enum Input {
         stack_id: StackId,
         message: Option<String>,
     },
+    /// The chat notifier's warning about a stack's webhook (`None` clears it).
+    ChatWarning {
+        stack_id: StackId,
+        message: Option<String>,
+    },
     /// R5: approve or reject a waiting release.
     Decide {
         approval_id: ApprovalId,

@@ -92,6 +92,12 @@ pub fn apply_input(
             }
             Reply::Done
         }
+        Input::ChatWarning { stack_id, message } => {
+            if tx.s.stacks.contains_key(&stack_id) {
+                tx.set_warning(stack_id, WarningSource::Chat, message);
+            }
+            Reply::Done
+        }
         Input::Decide {
             approval_id,
             approve,

@@ -14,6 +14,8 @@ use crate::verification::{Freeze, StageService};
 pub(crate) enum WarningSource {
     /// The branch watcher (an unreachable remote…).
     Watcher,
+    /// The chat notifier (a webhook that keeps failing).
+    Chat,
     /// A new first stage whose branch head could not be read.
     FirstDeploy(StageId),
     /// A stage whose service could not be scaled.
