@@ -152,3 +152,31 @@ test("one stage can be frozen from its details, and unfrozen", async () => {
   await browser.keys("Escape");
 });
 
+
+test("outside its deploy window a stage holds the newest release and says why", async () => {
+  const canary = await stageView(browser, "shop", "canary");
+  // A window that is closed now: every day, but not this hour (UTC).
+  const hour = new Date().getUTCHours();
+  const [startHour, endHour] = hour < 22 ? [hour + 1, 24] : [0, hour];
+  const days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+  await invoke(browser, "update_stage", {
+    id: canary.stage.id,
+    settings: settingsInput(canary.stage.settings, { deployWindow: { days, startHour, endHour, timeZone: "UTC" } }),
+  });
+  const held = commit(repo, "app.js", "// v4\n", "Outside the window");
+  await waitFor(browser, "dev runs the commit", async () => (await deployedSha(browser, "shop", "dev")) === held, 3 * minute);
+  await waitFor(browser, "canary says why it holds the release", async () =>
+    (await (await byTestId(browser, "held-canary")).getText()).startsWith("Outside its deploy window"), minute);
+  assert.equal((await stageView(browser, "shop", "canary")).waiting.commit.sha, held);
+  await shot(browser, "verify-07-canary-outside-its-deploy-window");
+  await click(browser, "open-canary");
+  await (await byTestId(browser, "deploy-window")).scrollIntoView();
+  await shot(browser, "verify-08-deploy-window-settings");
+  await browser.keys("Escape");
+  // Without the window the held release enters at once.
+  await invoke(browser, "update_stage", {
+    id: canary.stage.id,
+    settings: settingsInput((await stageView(browser, "shop", "canary")).stage.settings, { deployWindow: null }),
+  });
+  await waitFor(browser, "canary takes the held release", async () => (await deployedSha(browser, "shop", "canary")) === held, 3 * minute);
+});

@@ -468,9 +468,45 @@ async fn r21_outside_its_deploy_window_a_stage_holds_the_release_until_it_opens(
     );
     assert_eq!(flow.deployed_sha("prod").await, None);
     // Wednesday 09:00 UTC: the wake-up finds it open and prod takes the release.
+    // (Removing the window would let it in at once: see the next test.)
     flow.fakes.clock.advance(38_800_000);
     flow.pipeline
         .send(Input::WindowCheck { stage_id: prod })
+        .await
+        .unwrap();
+    flow.wait_deployed("prod", 1).await;
+}
+
+#[tokio::test]
+async fn r21_removing_a_closed_deploy_window_lets_the_held_release_in() {
+    let flow = Flow::new(&[]).await;
+    let dev = flow.stage("dev").await;
+    let mut prod = settings("prod", false);
+    // Never open: Sundays only, and the fake clock reads a Tuesday.
+    prod.deploy_window = Some(DeployWindow {
+        days: vec![Weekday::Sunday],
+        start_hour: 0,
+        end_hour: 24,
+        time_zone: "UTC".into(),
+    });
+    flow.create_stage(Some(dev), prod).await.unwrap();
+    let prod = flow.stage("prod").await;
+    flow.commit(1).await;
+    wait_for(&flow, "prod holds release 1", move |s| {
+        s.flow(prod).waiting.is_some()
+    })
+    .await;
+    let mut changed = flow
+        .pipeline
+        .read(move |s| s.stage(prod).unwrap().settings.clone())
+        .await
+        .unwrap();
+    changed.deploy_window = None;
+    flow.pipeline
+        .send(Input::UpdateStage {
+            stage_id: prod,
+            settings: changed,
+        })
         .await
         .unwrap();
     flow.wait_deployed("prod", 1).await;

@@ -316,6 +316,10 @@ impl Tx<'_> {
         if old.desired_count != updated.settings.desired_count {
             self.request_scale(&updated);
         }
+        // R21: a changed (or removed) deploy window may let a held release in now.
+        if old.deploy_window != updated.settings.deploy_window {
+            self.stage_freed(stage_id);
+        }
         Ok(Reply::Stage(updated))
     }
 
