@@ -586,10 +586,7 @@ impl Deployer for CloudFormationDeployer {
         url: String,
         path: String,
     ) -> BoxFuture<'static, Result<u16, PortError>> {
-        Box::pin(async move {
-            let target = crate::verify::health_check_url(&account, &url, &path);
-            crate::verify::probe_health(&target, HEALTH_PROBE_TIMEOUT).await
-        })
+        Box::pin(async move { crate::verify::probe_stage(&account, &url, &path).await })
     }
 
     fn alarms(
@@ -601,7 +598,3 @@ impl Deployer for CloudFormationDeployer {
         self.alarm_readings(account, region, names)
     }
 }
-
-/// How long one health-check request may take (the check asks again until
-/// the stage's own time limit).
-const HEALTH_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -69,6 +69,20 @@ impl CloudFormationDeployer {
     }
 }
 
+/// How long one health-check request may take (the check asks again until
+/// the stage's own time limit).
+const HEALTH_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One health check of `path` on the stage's service at `url` (through the
+/// emulator's stand-in for an emulated stage, see `health_check_url`).
+pub(crate) async fn probe_stage(
+    account: &Account,
+    url: &str,
+    path: &str,
+) -> Result<u16, PortError> {
+    probe_health(&health_check_url(account, url, path), HEALTH_PROBE_TIMEOUT).await
+}
+
 /// The `ServiceUrl` output of the CloudFormation stack `stack`, if both exist.
 pub(crate) async fn service_url(
     clients: &RegionClients,

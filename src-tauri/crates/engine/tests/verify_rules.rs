@@ -49,6 +49,15 @@ async fn wait_for(
     stageline_engine::testing::wait_until(&flow.pipeline, what, check).await;
 }
 
+/// The release waiting for approval at stage `name`.
+async fn awaiting_approval(flow: &Flow, name: &str) -> Option<ReleaseId> {
+    let stage = flow.stage(name).await;
+    flow.pipeline
+        .read(move |s| s.pending_at(stage).map(|a| a.release_id))
+        .await
+        .unwrap()
+}
+
 async fn set_verification(flow: &Flow, name: &str, change: impl FnOnce(&mut Verification)) {
     let id = flow.stage(name).await;
     let mut stage_settings = flow
@@ -146,13 +155,10 @@ async fn r18_r19_an_alarm_in_alarm_fails_verify_and_the_stage_rolls_back() {
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.part(PartKind::Verify).status, PartStatus::Failed);
     assert_eq!(failed.release_id, flow.release_of(2));
-    let prod = flow.stage("prod").await;
-    let waiting = flow
-        .pipeline
-        .read(move |s| s.pending_at(prod).map(|a| a.release_id))
-        .await
-        .unwrap();
-    assert_eq!(waiting, Some(flow.release_of(1)));
+    assert_eq!(
+        awaiting_approval(&flow, "prod").await,
+        Some(flow.release_of(1))
+    );
 
     // Fixed: the next release passes verify and prod is offered it.
     flow.fakes
@@ -205,13 +211,10 @@ async fn r19_without_rollback_the_failed_release_stays_deployed_but_goes_no_furt
     assert_eq!(failed.part(PartKind::Verify).status, PartStatus::Failed);
     // The flow's record of what the stage last deployed *successfully* is unchanged.
     assert_eq!(flow.deployed_sha("canary").await, Some(commit(1).sha));
-    let prod = flow.stage("prod").await;
-    let waiting = flow
-        .pipeline
-        .read(move |s| s.pending_at(prod).map(|a| a.release_id))
-        .await
-        .unwrap();
-    assert_eq!(waiting, Some(flow.release_of(1)));
+    assert_eq!(
+        awaiting_approval(&flow, "prod").await,
+        Some(flow.release_of(1))
+    );
 }
 
 #[tokio::test]

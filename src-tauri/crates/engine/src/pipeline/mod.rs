@@ -5,6 +5,7 @@
 
 mod effects;
 mod verify;
+mod workspace;
 
 pub use effects::prepare_deploy_job;
 

@@ -139,7 +139,8 @@ async fn smoke_tests(
     log.line("[Stageline] Smoke tests: verify.yml");
     let facts = super::effects::prepare(context, ports, log).await?;
     let workspace =
-        super::effects::checkout(format!("verify-{}", run.id), context, ports, config, log).await?;
+        super::workspace::checkout(format!("verify-{}", run.id), context, ports, config, log)
+            .await?;
     let mut injected = super::effects::injected(context, &facts, context.release.artifact.as_ref());
     injected.push(ResolvedVar::plain("STAGE_URL", url));
     let job = BuildJob {
