@@ -31,6 +31,16 @@
    protocol moto serves and its answers back to CBOR, typed by botocore's
    model of CloudWatch. DescribeAlarms refuses more than 100 AlarmNames, as
    AWS does (moto takes any number).
+7. moto checks S3's conditional writes (`If-Match`, `If-None-Match: *` on
+   PutObject and DeleteObject) and then writes, as two steps: two desktops
+   racing for a team stack's stage lease could both pass the check. AWS makes
+   the check and the write one step, and answers a conditional write that
+   overlaps another on the same key with 409 ConditionalRequestConflict
+   ("retry"). Here too: conditional writes on one key never overlap; the
+   second gets that 409.
+8. moto (5.2) answers GetBucketVersioning with a `GetBucketVersioningResponse`
+   root element, which the Rust SDK rightly refuses; AWS's root element is
+   `VersioningConfiguration`. The answer is renamed to AWS's.
 
 Everything else is moto unchanged; nothing here makes moto more forgiving.
 Run exactly like `moto_server`: `python moto_server.py -H 127.0.0.1 -p 5055`.
@@ -386,12 +396,57 @@ def _cloudwatch_over_cbor(app: Any, environ: Environ, start_response: StartRespo
     return _cbor_answer(start_response, status, _typed(parsed, shape))
 
 
+class ConditionalWrites:
+    """Item 7: one conditional write per S3 key at a time; an overlapping one gets 409."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight: set[tuple[str, str]] = set()
+
+    @staticmethod
+    def applies(environ: Environ) -> bool:
+        conditional = "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
+        return (
+            conditional
+            and environ.get("REQUEST_METHOD") in ("PUT", "DELETE")
+            and "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+        )
+
+    def write(self, app: Any, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        key = (environ.get("HTTP_HOST", ""), environ.get("PATH_INFO", ""))
+        with self.lock:
+            if key in self.in_flight:
+                body = (
+                    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ConditionalRequestConflict</Code>'
+                    "<Message>A conflicting conditional operation is currently in progress against this "
+                    "resource. Please try again.</Message></Error>"
+                ).encode()
+                return _respond(start_response, 409, body, "application/xml")
+            self.in_flight.add(key)
+        try:
+            # Consumed here, so the write is over before the next one may start.
+            return list(app(environ, start_response))
+        finally:
+            with self.lock:
+                self.in_flight.discard(key)
+
+
+def _is_get_bucket_versioning(environ: Environ) -> bool:
+    """Item 8: an S3 GET of `?versioning`."""
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and "versioning" in environ.get("QUERY_STRING", "").split("&")[0].split("=")[0:1]
+        and "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+    )
+
+
 class StagelineFront:
-    """In front of moto's app: items 5 and 6; everything else passes through."""
+    """In front of moto's app: items 5 to 8; everything else passes through."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.health = ServiceHealth()
+        self.conditional_writes = ConditionalWrites()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -410,6 +465,12 @@ class StagelineFront:
             self.health.reset()
         if path.startswith(CBOR_PATH) and method == "POST":
             return _cloudwatch_over_cbor(self.app, environ, start_response, path[len(CBOR_PATH):])
+        if _is_get_bucket_versioning(environ):
+            status, body = _call(self.app, environ)
+            body = body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
+            return _respond(start_response, status, body, "application/xml")
+        if ConditionalWrites.applies(environ):
+            return self.conditional_writes.write(self.app, environ, start_response)
         return self.app(environ, start_response)
 
     def _control(self, environ: Environ, start_response: StartResponse) -> list[bytes]:

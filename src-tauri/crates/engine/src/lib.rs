@@ -19,6 +19,7 @@ pub mod order;
 pub mod pipeline;
 pub mod ports;
 pub mod regions;
+pub mod team;
 #[cfg(feature = "fakes")]
 pub mod testing;
 pub mod validation;

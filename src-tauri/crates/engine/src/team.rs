@@ -1,0 +1,205 @@
+//! Team stacks (R22): the pure rules several desktops follow to share one
+//! stack — who may run a stage (the lease and its fencing number) and who may
+//! decide an approval (the stage's approval policy). The team crate stores
+//! these in S3 with conditional writes; nothing here does IO or reads a clock.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::ids::Millis;
+use crate::validation::FieldErrors;
+
+/// How long a lease lasts from its last renewal. A holder renews it every
+/// [`LEASE_RENEW_EVERY`] while it runs, so a desktop that sleeps or crashes
+/// frees its stages within this time.
+pub const LEASE_TTL: Millis = 60_000;
+/// How often a holder renews its leases.
+pub const LEASE_RENEW_EVERY: Millis = 15_000;
+/// A holder starts no effect when less than this is left of its lease: the
+/// effect's first request must reach AWS while the lease is certainly held.
+pub const LEASE_SAFETY_MARGIN: Millis = 20_000;
+
+/// The right of one desktop to run one stage, as stored in the team's bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    /// The desktop holding it (its install id, not a person).
+    pub holder: String,
+    /// Grows by one each time the lease changes hands (never on renewal):
+    /// written on every change set the holder makes, so a CloudFormation stack
+    /// tells which holder touched it last, and a stale holder is refused.
+    pub fencing: u64,
+    /// The holder's clock when it last took or renewed the lease, plus the TTL.
+    pub expires_at: Millis,
+    /// The run it is for, so a desktop taking over knows what to reconcile.
+    #[serde(default)]
+    pub run_id: Option<String>,
+}
+
+/// What a desktop does next about a stage's lease, given what it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseStep {
+    /// Nobody ever held it: create it (create-only write).
+    Create(Lease),
+    /// It holds it: write the renewed lease over the one it read.
+    Renew(Lease),
+    /// The holder let it expire: write a lease with the next fencing number
+    /// over the one read, then reconcile the stage with CloudFormation before
+    /// any effect (R17 across machines).
+    TakeOver { lease: Lease, from: String },
+    /// Someone else holds it: ask again after `until`.
+    Wait { holder: String, until: Millis },
+}
+
+/// The next step for desktop `me` on a stage whose lease is `current`
+/// (`None`: the lease object does not exist).
+///
+/// A lease is taken over only once `now` is past its `expires_at`; a desktop
+/// whose clock runs ahead could take it early, which is why every effect is
+/// also fenced (see [`may_start_effect`]) and CloudFormation refuses a change
+/// set whose fencing number is below the stack's.
+pub fn next_lease_step(
+    current: Option<&Lease>,
+    me: &str,
+    run_id: Option<&str>,
+    now: Millis,
+) -> LeaseStep {
+    let lease = |fencing| Lease {
+        holder: me.to_string(),
+        fencing,
+        expires_at: now + LEASE_TTL,
+        run_id: run_id.map(str::to_string),
+    };
+    match current {
+        None => LeaseStep::Create(lease(1)),
+        Some(held) if held.holder == me => LeaseStep::Renew(lease(held.fencing)),
+        Some(held) if now > held.expires_at => LeaseStep::TakeOver {
+            lease: lease(held.fencing + 1),
+            from: held.holder.clone(),
+        },
+        Some(held) => LeaseStep::Wait {
+            holder: held.holder.clone(),
+            until: held.expires_at,
+        },
+    }
+}
+
+/// Whether the holder of `lease` with fencing number `fencing` may start an
+/// effect at `now` (a change set, an execute, a scale): only with the lease it
+/// was granted, and with enough of it left.
+pub fn may_start_effect(lease: &Lease, me: &str, fencing: u64, now: Millis) -> bool {
+    lease.holder == me && lease.fencing == fencing && now + LEASE_SAFETY_MARGIN < lease.expires_at
+}
+
+/// Whether a change set written by fencing number `mine` may run on a stack
+/// whose last change was made under `stack_fencing` (`None`: never fenced).
+pub fn fence_admits(mine: u64, stack_fencing: Option<u64>) -> bool {
+    stack_fencing.is_none_or(|last| mine >= last)
+}
+
+/// Who may decide a stage's approvals on a team stack. Empty `approvers`
+/// means anyone with access to the team's bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ApprovalPolicy {
+    /// AWS principal ARN patterns; `*` matches any run of characters
+    /// (`arn:aws:sts::123456789012:assumed-role/Release/*`).
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// The principal who started the release, or whose name is the commit
+    /// author's e-mail, cannot approve it.
+    #[serde(default)]
+    pub no_self_approval: bool,
+}
+
+/// Most approver patterns a stage may list.
+pub const MAX_APPROVER_PATTERNS: usize = 50;
+
+/// Checks a policy, field by field (`approvalPolicy.approvers.N`).
+pub fn check_approval_policy(policy: &ApprovalPolicy, errors: &mut FieldErrors) {
+    if policy.approvers.len() > MAX_APPROVER_PATTERNS {
+        errors.add(
+            "approvalPolicy.approvers",
+            format!("List at most {MAX_APPROVER_PATTERNS} approvers."),
+        );
+    }
+    for (index, pattern) in policy.approvers.iter().enumerate() {
+        let field = format!("approvalPolicy.approvers.{index}");
+        if !pattern.starts_with("arn:") || pattern.split(':').count() < 6 {
+            errors.add(
+                field,
+                "An approver is an AWS principal ARN such as arn:aws:iam::123456789012:user/alice (a * matches any part).",
+            );
+        } else if pattern.chars().any(char::is_whitespace) {
+            errors.add(field, "An approver ARN has no spaces.");
+        }
+    }
+}
+
+/// The AWS principal deciding, and who the release came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRequestParties<'a> {
+    /// The decider's ARN (`sts:GetCallerIdentity`).
+    pub approver: &'a str,
+    /// The principal of the desktop that made the release, if known.
+    pub release_started_by: Option<&'a str>,
+    /// The commit author's e-mail.
+    pub commit_author_email: &'a str,
+}
+
+/// Why a decision is refused by the stage's policy (shown to the user as is).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyRefusal {
+    #[error("You started this release ({0}); this stage does not accept self-approval. Ask a teammate to approve it.")]
+    SelfApproval(String),
+    #[error("{0} is not one of this stage's approvers. Ask an approver, or change the stage's approval policy.")]
+    NotAnApprover(String),
+}
+
+/// Whether the policy lets `parties.approver` approve. Rejecting is always
+/// allowed (anyone may stop a release), so this is asked only for approvals.
+pub fn check_approver(
+    policy: &ApprovalPolicy,
+    parties: &ApprovalRequestParties<'_>,
+) -> Result<(), PolicyRefusal> {
+    let approver = parties.approver;
+    if policy.no_self_approval {
+        let started_it = parties.release_started_by == Some(approver);
+        let authored_it = !parties.commit_author_email.is_empty()
+            && principal_name(approver).eq_ignore_ascii_case(parties.commit_author_email);
+        if started_it || authored_it {
+            return Err(PolicyRefusal::SelfApproval(approver.to_string()));
+        }
+    }
+    if !policy.approvers.is_empty() && !policy.approvers.iter().any(|p| arn_matches(p, approver)) {
+        return Err(PolicyRefusal::NotAnApprover(approver.to_string()));
+    }
+    Ok(())
+}
+
+/// The last part of a principal ARN: the user name, or an assumed role's
+/// session name (an e-mail for IAM Identity Center sign-ins).
+pub fn principal_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Glob match where `*` matches any run of characters (IAM's own rule for
+/// ARNs in policies), case-sensitive as ARNs are.
+pub fn arn_matches(pattern: &str, arn: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = (parts[0], &parts[1..]);
+    let Some(mut remaining) = arn.strip_prefix(first) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    for part in middle {
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    remaining.ends_with(last)
+}

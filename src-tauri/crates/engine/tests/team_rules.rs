@@ -1,0 +1,183 @@
+//! R22's pure rules: stage leases with fencing numbers, and approval policies.
+
+use stageline_engine::team::*;
+use stageline_engine::validation::FieldErrors;
+
+fn held_by(holder: &str, fencing: u64, expires_at: i64) -> Lease {
+    Lease {
+        holder: holder.into(),
+        fencing,
+        expires_at,
+        run_id: None,
+    }
+}
+
+#[test]
+fn a_lease_nobody_held_is_created_with_fencing_number_one() {
+    let LeaseStep::Create(lease) = next_lease_step(None, "desk-a", Some("run-1"), 1_000) else {
+        panic!("expected a create");
+    };
+    assert_eq!(lease.fencing, 1);
+    assert_eq!(lease.expires_at, 1_000 + LEASE_TTL);
+    assert_eq!(lease.run_id.as_deref(), Some("run-1"));
+}
+
+#[test]
+fn renewing_keeps_the_fencing_number_and_moves_the_expiry() {
+    let held = held_by("desk-a", 7, 5_000);
+    let LeaseStep::Renew(lease) = next_lease_step(Some(&held), "desk-a", None, 4_000) else {
+        panic!("expected a renewal");
+    };
+    assert_eq!(lease.fencing, 7);
+    assert_eq!(lease.expires_at, 4_000 + LEASE_TTL);
+}
+
+#[test]
+fn a_lease_held_by_another_desktop_waits_until_it_expires() {
+    let held = held_by("desk-a", 3, 5_000);
+    assert_eq!(
+        next_lease_step(Some(&held), "desk-b", None, 5_000),
+        LeaseStep::Wait {
+            holder: "desk-a".into(),
+            until: 5_000
+        }
+    );
+}
+
+#[test]
+fn an_expired_lease_is_taken_over_with_the_next_fencing_number() {
+    let held = held_by("desk-a", 3, 5_000);
+    let LeaseStep::TakeOver { lease, from } = next_lease_step(Some(&held), "desk-b", None, 5_001)
+    else {
+        panic!("expected a takeover");
+    };
+    assert_eq!(
+        (lease.fencing, lease.holder.as_str(), from.as_str()),
+        (4, "desk-b", "desk-a")
+    );
+}
+
+#[test]
+fn a_holder_starts_no_effect_near_the_end_of_its_lease_or_with_an_old_fencing_number() {
+    let lease = held_by("desk-a", 4, 100_000);
+    assert!(may_start_effect(
+        &lease,
+        "desk-a",
+        4,
+        100_000 - LEASE_SAFETY_MARGIN - 1
+    ));
+    assert!(!may_start_effect(
+        &lease,
+        "desk-a",
+        4,
+        100_000 - LEASE_SAFETY_MARGIN
+    ));
+    assert!(
+        !may_start_effect(&lease, "desk-a", 3, 0),
+        "a stale fencing number"
+    );
+    assert!(!may_start_effect(&lease, "desk-b", 4, 0), "another desktop");
+}
+
+#[test]
+fn a_stack_changed_under_a_higher_fencing_number_refuses_a_stale_change_set() {
+    assert!(fence_admits(4, None));
+    assert!(fence_admits(4, Some(4)));
+    assert!(fence_admits(5, Some(4)));
+    assert!(!fence_admits(3, Some(4)));
+}
+
+#[test]
+fn renewals_never_let_a_lease_expire_while_its_holder_runs() {
+    // Renewing every LEASE_RENEW_EVERY leaves more than the safety margin.
+    const { assert!(LEASE_TTL - LEASE_RENEW_EVERY > LEASE_SAFETY_MARGIN) };
+}
+
+const ALICE: &str = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev/alice@example.com";
+const BOB: &str = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev/bob@example.com";
+const CI_USER: &str = "arn:aws:iam::123456789012:user/ci";
+
+fn parties<'a>(
+    approver: &'a str,
+    started_by: &'a str,
+    author: &'a str,
+) -> ApprovalRequestParties<'a> {
+    ApprovalRequestParties {
+        approver,
+        release_started_by: Some(started_by),
+        commit_author_email: author,
+    }
+}
+
+#[test]
+fn without_a_policy_anyone_may_approve() {
+    let policy = ApprovalPolicy::default();
+    assert_eq!(
+        check_approver(&policy, &parties(ALICE, ALICE, "alice@example.com")),
+        Ok(())
+    );
+}
+
+#[test]
+fn no_self_approval_refuses_whoever_started_or_authored_the_release() {
+    let policy = ApprovalPolicy {
+        approvers: vec![],
+        no_self_approval: true,
+    };
+    let started = check_approver(&policy, &parties(ALICE, ALICE, "carol@example.com"));
+    assert_eq!(started, Err(PolicyRefusal::SelfApproval(ALICE.into())));
+    let authored = check_approver(&policy, &parties(ALICE, CI_USER, "Alice@Example.com"));
+    assert_eq!(authored, Err(PolicyRefusal::SelfApproval(ALICE.into())));
+    assert!(authored
+        .unwrap_err()
+        .to_string()
+        .contains("does not accept self-approval"));
+    assert_eq!(
+        check_approver(&policy, &parties(BOB, ALICE, "alice@example.com")),
+        Ok(())
+    );
+}
+
+#[test]
+fn an_approver_outside_the_policy_is_refused_with_their_arn() {
+    let policy = ApprovalPolicy {
+        approvers: vec!["arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev/bob@*".into()],
+        no_self_approval: false,
+    };
+    assert_eq!(check_approver(&policy, &parties(BOB, CI_USER, "")), Ok(()));
+    let refused = check_approver(&policy, &parties(ALICE, CI_USER, "")).unwrap_err();
+    assert_eq!(refused, PolicyRefusal::NotAnApprover(ALICE.into()));
+    assert!(refused
+        .to_string()
+        .contains("is not one of this stage's approvers"));
+}
+
+#[test]
+fn approver_patterns_match_as_iam_globs() {
+    assert!(arn_matches("arn:aws:iam::123456789012:user/*", CI_USER));
+    assert!(arn_matches(CI_USER, CI_USER));
+    assert!(arn_matches(
+        "arn:aws:sts::*:assumed-role/*/alice@example.com",
+        ALICE
+    ));
+    assert!(!arn_matches("arn:aws:iam::123456789012:user/c", CI_USER));
+    assert!(!arn_matches("arn:aws:iam::999999999999:*", CI_USER));
+    assert!(!arn_matches("arn:*:role/*", CI_USER));
+}
+
+#[test]
+fn approver_patterns_must_be_arns() {
+    let mut errors = FieldErrors::default();
+    let policy = ApprovalPolicy {
+        approvers: vec![
+            CI_USER.into(),
+            "alice".into(),
+            "arn:aws:iam::1:user/a b".into(),
+        ],
+        no_self_approval: false,
+    };
+    check_approval_policy(&policy, &mut errors);
+    assert!(!errors.has("approvalPolicy.approvers.0"));
+    assert!(errors.has("approvalPolicy.approvers.1"));
+    assert!(errors.has("approvalPolicy.approvers.2"));
+}

@@ -1,0 +1,24 @@
+//! Team stacks (R22): the shared state of a stack that several desktops run,
+//! kept in the account's own S3 and written only with conditional writes.
+//! The design — what is shared, the lease protocol, every conflict and what
+//! it costs — is this crate's README.md.
+//!
+//! Rules of this crate:
+//! - every write is conditional (create-only or compare-and-swap on the
+//!   ETag read); nothing here overwrites blindly;
+//! - the rules (who holds a lease, who may approve) are the engine's
+//!   (`stageline_engine::team`); this crate only stores and reads them;
+//! - no secret value is ever written to S3 (team stacks keep them in Secrets
+//!   Manager, referenced by ARN).
+
+pub mod approvals;
+pub mod bucket;
+pub mod identity;
+pub mod leases;
+pub mod objects;
+
+pub use approvals::{
+    DecideError, DecideOutcome, SharedApprovalRequest, SharedApprovals, SharedDecision,
+};
+pub use leases::{LeaseAnswer, StageLeases};
+pub use objects::{ObjectError, TeamPrefix, Versioned, Written};
