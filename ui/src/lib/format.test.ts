@@ -23,6 +23,17 @@ describe("formatting", () => {
     };
     expect(runSummary(run)).toBe("Superseded: a newer release took its place");
   });
+  it("says a deploy changed nothing from the part's flag, whatever its message", () => {
+    const deploy = (unchanged: boolean, message: string | null) => ({
+      kind: "deploy" as const, status: "succeeded" as const, startedAt: 0, finishedAt: 1, message, unchanged,
+    });
+    const run = (unchanged: boolean, message: string | null): Run => ({
+      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "succeeded", trigger: { kind: "flow" }, image: null, buildAccess: null,
+      parts: [deploy(unchanged, message)], createdAt: 0, finishedAt: 1,
+    });
+    expect(runSummary(run(true, "Keine Änderungen"))).toBe("Deployed (no changes)");
+    expect(runSummary(run(false, "No changes"))).toBe("Deployed");
+  });
   it("gives one release one color", () => {
     expect(releaseHue("abc1234")).toBe(releaseHue("abc1234"));
     expect(releaseHue("abc1234")).not.toBe(releaseHue("def5678"));

@@ -74,7 +74,7 @@ export function runSummary(run: Run): string {
   if (run.status === "succeeded") {
     if (run.trigger.kind === "rollback") return "Rolled back";
     const deploy = run.parts.find((p) => p.kind === "deploy");
-    return deploy?.message === "No changes" ? "Deployed (no changes)" : "Deployed";
+    return deploy?.unchanged ? "Deployed (no changes)" : "Deployed";
   }
   if (run.status === "cancelled") return "Cancelled";
   if (run.status === "superseded") return "Superseded: a newer release took its place";

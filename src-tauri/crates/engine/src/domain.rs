@@ -346,6 +346,10 @@ pub struct Part {
     pub finished_at: Option<Millis>,
     /// A short outcome for the user ("no changes", the failing resource…).
     pub message: Option<String>,
+    /// A deploy that found nothing to change (its change set was empty): the
+    /// stage already ran this. The UI says so from this, never from `message`.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 impl Part {
@@ -357,6 +361,7 @@ impl Part {
             started_at: None,
             finished_at: None,
             message: None,
+            unchanged: false,
         }
     }
 }

@@ -294,6 +294,31 @@ async fn redeploying_an_earlier_release_rolls_back_without_a_rebuild() {
 }
 
 #[tokio::test]
+async fn redeploying_what_a_stage_runs_marks_its_deploy_unchanged() {
+    let flow = Flow::new(&[]).await;
+    flow.commit(1).await;
+    flow.wait_deployed("dev", 1).await;
+    let first = flow.latest_run("dev").await.unwrap();
+    assert!(!first.part(PartKind::Deploy).unchanged);
+    let dev = flow.stage("dev").await;
+    flow.pipeline
+        .redeploy(dev, flow.release_of(1), by_ada("same again"))
+        .await
+        .unwrap();
+    let first_id = first.id;
+    wait_until(&flow.pipeline, "the redeploy ends", move |s| {
+        s.latest_run(dev)
+            .is_some_and(|r| r.id != first_id && r.status == RunStatus::Succeeded)
+    })
+    .await;
+    let again = flow.latest_run("dev").await.unwrap();
+    assert!(
+        again.part(PartKind::Deploy).unchanged,
+        "the UI reads the flag, not the words"
+    );
+}
+
+#[tokio::test]
 async fn redeploying_a_release_that_never_ran_at_the_stage_is_refused() {
     let flow = Flow::new(&[("prod", true)]).await;
     flow.commit(1).await;

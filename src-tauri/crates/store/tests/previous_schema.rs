@@ -16,7 +16,7 @@ use stageline_store::SqliteStore;
 
 /// Makes `path` as the previous version left it: only migration 0001 applied
 /// (through sqlx's own bookkeeping, so the checksum is the real one).
-async fn previous_version_database(path: &Path, migrations: &Path) {
+async fn previous_version_database(path: &Path, migrations: &Path, more_rows: &[&str]) {
     std::fs::create_dir_all(migrations).unwrap();
     std::fs::copy(
         concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0001_initial.sql"),
@@ -48,7 +48,7 @@ async fn previous_version_database(path: &Path, migrations: &Path) {
         r#"INSERT INTO approvals VALUES (12, 2, 4, 10, 'pending', '{"id":12,"stackId":2,"stageId":4,"releaseId":10,"status":"pending","requestedAt":9,"decision":null}')"#,
         r#"INSERT INTO stage_flows VALUES (3, 10, NULL)"#,
     ];
-    for statement in statements {
+    for statement in statements.iter().chain(more_rows) {
         sqlx::query(statement).execute(&mut db).await.unwrap();
     }
     db.close().await.unwrap();
@@ -58,7 +58,7 @@ async fn previous_version_database(path: &Path, migrations: &Path) {
 async fn a_database_of_the_previous_version_opens_and_reads_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stageline.db");
-    previous_version_database(&path, &dir.path().join("old-migrations")).await;
+    previous_version_database(&path, &dir.path().join("old-migrations"), &[]).await;
 
     let store = SqliteStore::open(&path).await.unwrap();
     let snapshot = store.load().await.unwrap();
@@ -163,4 +163,20 @@ async fn a_database_of_the_previous_version_opens_and_reads_whole() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_old_deploy_that_changed_nothing_reads_as_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stageline.db");
+    // A run of the previous version that said "no changes" only in words.
+    let unchanged_run = r#"INSERT INTO runs VALUES (13, 2, 3, 10, 'succeeded', 5, '{"id":13,"stackId":2,"stageId":3,"releaseId":10,"status":"succeeded","trigger":{"kind":"flow"},"parts":[{"kind":"build","status":"succeeded","startedAt":1,"finishedAt":2,"message":null},{"kind":"release","status":"succeeded","startedAt":2,"finishedAt":3,"message":null},{"kind":"deploy","status":"succeeded","startedAt":3,"finishedAt":4,"message":"No changes"}],"createdAt":1,"finishedAt":4}')"#;
+    previous_version_database(&path, &dir.path().join("old-migrations"), &[unchanged_run]).await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    let history = store.run_history(StageId(3), 10).await.unwrap();
+    let deploys: Vec<(RunId, bool)> = history
+        .iter()
+        .map(|h| (h.run.id, h.run.part(PartKind::Deploy).unchanged))
+        .collect();
+    assert_eq!(deploys, [(RunId(13), true), (RunId(11), false)]);
 }

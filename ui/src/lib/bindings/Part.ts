@@ -9,4 +9,9 @@ export type Part = { kind: PartKind, status: PartStatus, startedAt: number | nul
 /**
  * A short outcome for the user ("no changes", the failing resource…).
  */
-message: string | null, };
+message: string | null, 
+/**
+ * A deploy that found nothing to change (its change set was empty): the
+ * stage already ran this. The UI says so from this, never from `message`.
+ */
+unchanged: boolean, };

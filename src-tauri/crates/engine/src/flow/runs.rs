@@ -280,9 +280,10 @@ impl Tx<'_> {
                 self.begin_deploy(run);
             }
             (PartKind::Deploy, Ok(PartOutcome::Deployed(outcome))) => {
-                let message =
-                    (outcome == DeployOutcome::NoChanges).then(|| "No changes".to_string());
+                let unchanged = outcome == DeployOutcome::NoChanges;
+                let message = unchanged.then(|| "No changes".to_string());
                 self.end_part(&mut run, PartKind::Deploy, PartStatus::Succeeded, message);
+                run.part_mut(PartKind::Deploy).unchanged = unchanged;
                 self.deployed(run);
             }
             // An outcome that does not belong to the part: nothing to do.

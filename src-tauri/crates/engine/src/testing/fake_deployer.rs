@@ -261,11 +261,20 @@ impl Deployer for FakeDeployer {
                 ));
             }
             running.lock().unwrap().insert(name.clone(), job.release.id);
-            deployed_images
-                .lock()
-                .unwrap()
-                .push((name.clone(), job.artifact.image.clone()));
+            let mut images = deployed_images.lock().unwrap();
+            // As CloudFormation: the image the stage runs already is an empty change set.
+            let unchanged = images
+                .iter()
+                .rev()
+                .find(|(stage, _)| *stage == name)
+                .is_some_and(|(_, image)| *image == job.artifact.image);
+            images.push((name.clone(), job.artifact.image.clone()));
+            drop(images);
             deploys.lock().unwrap().push((name, job.release.id));
+            if unchanged {
+                log.line("No changes");
+                return Ok(DeployOutcome::NoChanges);
+            }
             log.line("UPDATE_COMPLETE");
             Ok(DeployOutcome::Deployed)
         })

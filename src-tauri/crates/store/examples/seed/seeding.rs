@@ -136,6 +136,7 @@ pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize
                             message: (failed && *kind == PartKind::Deploy).then(|| {
                                 "Service (AWS::ECS::Service) UPDATE_FAILED: tasks did not become healthy".into()
                             }),
+                            unchanged: false,
                         }
                     })
                     .collect();
