@@ -128,6 +128,8 @@ impl Core {
             logs: Arc::new(logs.clone()),
             clock: clock.clone() as Arc<dyn Clock>,
             events,
+            // Team stacks are not wired into the app yet (R22): every stack runs here.
+            coordinator: Arc::new(stageline_engine::team::SoloCoordinator),
         };
         let pipeline_config = PipelineConfig {
             workspaces: config.data_dir.join("workspaces"),

@@ -19,6 +19,25 @@ pub const LEASE_RENEW_EVERY: Millis = 15_000;
 /// effect's first request must reach AWS while the lease is certainly held.
 pub const LEASE_SAFETY_MARGIN: Millis = 20_000;
 
+/// How long leases last and when their holder stops starting effects
+/// (the constants above; tests shorten them to run a takeover in seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTimes {
+    pub ttl: Millis,
+    pub renew_every: Millis,
+    pub safety_margin: Millis,
+}
+
+impl Default for LeaseTimes {
+    fn default() -> Self {
+        LeaseTimes {
+            ttl: LEASE_TTL,
+            renew_every: LEASE_RENEW_EVERY,
+            safety_margin: LEASE_SAFETY_MARGIN,
+        }
+    }
+}
+
 /// The right of one desktop to run one stage, as stored in the team's bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,11 +82,12 @@ pub fn next_lease_step(
     me: &str,
     run_id: Option<&str>,
     now: Millis,
+    ttl: Millis,
 ) -> LeaseStep {
     let lease = |fencing| Lease {
         holder: me.to_string(),
         fencing,
-        expires_at: now + LEASE_TTL,
+        expires_at: now + ttl,
         run_id: run_id.map(str::to_string),
     };
     match current {
@@ -87,8 +107,14 @@ pub fn next_lease_step(
 /// Whether the holder of `lease` with fencing number `fencing` may start an
 /// effect at `now` (a change set, an execute, a scale): only with the lease it
 /// was granted, and with enough of it left.
-pub fn may_start_effect(lease: &Lease, me: &str, fencing: u64, now: Millis) -> bool {
-    lease.holder == me && lease.fencing == fencing && now + LEASE_SAFETY_MARGIN < lease.expires_at
+pub fn may_start_effect(
+    lease: &Lease,
+    me: &str,
+    fencing: u64,
+    now: Millis,
+    safety_margin: Millis,
+) -> bool {
+    lease.holder == me && lease.fencing == fencing && now + safety_margin < lease.expires_at
 }
 
 /// Whether a change set written by fencing number `mine` may run on a stack
@@ -202,4 +228,89 @@ pub fn arn_matches(pattern: &str, arn: &str) -> bool {
         }
     }
     remaining.ends_with(last)
+}
+
+/// One part of one run, named as every desktop of the team names it: by the
+/// stage's name and the release's commit, never by local ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SharedPart {
+    pub stack_id: crate::ids::StackId,
+    /// Which lease the part needs: a stage's (`stages/<name>`) or the
+    /// stack's builds (`builds`), one build at a time across desktops.
+    pub lease: String,
+    /// The run, as others know it: the commit for a run the flow started
+    /// (every desktop starts it), or a key only this desktop knows (a retry
+    /// or redeploy someone asked for here).
+    pub run_key: String,
+    pub kind: crate::domain::PartKind,
+}
+
+/// A part's result, as another desktop adopts it instead of running the part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SharedResult {
+    Built {
+        image: String,
+    },
+    Released {
+        image: String,
+        access: crate::domain::BuildAccess,
+    },
+    Deployed {
+        unchanged: bool,
+    },
+    Verified,
+    Failed {
+        message: String,
+    },
+}
+
+/// Whose turn a part is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    /// This desktop runs it. `taken_over`: from a desktop whose lease
+    /// expired mid-run, so a deploy first finds out what that one did (R17).
+    Mine { taken_over: bool },
+    /// Another desktop ran it: adopt its result.
+    Theirs(SharedResult),
+}
+
+/// R22: which desktop runs each part of a team stack. For a solo stack the
+/// answer is always this one, at once.
+pub trait PartCoordinator: Send + Sync {
+    /// Waits until this desktop holds the part's lease (renewed while it
+    /// runs), or until another desktop's result of the part is known.
+    fn turn(
+        &self,
+        part: SharedPart,
+        log: std::sync::Arc<dyn crate::ports::LogSink>,
+    ) -> crate::ports::BoxFuture<'static, Result<Turn, crate::PortError>>;
+    /// Shares this desktop's result of a part it ran and gives the lease up.
+    fn finished(
+        &self,
+        part: SharedPart,
+        result: SharedResult,
+    ) -> crate::ports::BoxFuture<'static, Result<(), crate::PortError>>;
+}
+
+/// Every stack is solo: every part is this desktop's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SoloCoordinator;
+
+impl PartCoordinator for SoloCoordinator {
+    fn turn(
+        &self,
+        _part: SharedPart,
+        _log: std::sync::Arc<dyn crate::ports::LogSink>,
+    ) -> crate::ports::BoxFuture<'static, Result<Turn, crate::PortError>> {
+        Box::pin(async { Ok(Turn::Mine { taken_over: false }) })
+    }
+
+    fn finished(
+        &self,
+        _part: SharedPart,
+        _result: SharedResult,
+    ) -> crate::ports::BoxFuture<'static, Result<(), crate::PortError>> {
+        Box::pin(async { Ok(()) })
+    }
 }

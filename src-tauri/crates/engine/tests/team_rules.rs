@@ -14,7 +14,8 @@ fn held_by(holder: &str, fencing: u64, expires_at: i64) -> Lease {
 
 #[test]
 fn a_lease_nobody_held_is_created_with_fencing_number_one() {
-    let LeaseStep::Create(lease) = next_lease_step(None, "desk-a", Some("run-1"), 1_000) else {
+    let LeaseStep::Create(lease) = next_lease_step(None, "desk-a", Some("run-1"), 1_000, LEASE_TTL)
+    else {
         panic!("expected a create");
     };
     assert_eq!(lease.fencing, 1);
@@ -25,7 +26,8 @@ fn a_lease_nobody_held_is_created_with_fencing_number_one() {
 #[test]
 fn renewing_keeps_the_fencing_number_and_moves_the_expiry() {
     let held = held_by("desk-a", 7, 5_000);
-    let LeaseStep::Renew(lease) = next_lease_step(Some(&held), "desk-a", None, 4_000) else {
+    let LeaseStep::Renew(lease) = next_lease_step(Some(&held), "desk-a", None, 4_000, LEASE_TTL)
+    else {
         panic!("expected a renewal");
     };
     assert_eq!(lease.fencing, 7);
@@ -36,7 +38,7 @@ fn renewing_keeps_the_fencing_number_and_moves_the_expiry() {
 fn a_lease_held_by_another_desktop_waits_until_it_expires() {
     let held = held_by("desk-a", 3, 5_000);
     assert_eq!(
-        next_lease_step(Some(&held), "desk-b", None, 5_000),
+        next_lease_step(Some(&held), "desk-b", None, 5_000, LEASE_TTL),
         LeaseStep::Wait {
             holder: "desk-a".into(),
             until: 5_000
@@ -47,7 +49,8 @@ fn a_lease_held_by_another_desktop_waits_until_it_expires() {
 #[test]
 fn an_expired_lease_is_taken_over_with_the_next_fencing_number() {
     let held = held_by("desk-a", 3, 5_000);
-    let LeaseStep::TakeOver { lease, from } = next_lease_step(Some(&held), "desk-b", None, 5_001)
+    let LeaseStep::TakeOver { lease, from } =
+        next_lease_step(Some(&held), "desk-b", None, 5_001, LEASE_TTL)
     else {
         panic!("expected a takeover");
     };
@@ -64,19 +67,24 @@ fn a_holder_starts_no_effect_near_the_end_of_its_lease_or_with_an_old_fencing_nu
         &lease,
         "desk-a",
         4,
-        100_000 - LEASE_SAFETY_MARGIN - 1
+        100_000 - LEASE_SAFETY_MARGIN - 1,
+        LEASE_SAFETY_MARGIN
     ));
     assert!(!may_start_effect(
         &lease,
         "desk-a",
         4,
-        100_000 - LEASE_SAFETY_MARGIN
+        100_000 - LEASE_SAFETY_MARGIN,
+        LEASE_SAFETY_MARGIN
     ));
     assert!(
-        !may_start_effect(&lease, "desk-a", 3, 0),
+        !may_start_effect(&lease, "desk-a", 3, 0, LEASE_SAFETY_MARGIN),
         "a stale fencing number"
     );
-    assert!(!may_start_effect(&lease, "desk-b", 4, 0), "another desktop");
+    assert!(
+        !may_start_effect(&lease, "desk-b", 4, 0, LEASE_SAFETY_MARGIN),
+        "another desktop"
+    );
 }
 
 #[test]

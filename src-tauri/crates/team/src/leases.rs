@@ -2,7 +2,7 @@
 //! applied with conditional writes, so at most one desktop holds a stage.
 
 use stageline_engine::ids::Millis;
-use stageline_engine::team::{next_lease_step, Lease, LeaseStep};
+use stageline_engine::team::{next_lease_step, Lease, LeaseStep, LeaseTimes};
 
 use crate::objects::{to_json, ObjectError, TeamPrefix, Written};
 
@@ -10,11 +10,12 @@ use crate::objects::{to_json, ObjectError, TeamPrefix, Written};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseAnswer {
     /// This desktop holds the lease until `lease.expires_at` (its own clock).
-    /// `taken_from` names the desktop whose expired lease it took: the stage
-    /// must be reconciled with CloudFormation before any effect.
+    /// `taken_over` is the expired lease of another desktop it replaced: when
+    /// that one was still running a run (`run_id`), the stage must be
+    /// reconciled with CloudFormation before any effect.
     Held {
         lease: Lease,
-        taken_from: Option<String>,
+        taken_over: Option<Lease>,
     },
     /// Another desktop holds it until `until` (that desktop's clock).
     HeldElsewhere { holder: String, until: Millis },
@@ -23,27 +24,35 @@ pub enum LeaseAnswer {
     Lost,
 }
 
-/// The leases of one team stack's stages.
+/// The leases of one team stack: each stage's (`stages/<name>`) and its
+/// builds' (`builds`), each an object `<lease>/lease.json`.
 #[derive(Debug, Clone)]
 pub struct StageLeases {
     objects: TeamPrefix,
     /// This desktop's install id.
     me: String,
+    times: LeaseTimes,
 }
 
 impl StageLeases {
     pub fn new(objects: TeamPrefix, me: impl Into<String>) -> Self {
+        StageLeases::with_times(objects, me, LeaseTimes::default())
+    }
+
+    /// With other lease times (tests run a takeover in seconds).
+    pub fn with_times(objects: TeamPrefix, me: impl Into<String>, times: LeaseTimes) -> Self {
         StageLeases {
             objects,
             me: me.into(),
+            times,
         }
     }
 
-    fn name(stage_id: &str) -> String {
-        format!("stages/{stage_id}/lease.json")
+    fn name(lease: &str) -> String {
+        format!("{lease}/lease.json")
     }
 
-    /// The lease of `stage_id` as stored now.
+    /// The lease `stage_id` (`stages/<name>` or `builds`) as stored now.
     pub async fn current(&self, stage_id: &str) -> Result<Option<Lease>, ObjectError> {
         Ok(self.read(stage_id).await?.map(|(lease, _)| lease))
     }
@@ -62,8 +71,14 @@ impl StageLeases {
     ) -> Result<LeaseAnswer, ObjectError> {
         let read = self.read(stage_id).await?;
         let name = Self::name(stage_id);
-        let (lease, taken_from, written) = match (
-            next_lease_step(read.as_ref().map(|(l, _)| l), &self.me, run_id, now),
+        let (lease, taken_over, written) = match (
+            next_lease_step(
+                read.as_ref().map(|(l, _)| l),
+                &self.me,
+                run_id,
+                now,
+                self.times.ttl,
+            ),
             &read,
         ) {
             (LeaseStep::Wait { holder, until }, _) => {
@@ -77,16 +92,16 @@ impl StageLeases {
                 let written = self.objects.swap(&name, etag, &to_json(&lease)).await?;
                 (lease, None, written)
             }
-            (LeaseStep::TakeOver { lease, from }, Some((_, etag))) => {
+            (LeaseStep::TakeOver { lease, .. }, Some((previous, etag))) => {
                 let written = self.objects.swap(&name, etag, &to_json(&lease)).await?;
-                (lease, Some(from), written)
+                (lease, Some(previous.clone()), written)
             }
             (LeaseStep::Renew(_) | LeaseStep::TakeOver { .. }, None) => {
                 unreachable!("renewing or taking over needs a lease that was read")
             }
         };
         Ok(match written {
-            Written::Done { .. } => LeaseAnswer::Held { lease, taken_from },
+            Written::Done { .. } => LeaseAnswer::Held { lease, taken_over },
             Written::Refused => LeaseAnswer::Lost,
         })
     }

@@ -13,12 +13,16 @@
 
 pub mod approvals;
 pub mod bucket;
+pub mod coordinator;
 pub mod identity;
 pub mod leases;
 pub mod objects;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use approvals::{
     DecideError, DecideOutcome, SharedApprovalRequest, SharedApprovals, SharedDecision,
 };
+pub use coordinator::{TeamCoordinator, WallClock};
 pub use leases::{LeaseAnswer, StageLeases};
 pub use objects::{ObjectError, TeamPrefix, Versioned, Written};

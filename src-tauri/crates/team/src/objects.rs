@@ -57,6 +57,10 @@ impl TeamPrefix {
         &self.bucket
     }
 
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn key(&self, name: &str) -> String {
         format!("{}/{name}", self.prefix)
     }

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stageline_engine::team::{fence_admits, may_start_effect, Lease, LEASE_TTL};
+use stageline_engine::team::{
+    fence_admits, may_start_effect, Lease, LEASE_SAFETY_MARGIN, LEASE_TTL,
+};
 use stageline_team::{LeaseAnswer, StageLeases};
 use support::*;
 
@@ -51,7 +53,7 @@ async fn desktop(
                 continue;
             }
             (Some(lease), 1) => {
-                leases.release("prod", lease.fencing).await.unwrap();
+                leases.release("stages/prod", lease.fencing).await.unwrap();
                 held = None;
                 continue;
             }
@@ -59,14 +61,18 @@ async fn desktop(
             (Some(_), _) => false,
         };
         if renew {
-            held = match leases.acquire("prod", Some("run"), now).await.unwrap() {
+            held = match leases
+                .acquire("stages/prod", Some("run"), now)
+                .await
+                .unwrap()
+            {
                 LeaseAnswer::Held { lease, .. } => Some(lease),
                 LeaseAnswer::HeldElsewhere { .. } | LeaseAnswer::Lost => None,
             };
         }
         if let Some(lease) = &held {
             let at = clock.load(Ordering::SeqCst);
-            if may_start_effect(lease, &me, lease.fencing, at) {
+            if may_start_effect(lease, &me, lease.fencing, at, LEASE_SAFETY_MARGIN) {
                 effects.lock().unwrap().push(Effect {
                     at,
                     fencing: lease.fencing,
@@ -154,15 +160,21 @@ async fn an_expired_lease_is_taken_over_and_its_old_holder_is_refused() {
 
     let LeaseAnswer::Held {
         lease: first,
-        taken_from: None,
-    } = laptop.acquire("prod", Some("run-1"), 0).await.unwrap()
+        taken_over: None,
+    } = laptop
+        .acquire("stages/prod", Some("run-1"), 0)
+        .await
+        .unwrap()
     else {
         panic!("the laptop takes a lease nobody held");
     };
     assert_eq!(first.fencing, 1);
     // While the laptop's lease runs, the desktop waits.
     assert_eq!(
-        desktop.acquire("prod", None, LEASE_TTL).await.unwrap(),
+        desktop
+            .acquire("stages/prod", None, LEASE_TTL)
+            .await
+            .unwrap(),
         LeaseAnswer::HeldElsewhere {
             holder: "laptop".into(),
             until: LEASE_TTL
@@ -172,33 +184,44 @@ async fn an_expired_lease_is_taken_over_and_its_old_holder_is_refused() {
     // The laptop sleeps past its lease: the desktop takes it over.
     let LeaseAnswer::Held {
         lease: second,
-        taken_from,
+        taken_over,
     } = desktop
-        .acquire("prod", Some("run-1"), LEASE_TTL + 1)
+        .acquire("stages/prod", Some("run-1"), LEASE_TTL + 1)
         .await
         .unwrap()
     else {
         panic!("the desktop takes over an expired lease");
     };
-    assert_eq!((second.fencing, taken_from.as_deref()), (2, Some("laptop")));
+    let taken_over = taken_over.expect("it replaced the laptop's lease");
+    assert_eq!(second.fencing, 2);
+    assert_eq!(
+        (taken_over.holder.as_str(), taken_over.run_id.as_deref()),
+        ("laptop", Some("run-1"))
+    );
 
     // The laptop wakes: its renewal fails, its old lease starts nothing, and
     // a change set it made under fencing 1 is refused by a stack fenced at 2.
     assert!(matches!(
         laptop
-            .acquire("prod", Some("run-1"), LEASE_TTL + 2)
+            .acquire("stages/prod", Some("run-1"), LEASE_TTL + 2)
             .await
             .unwrap(),
         LeaseAnswer::HeldElsewhere { .. }
     ));
-    assert!(!may_start_effect(&first, "laptop", 1, LEASE_TTL + 2));
+    assert!(!may_start_effect(
+        &first,
+        "laptop",
+        1,
+        LEASE_TTL + 2,
+        LEASE_SAFETY_MARGIN
+    ));
     assert!(!fence_admits(first.fencing, Some(second.fencing)));
     assert!(
-        !laptop.release("prod", first.fencing).await.unwrap(),
+        !laptop.release("stages/prod", first.fencing).await.unwrap(),
         "it cannot free what it lost"
     );
     assert_eq!(
-        laptop.current("prod").await.unwrap().unwrap().holder,
+        laptop.current("stages/prod").await.unwrap().unwrap().holder,
         "desktop"
     );
 }
@@ -208,14 +231,14 @@ async fn a_lease_written_between_read_and_write_is_lost_not_overwritten() {
     let prefix = team_prefix("lost").await;
     let objects = seen_by_another_desktop(&prefix).await;
     let laptop = StageLeases::new(prefix.clone(), "laptop");
-    laptop.acquire("prod", None, 0).await.unwrap();
+    laptop.acquire("stages/prod", None, 0).await.unwrap();
     let (lease, etag) = objects
         .read_json::<Lease>("stages/prod/lease.json")
         .await
         .unwrap()
         .unwrap();
     // The laptop renews; a swap over the version read before is refused.
-    laptop.acquire("prod", None, 10).await.unwrap();
+    laptop.acquire("stages/prod", None, 10).await.unwrap();
     let stale = Lease {
         holder: "desktop".into(),
         fencing: lease.fencing + 1,
@@ -231,7 +254,7 @@ async fn a_lease_written_between_read_and_write_is_lost_not_overwritten() {
         .unwrap();
     assert_eq!(written, stageline_team::Written::Refused);
     assert_eq!(
-        laptop.current("prod").await.unwrap().unwrap().holder,
+        laptop.current("stages/prod").await.unwrap().unwrap().holder,
         "laptop"
     );
     // A create over an existing lease is refused too.

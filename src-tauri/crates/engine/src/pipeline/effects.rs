@@ -6,10 +6,12 @@ use crate::domain::{Artifact, BuildAccess, EnvValue, EnvVar, PartKind, Run};
 use crate::flow::{Effect, Input, PartContext, PartOutcome};
 use crate::ids::RunId;
 use crate::images::{choose_stage_image, short_digest, StageImage, TaggedImages};
+use crate::pipeline::coordinated::{coordinated, shared_build, shared_part};
 use crate::pipeline::workspace::checkout;
 use crate::pipeline::{PipelineConfig, Ports};
 use crate::ports::{
-    BuildJob, DeployJob, ImageRef, ImageScope, LogSink, ResolvedVar, Secrets, StageFacts,
+    BuildJob, DeployJob, DeployOutcome, DeployedState, ImageRef, ImageScope, LogSink, ResolvedVar,
+    Secrets, StageFacts,
 };
 
 /// Runs one effect; the input it yields (if any) goes back to the pipeline.
@@ -17,13 +19,31 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
     match effect {
         Effect::Build { run_id, context } => {
             let release_id = context.release.id;
-            let result = build(run_id, &context, &ports, &config).await;
+            let part = shared_build(context.stack.id, &context.release.commit.sha);
+            let log = ports.logs.open(run_id, PartKind::Build);
+            let result = coordinated(&ports, part, log, |_| async {
+                build(run_id, &context, &ports, &config).await.into()
+            })
+            .await
+            .into_build();
             Some(Input::BuildFinished { release_id, result })
         }
         Effect::Release { run, context } => {
-            let result = release(run.id, &context, &ports, &config)
-                .await
-                .map(|(image, access)| PartOutcome::Released { image, access });
+            let part = shared_part(
+                &run,
+                &context.stage.settings.name,
+                &context.release.commit.sha,
+                PartKind::Release,
+            );
+            let log = ports.logs.open(run.id, PartKind::Release);
+            let result = coordinated(&ports, part, log, |_| async {
+                release(run.id, &context, &ports, &config)
+                    .await
+                    .map(|(image, access)| PartOutcome::Released { image, access })
+                    .into()
+            })
+            .await
+            .into_part();
             Some(Input::PartFinished {
                 run_id: run.id,
                 part: PartKind::Release,
@@ -31,16 +51,21 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             })
         }
         Effect::Deploy { run, context } => {
+            let part = shared_part(
+                &run,
+                &context.stage.settings.name,
+                &context.release.commit.sha,
+                PartKind::Deploy,
+            );
             let log = ports.logs.open(run.id, PartKind::Deploy);
-            let result = match deploy_job(&run, &context, &ports).await {
-                Ok(job) => ports
-                    .deployer
-                    .deploy(job, log)
+            let (here_log, job_run, job_context, job_ports) = (log.clone(), &run, &context, &ports);
+            let result = coordinated(&ports, part, log, |taken_over| async move {
+                deploy_here(job_run, job_context, job_ports, here_log, taken_over)
                     .await
-                    .map(PartOutcome::Deployed)
-                    .map_err(|e| e.message),
-                Err(message) => Err(message),
-            };
+                    .into()
+            })
+            .await
+            .into_part();
             Some(Input::PartFinished {
                 run_id: run.id,
                 part: PartKind::Deploy,
@@ -99,9 +124,21 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             })
         }
         Effect::Verify { run, context } => {
-            let result = super::verify::verify(&run, &context, &ports, &config)
-                .await
-                .map(|()| PartOutcome::Verified);
+            let part = shared_part(
+                &run,
+                &context.stage.settings.name,
+                &context.release.commit.sha,
+                PartKind::Verify,
+            );
+            let log = ports.logs.open(run.id, PartKind::Verify);
+            let result = coordinated(&ports, part, log, |_| async {
+                super::verify::verify(&run, &context, &ports, &config)
+                    .await
+                    .map(|()| PartOutcome::Verified)
+                    .into()
+            })
+            .await
+            .into_part();
             Some(Input::PartFinished {
                 run_id: run.id,
                 part: PartKind::Verify,
@@ -128,6 +165,36 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         | Effect::ExpireApproval { .. }
         | Effect::WakeStage { .. } => None,
     }
+}
+
+/// Deploys the run here. A turn taken over from a desktop that stopped
+/// mid-deploy first finds out what that deploy did (R17 across desktops):
+/// a release already deployed is not deployed twice.
+async fn deploy_here(
+    run: &Run,
+    context: &PartContext,
+    ports: &Ports,
+    log: Arc<dyn LogSink>,
+    taken_over: bool,
+) -> Result<PartOutcome, String> {
+    let job = deploy_job(run, context, ports).await?;
+    if taken_over {
+        log.line("[Stageline] A teammate's desktop stopped during this deploy; checking its real state in AWS…");
+        match ports.deployer.reconcile(job.clone(), log.clone()).await {
+            Ok(DeployedState::Deployed) => {
+                return Ok(PartOutcome::Deployed(DeployOutcome::Deployed))
+            }
+            Ok(DeployedState::Failed { message }) => return Err(message),
+            Ok(DeployedState::NotDeployed) => {}
+            Err(error) => return Err(error.message),
+        }
+    }
+    ports
+        .deployer
+        .deploy(job, log)
+        .await
+        .map(PartOutcome::Deployed)
+        .map_err(|e| e.message)
 }
 
 /// R3a: Stageline's variables for a part at a stage, as CodeBuild gives a

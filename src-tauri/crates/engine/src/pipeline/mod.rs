@@ -3,6 +3,7 @@
 //! effects as separate tasks whose results come back as inputs. Stacks run
 //! in parallel; nothing a caller does waits on a build or a deploy.
 
+mod coordinated;
 mod effects;
 mod verify;
 mod workspace;
@@ -35,6 +36,9 @@ pub struct Ports {
     pub logs: Arc<dyn Logs>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn Events>,
+    /// R22: which desktop runs each part of a team stack (`SoloCoordinator`
+    /// when no stack is shared).
+    pub coordinator: Arc<dyn crate::team::PartCoordinator>,
 }
 
 /// Where checkouts go, and whether they are kept after a part (for debugging).

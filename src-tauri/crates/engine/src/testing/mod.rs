@@ -68,6 +68,7 @@ impl Fakes {
             logs: self.logs.clone(),
             clock: self.clock.clone(),
             events: self.events.clone(),
+            coordinator: Arc::new(crate::team::SoloCoordinator),
         }
     }
 

@@ -1,0 +1,131 @@
+//! R22: a part of a team stack runs on the desktop whose turn it is; the
+//! others adopt the result it shares. Solo stacks always run here.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::domain::{Artifact, PartKind, Run, RunTrigger};
+use crate::flow::PartOutcome;
+use crate::ids::StackId;
+use crate::pipeline::Ports;
+use crate::ports::{DeployOutcome, LogSink};
+use crate::team::{SharedPart, SharedResult, Turn};
+
+/// The part as every desktop names it. Runs the flow started are started by
+/// every desktop alike (the commit names them); a retry or redeploy asked
+/// for here is known only here.
+pub(super) fn shared_part(run: &Run, stage_name: &str, sha: &str, kind: PartKind) -> SharedPart {
+    let run_key = match run.trigger {
+        RunTrigger::Flow | RunTrigger::NewStage => sha.to_string(),
+        _ => format!("{sha}-here-{}", run.id),
+    };
+    SharedPart {
+        stack_id: run.stack_id,
+        lease: format!("stages/{stage_name}"),
+        run_key,
+        kind,
+    }
+}
+
+/// A release's build, once per commit across the team's desktops.
+pub(super) fn shared_build(stack_id: StackId, sha: &str) -> SharedPart {
+    SharedPart {
+        stack_id,
+        lease: "builds".into(),
+        run_key: sha.to_string(),
+        kind: PartKind::Build,
+    }
+}
+
+/// Runs `here` if it is this desktop's turn (`here` is told whether the
+/// turn was taken over from a desktop that stopped mid-part), else adopts
+/// the result another desktop shared.
+pub(super) async fn coordinated<F, Fut>(
+    ports: &Ports,
+    part: SharedPart,
+    log: Arc<dyn LogSink>,
+    here: F,
+) -> SharedResult
+where
+    F: FnOnce(bool) -> Fut,
+    Fut: Future<Output = SharedResult>,
+{
+    let turn = match ports.coordinator.turn(part.clone(), log.clone()).await {
+        Ok(turn) => turn,
+        Err(error) => {
+            return SharedResult::Failed {
+                message: format!(
+                    "Could not agree with the team's desktops on who runs this part: {}",
+                    error.message
+                ),
+            }
+        }
+    };
+    match turn {
+        Turn::Theirs(result) => result,
+        Turn::Mine { taken_over } => {
+            let result = here(taken_over).await;
+            if let Err(error) = ports.coordinator.finished(part, result.clone()).await {
+                log.line(&format!(
+                    "[Stageline] Could not share this part's result with the team: {}",
+                    error.message
+                ));
+            }
+            result
+        }
+    }
+}
+
+impl From<Result<Artifact, String>> for SharedResult {
+    fn from(result: Result<Artifact, String>) -> Self {
+        match result {
+            Ok(artifact) => SharedResult::Built {
+                image: artifact.image,
+            },
+            Err(message) => SharedResult::Failed { message },
+        }
+    }
+}
+
+impl From<Result<PartOutcome, String>> for SharedResult {
+    fn from(result: Result<PartOutcome, String>) -> Self {
+        match result {
+            Ok(PartOutcome::Released { image, access }) => SharedResult::Released { image, access },
+            Ok(PartOutcome::Deployed(outcome)) => SharedResult::Deployed {
+                unchanged: outcome == DeployOutcome::NoChanges,
+            },
+            Ok(PartOutcome::Verified) => SharedResult::Verified,
+            Err(message) => SharedResult::Failed { message },
+        }
+    }
+}
+
+impl SharedResult {
+    /// A build's result, as the engine takes it.
+    pub(super) fn into_build(self) -> Result<Artifact, String> {
+        match self {
+            SharedResult::Built { image } => Ok(Artifact { image }),
+            SharedResult::Failed { message } => Err(message),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    /// A release, deploy or verify part's result, as the engine takes it.
+    pub(super) fn into_part(self) -> Result<PartOutcome, String> {
+        match self {
+            SharedResult::Released { image, access } => Ok(PartOutcome::Released { image, access }),
+            SharedResult::Deployed { unchanged } => Ok(PartOutcome::Deployed(if unchanged {
+                DeployOutcome::NoChanges
+            } else {
+                DeployOutcome::Deployed
+            })),
+            SharedResult::Verified => Ok(PartOutcome::Verified),
+            SharedResult::Failed { message } => Err(message),
+            other => Err(mismatch(&other)),
+        }
+    }
+}
+
+fn mismatch(result: &SharedResult) -> String {
+    format!("A teammate's desktop shared a result of another kind for this part ({result:?}).")
+}

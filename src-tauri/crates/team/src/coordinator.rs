@@ -1,0 +1,221 @@
+//! The engine's `PartCoordinator` for team stacks: a part runs on the
+//! desktop holding its lease (renewed while it runs); the others wait for the
+//! result it shares (`results/<lease>/<run>/<part>.json`, create-only) and
+//! adopt it, or take the lease over when its holder stopped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use stageline_engine::ids::{Millis, StackId};
+use stageline_engine::ports::{BoxFuture, LogSink};
+use stageline_engine::team::{LeaseTimes, PartCoordinator, SharedPart, SharedResult, Turn};
+use stageline_engine::{PortError, System};
+
+use crate::leases::{LeaseAnswer, StageLeases};
+use crate::objects::{to_json, ObjectError, TeamPrefix};
+
+/// The desktop's clock, in milliseconds since the epoch.
+pub type WallClock = Arc<dyn Fn() -> Millis + Send + Sync>;
+
+/// Coordinates the parts of the stacks shared with a team; every other
+/// stack's parts run here at once. Cheap to clone (one shared state).
+#[derive(Clone)]
+pub struct TeamCoordinator {
+    inner: Arc<Coordination>,
+}
+
+#[doc(hidden)]
+pub struct Coordination {
+    me: String,
+    times: LeaseTimes,
+    /// How often a waiting desktop looks again.
+    poll: Duration,
+    clock: WallClock,
+    stacks: RwLock<HashMap<StackId, TeamPrefix>>,
+    /// The renewals of the leases this desktop holds, by part.
+    renewing: Mutex<HashMap<SharedPart, tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for TeamCoordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamCoordinator")
+            .field("me", &self.inner.me)
+            .field("times", &self.inner.times)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for TeamCoordinator {
+    type Target = Coordination;
+
+    fn deref(&self) -> &Coordination {
+        &self.inner
+    }
+}
+
+impl TeamCoordinator {
+    /// The coordinator of desktop `me` (its install id).
+    pub fn new(me: impl Into<String>, times: LeaseTimes, poll: Duration, clock: WallClock) -> Self {
+        TeamCoordinator {
+            inner: Arc::new(Coordination {
+                me: me.into(),
+                times,
+                poll,
+                clock,
+                stacks: RwLock::new(HashMap::new()),
+                renewing: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// `stack_id` is shared with the team at `prefix`.
+    pub fn share(&self, stack_id: StackId, prefix: TeamPrefix) {
+        self.stacks.write().unwrap().insert(stack_id, prefix);
+    }
+
+    /// Stops renewing every lease this desktop holds (the app is quitting):
+    /// they expire, and a teammate's desktop takes its parts over.
+    pub fn stop_renewing(&self) {
+        for (_, renewal) in self.renewing.lock().unwrap().drain() {
+            renewal.abort();
+        }
+    }
+
+    fn prefix(&self, stack_id: StackId) -> Option<TeamPrefix> {
+        self.stacks.read().unwrap().get(&stack_id).cloned()
+    }
+
+    fn leases(&self, prefix: TeamPrefix) -> StageLeases {
+        StageLeases::with_times(prefix, self.me.clone(), self.times)
+    }
+
+    fn renew_while_running(&self, part: &SharedPart, leases: StageLeases, log: Arc<dyn LogSink>) {
+        let every = Duration::from_millis(self.times.renew_every.max(1) as u64);
+        let (clock, lease, run_key) =
+            (self.clock.clone(), part.lease.clone(), part.run_key.clone());
+        let renewal = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match leases.acquire(&lease, Some(&run_key), clock()).await {
+                    Ok(LeaseAnswer::Held { .. }) => {}
+                    Ok(_) => {
+                        log.line("[Stageline] This desktop lost the stage's lease to a teammate's desktop; it starts nothing more here.");
+                        return;
+                    }
+                    // S3 unreachable for a moment: the next renewal may reach it.
+                    Err(error) => log.line(&format!(
+                        "[Stageline] Could not renew the stage's lease: {error}"
+                    )),
+                }
+            }
+        });
+        if let Some(old) = self.renewing.lock().unwrap().insert(part.clone(), renewal) {
+            old.abort();
+        }
+    }
+}
+
+fn result_name(part: &SharedPart) -> String {
+    let kind = serde_json::to_value(part.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!("results/{}/{}/{kind}.json", part.lease, part.run_key)
+}
+
+fn port_error(error: ObjectError) -> PortError {
+    PortError::new(System::Aws, error.0)
+}
+
+impl PartCoordinator for TeamCoordinator {
+    fn turn(
+        &self,
+        part: SharedPart,
+        log: Arc<dyn LogSink>,
+    ) -> BoxFuture<'static, Result<Turn, PortError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let Some(prefix) = this.prefix(part.stack_id) else {
+                return Ok(Turn::Mine { taken_over: false });
+            };
+            let leases = this.leases(prefix.clone());
+            let name = result_name(&part);
+            let mut said_waiting = false;
+            loop {
+                if let Some((result, _)) = prefix
+                    .read_json::<SharedResult>(&name)
+                    .await
+                    .map_err(port_error)?
+                {
+                    log.line("[Stageline] A teammate's desktop ran this part; its result is taken as is.");
+                    return Ok(Turn::Theirs(result));
+                }
+                match leases
+                    .acquire(&part.lease, Some(&part.run_key), (this.clock)())
+                    .await
+                    .map_err(port_error)?
+                {
+                    LeaseAnswer::Held { lease, taken_over } => {
+                        // Its holder may have shared the result just before giving the lease up.
+                        if let Some((result, _)) = prefix
+                            .read_json::<SharedResult>(&name)
+                            .await
+                            .map_err(port_error)?
+                        {
+                            let _ = leases.release(&part.lease, lease.fencing).await;
+                            return Ok(Turn::Theirs(result));
+                        }
+                        let stopped_mid_run = taken_over.is_some_and(|previous| {
+                            previous.holder != this.me
+                                && previous.run_id.as_deref() == Some(part.run_key.as_str())
+                        });
+                        this.renew_while_running(&part, leases, log);
+                        return Ok(Turn::Mine {
+                            taken_over: stopped_mid_run,
+                        });
+                    }
+                    LeaseAnswer::HeldElsewhere { .. } => {
+                        if !said_waiting {
+                            log.line("[Stageline] A teammate's desktop is running this stage; waiting for it…");
+                            said_waiting = true;
+                        }
+                        tokio::time::sleep(this.poll).await;
+                    }
+                    // Another desktop wrote the lease just now: read what it wrote.
+                    LeaseAnswer::Lost => {}
+                }
+            }
+        })
+    }
+
+    fn finished(
+        &self,
+        part: SharedPart,
+        result: SharedResult,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let Some(prefix) = this.prefix(part.stack_id) else {
+                return Ok(());
+            };
+            if let Some(renewal) = this.renewing.lock().unwrap().remove(&part) {
+                renewal.abort();
+            }
+            // Create-only: a result recorded first (by a desktop that took
+            // the part over) stands.
+            prefix
+                .create(&result_name(&part), &to_json(&result))
+                .await
+                .map_err(port_error)?;
+            let leases = this.leases(prefix);
+            if let Some(lease) = leases.current(&part.lease).await.map_err(port_error)? {
+                leases
+                    .release(&part.lease, lease.fencing)
+                    .await
+                    .map_err(port_error)?;
+            }
+            Ok(())
+        })
+    }
+}
