@@ -400,6 +400,8 @@ pub enum DecisionSource {
     SwitchedToAutomatic,
     /// Nobody decided in time (R20).
     Expired,
+    /// On a teammate's desktop (R22): `by` is their AWS principal.
+    Teammate,
 }
 
 /// Who decided what, when, and why.

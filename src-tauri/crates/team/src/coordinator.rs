@@ -82,7 +82,8 @@ impl TeamCoordinator {
         }
     }
 
-    fn prefix(&self, stack_id: StackId) -> Option<TeamPrefix> {
+    /// Where `stack_id`'s team state is, if it is shared.
+    pub fn prefix(&self, stack_id: StackId) -> Option<TeamPrefix> {
         self.stacks.read().unwrap().get(&stack_id).cloned()
     }
 

@@ -17,6 +17,7 @@ pub mod coordinator;
 pub mod identity;
 pub mod leases;
 pub mod objects;
+pub mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -26,3 +27,4 @@ pub use approvals::{
 pub use coordinator::{TeamCoordinator, WallClock};
 pub use leases::{LeaseAnswer, StageLeases};
 pub use objects::{ObjectError, TeamPrefix, Versioned, Written};
+pub use sync::{TeamApprovals, TeamDecideError};

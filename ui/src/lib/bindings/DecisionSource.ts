@@ -3,4 +3,4 @@
 /**
  * Where a decision came from (R5).
  */
-export type DecisionSource = "dashboard" | "notification" | "cli" | "switchedToAutomatic" | "expired";
+export type DecisionSource = "dashboard" | "notification" | "cli" | "switchedToAutomatic" | "expired" | "teammate";

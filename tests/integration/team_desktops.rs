@@ -1,0 +1,412 @@
+//! R22 across desktops: two engines, each on its own SQLite file, run one
+//! team stack through the team crate on moto's S3. A commit is built and
+//! deployed once per stage across both; a desktop that stops dead holding
+//! prod's lease mid-deploy is taken over once its lease expires, and the
+//! taker reconciles before it deploys — the release ends deployed once.
+//!
+//! The desktops share one AWS: one deployer (the account's stacks) and its
+//! image registry — except where a desktop dies mid-deploy, which has its
+//! own deployer so what it left undone stays undone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stageline_engine::flow::Input;
+use stageline_engine::order::first_stage_settings;
+use stageline_engine::pipeline::Pipeline;
+use stageline_engine::ports::Store;
+use stageline_engine::team::LeaseTimes;
+use stageline_engine::testing::*;
+use stageline_engine::*;
+use stageline_integration::{deployed_sha, wait_for};
+use stageline_store::SqliteStore;
+use stageline_team::testing::{seen_by_another_desktop, team_prefix};
+use stageline_team::{SharedDecision, StageLeases, TeamApprovals, TeamCoordinator, TeamPrefix};
+
+const STACK: StackId = StackId(2);
+
+/// Short leases, so a takeover happens within the test.
+const TIMES: LeaseTimes = LeaseTimes {
+    ttl: 2_000,
+    renew_every: 400,
+    safety_margin: 600,
+};
+
+/// The account the desktops deploy to: its registry, and its stacks when
+/// shared (`None`: each desktop has a deployer of its own).
+struct Aws {
+    registry: Arc<FakeRegistry>,
+    deployer: Option<Arc<FakeDeployer>>,
+}
+
+impl Aws {
+    fn shared() -> Aws {
+        let registry = Arc::new(FakeRegistry::default());
+        let deployer = Some(Arc::new(FakeDeployer::with_registry(registry.clone())));
+        Aws { registry, deployer }
+    }
+
+    /// How often the account's stack for `stage` was deployed.
+    fn deploys_of(&self, stage: &str) -> usize {
+        let deployer = self.deployer.as_ref().expect("a shared account");
+        deployer
+            .deploys()
+            .iter()
+            .filter(|(name, _)| name == stage)
+            .count()
+    }
+
+    fn deployer_per_desktop() -> Aws {
+        Aws {
+            registry: Arc::new(FakeRegistry::default()),
+            deployer: None,
+        }
+    }
+}
+
+struct Desktop {
+    fakes: Fakes,
+    store: SqliteStore,
+    pipeline: Pipeline,
+    coordinator: TeamCoordinator,
+    _data: tempfile::TempDir,
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A desktop with the team stack `shop` (dev, then prod) on its own store.
+async fn desktop(name: &str, aws: &Aws, team: &TeamPrefix, prod_approval: bool) -> Desktop {
+    let registry = &aws.registry;
+    let data = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&data.path().join("stageline.db"))
+        .await
+        .unwrap();
+    let mut fakes = Fakes::default();
+    fakes.registry = registry.clone();
+    fakes.builder = Arc::new(FakeBuilder::with_registry(registry.clone()));
+    fakes.deployer = aws
+        .deployer
+        .clone()
+        .unwrap_or_else(|| Arc::new(FakeDeployer::with_registry(registry.clone())));
+    let coordinator = TeamCoordinator::new(
+        name,
+        TIMES,
+        Duration::from_millis(100),
+        Arc::new(wall_clock_ms),
+    );
+    coordinator.share(STACK, seen_by_another_desktop(team).await);
+    let mut ports = fakes.ports();
+    ports.store = Arc::new(store.clone());
+    ports.coordinator = Arc::new(coordinator.clone());
+    let pipeline = Pipeline::start(ports, test_config()).await.unwrap();
+    pipeline
+        .send(Input::PutAccount(test_account(1)))
+        .await
+        .unwrap();
+    let stack = test_stack(STACK.0, "shop", AccountId(1));
+    pipeline
+        .send(Input::CreateStack {
+            stack,
+            first_region: "us-east-1".into(),
+        })
+        .await
+        .unwrap();
+    let dev = pipeline.read(|s| s.flow_of(STACK)[0].id).await.unwrap();
+    let mut prod = first_stage_settings("us-east-1");
+    prod.name = "prod".into();
+    prod.requires_approval = prod_approval;
+    pipeline
+        .send(Input::CreateStage {
+            stack_id: STACK,
+            after: Some(dev),
+            settings: prod,
+        })
+        .await
+        .unwrap();
+    Desktop {
+        fakes,
+        store,
+        pipeline,
+        coordinator,
+        _data: data,
+    }
+}
+
+impl Desktop {
+    async fn commit(&self, n: u32) {
+        self.fakes.source.set_head(STACK, commit(n));
+        let input = Input::CommitDetected {
+            stack_id: STACK,
+            head: commit(n),
+            included: vec![],
+            forced: false,
+        };
+        self.pipeline.send(input).await.unwrap();
+    }
+
+    async fn wait_deployed(&self, stage: &'static str, n: u32) {
+        let sha = commit(n).sha;
+        wait_for(
+            &self.pipeline,
+            &format!("{stage} runs commit {n}"),
+            30,
+            move |s| deployed_sha(s, STACK, stage).as_deref() == Some(sha.as_str()),
+        )
+        .await;
+    }
+
+    fn deploys_of(&self, stage: &str) -> usize {
+        self.fakes
+            .deployer
+            .deploys()
+            .iter()
+            .filter(|(name, _)| name == stage)
+            .count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_is_built_and_deployed_once_per_stage_across_two_desktops() {
+    let team = team_prefix("once").await;
+    let aws = Aws::shared();
+    let laptop = desktop("laptop", &aws, &team, false).await;
+    let desk = desktop("desk", &aws, &team, false).await;
+    // Both watch the branch and see the commit at once.
+    tokio::join!(laptop.commit(1), desk.commit(1));
+    for desktop in [&laptop, &desk] {
+        desktop.wait_deployed("dev", 1).await;
+        desktop.wait_deployed("prod", 1).await;
+    }
+    let builds =
+        laptop.fakes.builder.count(PartKind::Build) + desk.fakes.builder.count(PartKind::Build);
+    assert_eq!(builds, 1, "one build of the commit");
+    for stage in ["dev", "prod"] {
+        assert_eq!(aws.deploys_of(stage), 1, "{stage} deployed once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_desktop_that_stops_mid_deploy_is_taken_over_and_the_release_deploys_once() {
+    let team = team_prefix("takeover").await;
+    let aws = Aws::deployer_per_desktop();
+    let laptop = desktop("laptop", &aws, &team, false).await;
+    // The laptop alone sees the commit, and is mid-deploy of prod…
+    laptop.fakes.deployer.hold("prod");
+    laptop.commit(1).await;
+    laptop.wait_deployed("dev", 1).await;
+    wait_for(&laptop.pipeline, "prod deploys", 30, |s| {
+        let prod = s
+            .stages_of(STACK)
+            .into_iter()
+            .find(|st| st.settings.name == "prod")
+            .unwrap();
+        s.latest_run(prod.id)
+            .is_some_and(|r| r.part(PartKind::Deploy).status == PartStatus::Running)
+    })
+    .await;
+    // Its release part gave prod's lease up before the deploy began: the
+    // lease naming the run now is the deploy's.
+    let leases = StageLeases::new(seen_by_another_desktop(&team).await, "observer");
+    let sha = commit(1).sha;
+    let started = std::time::Instant::now();
+    while leases
+        .current("stages/prod")
+        .await
+        .unwrap()
+        .and_then(|l| l.run_id)
+        != Some(sha.clone())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the laptop takes prod's lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // …when it stops dead: no more renewals, no more deploys.
+    laptop.coordinator.stop_renewing();
+    let laptop_deployer = laptop.fakes.deployer.clone();
+    drop(laptop);
+
+    let desk = desktop("desk", &aws, &team, false).await;
+    desk.commit(1).await;
+    desk.wait_deployed("dev", 1).await;
+    desk.wait_deployed("prod", 1).await;
+    assert_eq!(
+        desk.deploys_of("dev"),
+        0,
+        "dev's deploy was the laptop's, adopted"
+    );
+    assert_eq!(
+        desk.fakes.builder.count(PartKind::Build),
+        0,
+        "the laptop's build, adopted"
+    );
+    let prod_deploys = desk.deploys_of("prod")
+        + laptop_deployer
+            .deploys()
+            .iter()
+            .filter(|(n, _)| n == "prod")
+            .count();
+    assert_eq!(prod_deploys, 1, "prod deployed once, by the desk");
+    assert_eq!(
+        desk.fakes.deployer.reconciles(),
+        1,
+        "the desk checked what the laptop did first"
+    );
+}
+
+const SAM: &str = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Release/sam@example.com";
+const KIM: &str = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Release/kim@example.com";
+
+fn by(principal: &str, approved: bool, comment: &str) -> SharedDecision {
+    SharedDecision {
+        approved,
+        by: principal.into(),
+        at: wall_clock_ms(),
+        comment: comment.into(),
+    }
+}
+
+async fn prod_approval(desktop: &Desktop) -> ApprovalId {
+    wait_for(&desktop.pipeline, "prod asks for approval", 30, |s| {
+        s.pending_approvals().next().is_some()
+    })
+    .await;
+    desktop
+        .pipeline
+        .read(|s| s.pending_approvals().next().unwrap().id)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_approval_made_on_one_desktop_is_decided_on_the_other_within_seconds() {
+    let team = team_prefix("approve").await;
+    let aws = Aws::shared();
+    let laptop = desktop("laptop", &aws, &team, true).await;
+    let desk = desktop("desk", &aws, &team, true).await;
+    let (on_laptop, on_desk) = (
+        TeamApprovals::new(laptop.coordinator.clone()),
+        TeamApprovals::new(desk.coordinator.clone()),
+    );
+    tokio::join!(laptop.commit(1), desk.commit(1));
+    let (laptop_approval, desk_approval) =
+        (prod_approval(&laptop).await, prod_approval(&desk).await);
+
+    // Sam approves on the laptop; the desk's sync applies it.
+    on_laptop
+        .decide(
+            &laptop.pipeline,
+            laptop_approval,
+            by(SAM, true, "canary looks good"),
+            DecisionSource::Dashboard,
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        on_desk.sync_once(&desk.pipeline).await.unwrap();
+        if desk
+            .pipeline
+            .read(|s| s.pending_approvals().next().is_none())
+            .await
+            .unwrap()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the desk sees the decision"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for desktop in [&laptop, &desk] {
+        desktop.wait_deployed("prod", 1).await;
+    }
+    assert_eq!(aws.deploys_of("prod"), 1, "prod deployed once");
+    // The desk records who decided, by their AWS principal, and where.
+    let record = desk
+        .store
+        .approval(desk_approval)
+        .await
+        .unwrap()
+        .unwrap()
+        .decision
+        .unwrap();
+    assert_eq!(
+        (record.by.as_str(), record.via, record.comment.as_str()),
+        (SAM, DecisionSource::Teammate, "canary looks good")
+    );
+    // Kim, on the desk, comes too late: the first decision stands everywhere.
+    let late = on_desk
+        .decide(
+            &desk.pipeline,
+            desk_approval,
+            by(KIM, false, "wait"),
+            DecisionSource::Dashboard,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        late.to_string()
+            .contains("This approval was already decided"),
+        "{late}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deciding_after_a_teammate_decided_applies_their_decision_and_says_so() {
+    let team = team_prefix("late").await;
+    let aws = Aws::shared();
+    let laptop = desktop("laptop", &aws, &team, true).await;
+    let desk = desktop("desk", &aws, &team, true).await;
+    let (on_laptop, on_desk) = (
+        TeamApprovals::new(laptop.coordinator.clone()),
+        TeamApprovals::new(desk.coordinator.clone()),
+    );
+    tokio::join!(laptop.commit(1), desk.commit(1));
+    let (laptop_approval, desk_approval) =
+        (prod_approval(&laptop).await, prod_approval(&desk).await);
+    on_laptop
+        .decide(
+            &laptop.pipeline,
+            laptop_approval,
+            by(SAM, true, ""),
+            DecisionSource::Dashboard,
+        )
+        .await
+        .unwrap();
+    // The desk has not synced yet: Kim rejects, and learns Sam was first.
+    let late = on_desk
+        .decide(
+            &desk.pipeline,
+            desk_approval,
+            by(KIM, false, "wait"),
+            DecisionSource::Dashboard,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        late.to_string(),
+        format!("{SAM} already approved this release on their desktop.")
+    );
+    desk.wait_deployed("prod", 1).await;
+    let decision = desk
+        .store
+        .approval(desk_approval)
+        .await
+        .unwrap()
+        .unwrap()
+        .decision
+        .unwrap();
+    assert_eq!(
+        (decision.by.as_str(), decision.via),
+        (SAM, DecisionSource::Teammate)
+    );
+    assert_eq!(aws.deploys_of("prod"), 1, "prod deployed once");
+}
