@@ -14,6 +14,7 @@
 pub mod approvals;
 pub mod bucket;
 pub mod coordinator;
+pub mod definition;
 pub mod identity;
 pub mod leases;
 pub mod objects;
