@@ -86,13 +86,15 @@ async fn desktop(name: &str, aws: &Aws, team: &TeamPrefix, prod_approval: bool) 
     let store = SqliteStore::open(&data.path().join("stageline.db"))
         .await
         .unwrap();
-    let mut fakes = Fakes::default();
-    fakes.registry = registry.clone();
-    fakes.builder = Arc::new(FakeBuilder::with_registry(registry.clone()));
-    fakes.deployer = aws
-        .deployer
-        .clone()
-        .unwrap_or_else(|| Arc::new(FakeDeployer::with_registry(registry.clone())));
+    let fakes = Fakes {
+        registry: registry.clone(),
+        builder: Arc::new(FakeBuilder::with_registry(registry.clone())),
+        deployer: aws
+            .deployer
+            .clone()
+            .unwrap_or_else(|| Arc::new(FakeDeployer::with_registry(registry.clone()))),
+        ..Fakes::default()
+    };
     let coordinator = TeamCoordinator::new(
         name,
         TIMES,

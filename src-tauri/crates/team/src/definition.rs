@@ -144,9 +144,11 @@ pub fn insert_stage(
             None => 0,
             Some(name) => match stack.stages.iter().position(|s| &s.name == name) {
                 Some(position) => position + 1,
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "A teammate just deleted stage {name}; choose where the new stage goes again."
-                )),
+                ))
+                }
             },
         };
         stack.stages.insert(at, settings.clone());
