@@ -286,9 +286,18 @@ async fn prod_approval(desktop: &Desktop) -> ApprovalId {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_approval_made_on_one_desktop_is_decided_on_the_other_within_seconds() {
-    let team = team_prefix("approve").await;
+/// Two desktops whose prod waits for approval of commit 1, which Sam has
+/// just approved on the laptop (the desk has not synced yet).
+struct AtProdsGate {
+    aws: Aws,
+    laptop: Desktop,
+    desk: Desktop,
+    on_desk: TeamApprovals,
+    desk_approval: ApprovalId,
+}
+
+async fn approved_by_sam_on_the_laptop(label: &str, comment: &str) -> AtProdsGate {
+    let team = team_prefix(label).await;
     let aws = Aws::shared();
     let laptop = desktop("laptop", &aws, &team, true).await;
     let desk = desktop("desk", &aws, &team, true).await;
@@ -299,17 +308,35 @@ async fn an_approval_made_on_one_desktop_is_decided_on_the_other_within_seconds(
     tokio::join!(laptop.commit(1), desk.commit(1));
     let (laptop_approval, desk_approval) =
         (prod_approval(&laptop).await, prod_approval(&desk).await);
-
-    // Sam approves on the laptop; the desk's sync applies it.
     on_laptop
         .decide(
             &laptop.pipeline,
             laptop_approval,
-            by(SAM, true, "canary looks good"),
+            by(SAM, true, comment),
             DecisionSource::Dashboard,
         )
         .await
         .unwrap();
+    AtProdsGate {
+        aws,
+        laptop,
+        desk,
+        on_desk,
+        desk_approval,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_approval_made_on_one_desktop_is_decided_on_the_other_within_seconds() {
+    let AtProdsGate {
+        aws,
+        laptop,
+        desk,
+        on_desk,
+        desk_approval,
+        ..
+    } = approved_by_sam_on_the_laptop("approve", "canary looks good").await;
+    // The desk's sync applies Sam's approval.
     let started = std::time::Instant::now();
     loop {
         on_desk.sync_once(&desk.pipeline).await.unwrap();
@@ -363,26 +390,13 @@ async fn an_approval_made_on_one_desktop_is_decided_on_the_other_within_seconds(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deciding_after_a_teammate_decided_applies_their_decision_and_says_so() {
-    let team = team_prefix("late").await;
-    let aws = Aws::shared();
-    let laptop = desktop("laptop", &aws, &team, true).await;
-    let desk = desktop("desk", &aws, &team, true).await;
-    let (on_laptop, on_desk) = (
-        TeamApprovals::new(laptop.coordinator.clone()),
-        TeamApprovals::new(desk.coordinator.clone()),
-    );
-    tokio::join!(laptop.commit(1), desk.commit(1));
-    let (laptop_approval, desk_approval) =
-        (prod_approval(&laptop).await, prod_approval(&desk).await);
-    on_laptop
-        .decide(
-            &laptop.pipeline,
-            laptop_approval,
-            by(SAM, true, ""),
-            DecisionSource::Dashboard,
-        )
-        .await
-        .unwrap();
+    let AtProdsGate {
+        aws,
+        desk,
+        on_desk,
+        desk_approval,
+        ..
+    } = approved_by_sam_on_the_laptop("late", "").await;
     // The desk has not synced yet: Kim rejects, and learns Sam was first.
     let late = on_desk
         .decide(

@@ -25,8 +25,7 @@ pub struct TeamCoordinator {
     inner: Arc<Coordination>,
 }
 
-#[doc(hidden)]
-pub struct Coordination {
+struct Coordination {
     me: String,
     times: LeaseTimes,
     /// How often a waiting desktop looks again.
@@ -43,14 +42,6 @@ impl std::fmt::Debug for TeamCoordinator {
             .field("me", &self.inner.me)
             .field("times", &self.inner.times)
             .finish_non_exhaustive()
-    }
-}
-
-impl std::ops::Deref for TeamCoordinator {
-    type Target = Coordination;
-
-    fn deref(&self) -> &Coordination {
-        &self.inner
     }
 }
 
@@ -71,30 +62,33 @@ impl TeamCoordinator {
 
     /// `stack_id` is shared with the team at `prefix`.
     pub fn share(&self, stack_id: StackId, prefix: TeamPrefix) {
-        self.stacks.write().unwrap().insert(stack_id, prefix);
+        self.inner.stacks.write().unwrap().insert(stack_id, prefix);
     }
 
     /// Stops renewing every lease this desktop holds (the app is quitting):
     /// they expire, and a teammate's desktop takes its parts over.
     pub fn stop_renewing(&self) {
-        for (_, renewal) in self.renewing.lock().unwrap().drain() {
+        for (_, renewal) in self.inner.renewing.lock().unwrap().drain() {
             renewal.abort();
         }
     }
 
     /// Where `stack_id`'s team state is, if it is shared.
     pub fn prefix(&self, stack_id: StackId) -> Option<TeamPrefix> {
-        self.stacks.read().unwrap().get(&stack_id).cloned()
+        self.inner.stacks.read().unwrap().get(&stack_id).cloned()
     }
 
     fn leases(&self, prefix: TeamPrefix) -> StageLeases {
-        StageLeases::with_times(prefix, self.me.clone(), self.times)
+        StageLeases::with_times(prefix, self.inner.me.clone(), self.inner.times)
     }
 
     fn renew_while_running(&self, part: &SharedPart, leases: StageLeases, log: Arc<dyn LogSink>) {
-        let every = Duration::from_millis(self.times.renew_every.max(1) as u64);
-        let (clock, lease, run_key) =
-            (self.clock.clone(), part.lease.clone(), part.run_key.clone());
+        let every = Duration::from_millis(self.inner.times.renew_every.max(1) as u64);
+        let (clock, lease, run_key) = (
+            self.inner.clock.clone(),
+            part.lease.clone(),
+            part.run_key.clone(),
+        );
         let renewal = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
@@ -111,7 +105,13 @@ impl TeamCoordinator {
                 }
             }
         });
-        if let Some(old) = self.renewing.lock().unwrap().insert(part.clone(), renewal) {
+        if let Some(old) = self
+            .inner
+            .renewing
+            .lock()
+            .unwrap()
+            .insert(part.clone(), renewal)
+        {
             old.abort();
         }
     }
@@ -153,7 +153,7 @@ impl PartCoordinator for TeamCoordinator {
                     return Ok(Turn::Theirs(result));
                 }
                 match leases
-                    .acquire(&part.lease, Some(&part.run_key), (this.clock)())
+                    .acquire(&part.lease, Some(&part.run_key), (this.inner.clock)())
                     .await
                     .map_err(port_error)?
                 {
@@ -168,7 +168,7 @@ impl PartCoordinator for TeamCoordinator {
                             return Ok(Turn::Theirs(result));
                         }
                         let stopped_mid_run = taken_over.is_some_and(|previous| {
-                            previous.holder != this.me
+                            previous.holder != this.inner.me
                                 && previous.run_id.as_deref() == Some(part.run_key.as_str())
                         });
                         this.renew_while_running(&part, leases, log);
@@ -181,7 +181,7 @@ impl PartCoordinator for TeamCoordinator {
                             log.line("[Stageline] A teammate's desktop is running this stage; waiting for it…");
                             said_waiting = true;
                         }
-                        tokio::time::sleep(this.poll).await;
+                        tokio::time::sleep(this.inner.poll).await;
                     }
                     // Another desktop wrote the lease just now: read what it wrote.
                     LeaseAnswer::Lost => {}
@@ -200,7 +200,7 @@ impl PartCoordinator for TeamCoordinator {
             let Some(prefix) = this.prefix(part.stack_id) else {
                 return Ok(());
             };
-            if let Some(renewal) = this.renewing.lock().unwrap().remove(&part) {
+            if let Some(renewal) = this.inner.renewing.lock().unwrap().remove(&part) {
                 renewal.abort();
             }
             // Create-only: a result recorded first (by a desktop that took

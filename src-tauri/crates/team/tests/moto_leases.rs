@@ -95,7 +95,7 @@ async fn desktops_racing_for_a_stage_never_both_hold_it() {
         );
         let clock = Arc::new(AtomicI64::new(1_000_000));
         let effects = Arc::new(Mutex::new(Vec::new()));
-        let mut seeds = Random(seed);
+        let mut seeds = Random::new(seed);
         let mut tasks = Vec::new();
         for index in 0..5 {
             let own_prefix = stageline_team::TeamPrefix::new(
@@ -109,7 +109,7 @@ async fn desktops_racing_for_a_stage_never_both_hold_it() {
                 leases,
                 clock.clone(),
                 effects.clone(),
-                Random(seeds.next()),
+                Random::new(seeds.next()),
                 150,
             )));
         }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::domain::{Artifact, PartKind, Run, RunTrigger};
-use crate::flow::PartOutcome;
+use crate::flow::{PartContext, PartOutcome};
 use crate::ids::StackId;
 use crate::pipeline::Ports;
 use crate::ports::{DeployOutcome, LogSink};
@@ -14,14 +14,15 @@ use crate::team::{SharedPart, SharedResult, Turn};
 /// The part as every desktop names it. Runs the flow started are started by
 /// every desktop alike (the commit names them); a retry or redeploy asked
 /// for here is known only here.
-pub(super) fn shared_part(run: &Run, stage_name: &str, sha: &str, kind: PartKind) -> SharedPart {
+pub(super) fn shared_part(run: &Run, context: &PartContext, kind: PartKind) -> SharedPart {
+    let sha = &context.release.commit.sha;
     let run_key = match run.trigger {
         RunTrigger::Flow | RunTrigger::NewStage => sha.to_string(),
         _ => format!("{sha}-here-{}", run.id),
     };
     SharedPart {
         stack_id: run.stack_id,
-        lease: format!("stages/{stage_name}"),
+        lease: format!("stages/{}", context.stage.settings.name),
         run_key,
         kind,
     }

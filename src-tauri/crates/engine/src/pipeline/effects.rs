@@ -29,12 +29,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             Some(Input::BuildFinished { release_id, result })
         }
         Effect::Release { run, context } => {
-            let part = shared_part(
-                &run,
-                &context.stage.settings.name,
-                &context.release.commit.sha,
-                PartKind::Release,
-            );
+            let part = shared_part(&run, &context, PartKind::Release);
             let log = ports.logs.open(run.id, PartKind::Release);
             let result = coordinated(&ports, part, log, |_| async {
                 release(run.id, &context, &ports, &config)
@@ -51,12 +46,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             })
         }
         Effect::Deploy { run, context } => {
-            let part = shared_part(
-                &run,
-                &context.stage.settings.name,
-                &context.release.commit.sha,
-                PartKind::Deploy,
-            );
+            let part = shared_part(&run, &context, PartKind::Deploy);
             let log = ports.logs.open(run.id, PartKind::Deploy);
             let (here_log, job_run, job_context, job_ports) = (log.clone(), &run, &context, &ports);
             let result = coordinated(&ports, part, log, |taken_over| async move {
@@ -124,12 +114,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             })
         }
         Effect::Verify { run, context } => {
-            let part = shared_part(
-                &run,
-                &context.stage.settings.name,
-                &context.release.commit.sha,
-                PartKind::Verify,
-            );
+            let part = shared_part(&run, &context, PartKind::Verify);
             let log = ports.logs.open(run.id, PartKind::Verify);
             let result = coordinated(&ports, part, log, |_| async {
                 super::verify::verify(&run, &context, &ports, &config)

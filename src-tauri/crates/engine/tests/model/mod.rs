@@ -12,6 +12,8 @@ mod project;
 
 use std::fmt::Write as _;
 
+use stageline_engine::testing::Rng;
+
 pub use harness::Harness;
 
 /// One thing that happens. Stages are picked by index into the stack's
@@ -96,34 +98,9 @@ pub enum Op {
     ScaleFails(bool),
 }
 
-/// A small, fast, seedable generator (SplitMix64): the same seed gives the
-/// same sequence on every machine.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn small(&mut self) -> u8 {
-        self.below(8) as u8
-    }
+/// A stage index among the model's (at most 8).
+fn small(rng: &mut Rng) -> u8 {
+    rng.below(8) as u8
 }
 
 /// A random sequence of `len` ops from `seed`.
@@ -140,32 +117,32 @@ fn random_op(rng: &mut Rng) -> Op {
             back: 1 + rng.below(3) as u8,
         },
         15..=49 => Op::Finish {
-            stage: rng.small(),
+            stage: small(rng),
             ok: rng.chance(85),
             write_fails: rng.chance(5),
         },
         50..=57 => Op::Decide {
-            stage: rng.small(),
+            stage: small(rng),
             approve: rng.chance(75),
         },
-        58..=59 => Op::DecideStale { pick: rng.small() },
+        58..=59 => Op::DecideStale { pick: small(rng) },
         60..=64 => Op::CreateStage {
-            after: rng.small(),
+            after: small(rng),
             manual: rng.chance(40),
         },
-        65..=67 => Op::DeleteStage { stage: rng.small() },
-        68 => Op::RetryDelete { pick: rng.small() },
+        65..=67 => Op::DeleteStage { stage: small(rng) },
+        68 => Op::RetryDelete { pick: small(rng) },
         69..=72 => Op::SetManual {
-            stage: rng.small(),
+            stage: small(rng),
             manual: rng.chance(50),
         },
-        73..=77 => Op::Retry { stage: rng.small() },
+        73..=77 => Op::Retry { stage: small(rng) },
         78..=80 => Op::Redeploy {
-            stage: rng.small(),
-            pick: rng.small(),
+            stage: small(rng),
+            pick: small(rng),
         },
         81..=83 => Op::Scale {
-            stage: rng.small(),
+            stage: small(rng),
             count: rng.below(4) as u8,
         },
         84..=92 => {
@@ -180,7 +157,7 @@ fn random_op(rng: &mut Rng) -> Op {
                 clock_back: rng.chance(30),
             }
         }
-        93 => Op::LateHead { stage: rng.small() },
+        93 => Op::LateHead { stage: small(rng) },
         94 => Op::AwsTrouble {
             reconciles: 1 + rng.below(3) as u8,
         },
