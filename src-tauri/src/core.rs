@@ -10,10 +10,12 @@ use stageline_aws::{AwsCredentials, CloudFormationDeployer, CredentialsLookup, D
 use stageline_build::BuildspecRunner;
 use stageline_engine::pipeline::{Pipeline, PipelineConfig, Ports};
 use stageline_engine::ports::{BoxFuture, Clock, Events};
+use stageline_engine::team::LeaseTimes;
 use stageline_engine::{Account, CredentialSource, PortError, StackId};
 use stageline_git::{GitCredentials, GitSource};
 use stageline_secrets::Keychain;
 use stageline_store::SqliteStore;
+use stageline_team::{TeamApprovals, TeamCoordinator};
 
 use crate::clock::SystemClock;
 use crate::logs::FileLogs;
@@ -55,10 +57,40 @@ pub struct Core {
     pub logs: FileLogs,
     pub clock: Arc<SystemClock>,
     pub watchers: Mutex<Watchers>,
+    /// Which parts of team stacks run on this desktop (R22); solo stacks'
+    /// parts all do.
+    pub team: TeamCoordinator,
+    pub team_approvals: TeamApprovals,
     /// HTTPS tokens of remote repositories, read from the keychain at start
     /// and when a stack is created (Git asks for them synchronously).
     pub git_tokens: Arc<RwLock<HashMap<StackId, String>>>,
     pub config: CoreConfig,
+}
+
+/// How often a desktop waiting for a teammate's part looks again (R22).
+const TEAM_POLL: Duration = Duration::from_secs(2);
+
+/// This desktop's name in team leases (R22): made once per data folder and
+/// kept, so a restarted app knows the leases it held. The user and host
+/// in it are for people reading the team's objects.
+pub fn desktop_id(data_dir: &Path) -> String {
+    let file = data_dir.join("desktop-id");
+    if let Ok(id) = std::fs::read_to_string(&file) {
+        if !id.trim().is_empty() {
+            return id.trim().to_string();
+        }
+    }
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
+    let random = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|u| u.trim().replace('-', "")[..12].to_string())
+        .unwrap_or_else(|_| format!("{:x}", std::process::id()));
+    let id = format!("{user}@{}/{random}", host.trim());
+    let _ = std::fs::create_dir_all(data_dir);
+    if let Err(error) = std::fs::write(&file, &id) {
+        eprintln!("Stageline: could not keep this desktop's id: {error}");
+    }
+    id
 }
 
 /// The keychain entry of a stack's HTTPS token.
@@ -119,6 +151,12 @@ impl Core {
             CloudFormationDeployer::new(Arc::new(KeychainCredentials(keychain.clone())), options);
         let logs = FileLogs::new(config.data_dir.join("logs"));
         let clock = Arc::new(SystemClock::default());
+        let team = TeamCoordinator::new(
+            desktop_id(&config.data_dir),
+            LeaseTimes::default(),
+            TEAM_POLL,
+            Arc::new(|| stageline_engine::ports::Clock::now(&SystemClock::default())),
+        );
         let ports = Ports {
             store: Arc::new(store.clone()),
             source: Arc::new(git.clone()),
@@ -128,8 +166,7 @@ impl Core {
             logs: Arc::new(logs.clone()),
             clock: clock.clone() as Arc<dyn Clock>,
             events,
-            // Team stacks are not wired into the app yet (R22): every stack runs here.
-            coordinator: Arc::new(stageline_engine::team::SoloCoordinator),
+            coordinator: Arc::new(team.clone()),
         };
         let pipeline_config = PipelineConfig {
             workspaces: config.data_dir.join("workspaces"),
@@ -148,10 +185,14 @@ impl Core {
             logs,
             clock,
             watchers: Mutex::new(Watchers::default()),
+            team_approvals: TeamApprovals::new(team.clone()),
+            team,
             git_tokens,
             config,
         });
         core.load_git_tokens().await;
+        crate::services::team::connect_all(&core).await;
+        crate::services::team::keep_approvals_in_sync(Arc::downgrade(&core));
         crate::watchers::watch_all(&core).await;
         let accounts = core
             .pipeline

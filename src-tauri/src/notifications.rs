@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use stageline_engine::{
-    ApprovalId, Decision, DecisionSource, PipelineEvent, ReleaseId, RunStatus, RunTrigger, StageId,
+    ApprovalId, DecisionSource, PipelineEvent, ReleaseId, RunStatus, RunTrigger, StageId,
 };
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::{Action, ActionType, NotificationExt};
@@ -58,13 +58,15 @@ fn approve_from_notification(app: &AppHandle, approval: ApprovalId) {
     };
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let decision = Decision {
-            by: core.user(),
-            at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
-            comment: String::new(),
-            via: DecisionSource::Notification,
-        };
-        if let Err(error) = core.pipeline.decide(approval, true, decision).await {
+        let decided = crate::services::team::decide(
+            &core,
+            approval,
+            true,
+            String::new(),
+            DecisionSource::Notification,
+        )
+        .await;
+        if let Err(error) = decided {
             // Superseded or already decided: show the dashboard, which says why.
             let _ = app
                 .notification()

@@ -35,7 +35,14 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
         .tooltip("Stageline")
         .on_menu_event(|app, event| match event.id().as_ref() {
             "open" | "pending" => windows::show_main(app),
-            "quit" => app.exit(0),
+            "quit" => {
+                // The leases this desktop holds expire and a teammate's desktop
+                // takes its team stacks' parts over (R22).
+                if let Some(core) = app.try_state::<Arc<Core>>() {
+                    core.team.stop_renewing();
+                }
+                app.exit(0)
+            }
             _ => {}
         });
     if let Some(icon) = app.default_window_icon() {

@@ -105,10 +105,14 @@ async fn handle(core: Arc<Core>, request: Request, answers: mpsc::UnboundedSende
                 },
                 Some(pending) => {
                     let sha = pending.release.commit.short_sha().to_string();
-                    match core
-                        .pipeline
-                        .decide(pending.approval.id, approve, decision(comment))
-                        .await
+                    match crate::services::team::decide(
+                        &core,
+                        pending.approval.id,
+                        approve,
+                        comment,
+                        DecisionSource::Cli,
+                    )
+                    .await
                     {
                         Ok(()) => Answer::Done {
                             message: format!(
@@ -116,7 +120,14 @@ async fn handle(core: Arc<Core>, request: Request, answers: mpsc::UnboundedSende
                                 if approve { "Approved" } else { "Rejected" }
                             ),
                         },
-                        Err(error) => failed(error),
+                        Err(error) => Answer::Failed {
+                            failure: if error.code == stageline_engine::ErrorCode::NotFound {
+                                Failure::NotFound
+                            } else {
+                                Failure::Refused
+                            },
+                            message: error.message,
+                        },
                     }
                 }
             },

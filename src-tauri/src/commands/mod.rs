@@ -6,6 +6,7 @@ pub mod logs;
 pub mod pipeline;
 pub mod stacks;
 pub mod stage_window;
+pub mod team;
 
 use std::sync::Arc;
 

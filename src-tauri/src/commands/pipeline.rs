@@ -24,8 +24,14 @@ pub async fn decide(
     approve: bool,
     comment: String,
 ) -> AppResult<()> {
-    let decision = decision(&core, comment, DecisionSource::Dashboard);
-    Ok(core.pipeline.decide(approval_id, approve, decision).await?)
+    crate::services::team::decide(
+        &core,
+        approval_id,
+        approve,
+        comment,
+        DecisionSource::Dashboard,
+    )
+    .await
 }
 
 /// Runs a failed run's release again at its stage.

@@ -8,3 +8,4 @@ pub mod chat;
 pub mod env;
 pub mod stacks;
 pub mod stages;
+pub mod team;

@@ -68,6 +68,7 @@ pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> 
         deleting: false,
         // Set by the engine: its first stage's region.
         home_region: String::new(),
+        team: None,
     };
     if let Some(token) = &https_token {
         core.keychain

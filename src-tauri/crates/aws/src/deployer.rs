@@ -120,6 +120,18 @@ impl CloudFormationDeployer {
         Box::pin(async move { inner.account_number(&account).await.map_err(to_port_error) })
     }
 
+    /// The account's S3 and STS clients in `region`, for the state of its
+    /// team stacks (R22): the same credentials, endpoint and retries as its
+    /// deploys.
+    pub async fn team_clients(
+        &self,
+        account: &Account,
+        region: &str,
+    ) -> (aws_sdk_s3::Client, aws_sdk_sts::Client) {
+        let clients = self.inner.clients.get(account, region).await;
+        (clients.s3, clients.sts)
+    }
+
     /// Drops the cached clients and number of an account whose keys or
     /// settings changed.
     pub fn forget_account(&self, account: &Account) {

@@ -61,6 +61,30 @@ pub struct Stack {
     /// region when the stack was created. Parts' AWS calls default to it.
     #[serde(default)]
     pub home_region: String,
+    /// R22: where the stack's state is shared with a team (`None`: a solo
+    /// stack, run by this desktop alone).
+    #[serde(default)]
+    pub team: Option<TeamPlace>,
+}
+
+/// Where a team stack's shared state lives (R22): a prefix in an S3 bucket
+/// of the stack's account. What a teammate enters to join the stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TeamPlace {
+    pub bucket: String,
+    /// No leading or trailing slash, for example `stageline/shop`.
+    pub prefix: String,
+    /// The bucket's region.
+    pub region: String,
+}
+
+/// `s3://bucket/prefix`, as the user reads a team place.
+impl std::fmt::Display for TeamPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
 }
 
 /// The database a stage's app gets (R15).

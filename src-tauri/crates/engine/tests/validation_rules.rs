@@ -361,6 +361,7 @@ fn a_new_stack_starts_with_dev_in_the_accounts_region() {
         created_at: 0,
         deleting: false,
         home_region: "eu-west-1".into(),
+        team: None,
     };
     let dev = first_stage(&stack, StageId(8), "eu-west-1");
     assert_eq!(dev.settings.name, "dev");

@@ -19,6 +19,7 @@ type StackRow = (
     i64,
     bool,
     Option<String>,
+    Option<String>,
 );
 type StageRow = (i64, i64, i64, String, String);
 type FlowRow = (i64, Option<i64>, Option<i64>, Option<i64>);
@@ -56,7 +57,7 @@ impl SqliteStore {
             })
             .collect::<Result<Vec<_>, PortError>>()?;
         let stacks: Vec<StackRow> = sqlx::query_as(
-            "SELECT id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting, home_region
+            "SELECT id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting, home_region, team
              FROM stacks ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -75,19 +76,23 @@ impl SqliteStore {
                     created_at,
                     deleting,
                     home_region,
-                )| Stack {
-                    id: StackId(id),
-                    name,
-                    repository,
-                    branch,
-                    account_id: AccountId(account),
-                    poll_interval_secs: poll as u32,
-                    created_at,
-                    deleting,
-                    home_region: home_region.unwrap_or_default(),
+                    team,
+                )| {
+                    Ok(Stack {
+                        id: StackId(id),
+                        name,
+                        repository,
+                        branch,
+                        account_id: AccountId(account),
+                        poll_interval_secs: poll as u32,
+                        created_at,
+                        deleting,
+                        home_region: home_region.unwrap_or_default(),
+                        team: team.as_deref().map(from_json).transpose()?,
+                    })
                 },
             )
-            .collect::<Vec<Stack>>();
+            .collect::<Result<Vec<Stack>, PortError>>()?;
         let stages: Vec<StageRow> =
             sqlx::query_as("SELECT id, stack_id, position, settings, lifecycle FROM stages ORDER BY stack_id, position")
                 .fetch_all(&self.pool)

@@ -62,12 +62,12 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
         Change::DeleteAccount(id) => sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.0).execute(&mut **tx).await,
         Change::PutStack(s) => {
             sqlx::query(
-                "INSERT INTO stacks (id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting, home_region)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO stacks (id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting, home_region, team)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, repository = excluded.repository,
                    branch = excluded.branch, account_id = excluded.account_id,
                    poll_interval_secs = excluded.poll_interval_secs, deleting = excluded.deleting,
-                   home_region = excluded.home_region",
+                   home_region = excluded.home_region, team = excluded.team",
             )
             .bind(s.id.0)
             .bind(&s.name)
@@ -78,6 +78,7 @@ async fn apply_one(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(
             .bind(s.created_at)
             .bind(s.deleting)
             .bind(&s.home_region)
+            .bind(s.team.as_ref().map(to_json).transpose()?)
             .execute(&mut **tx)
             .await
         }

@@ -180,3 +180,28 @@ async fn an_old_deploy_that_changed_nothing_reads_as_unchanged() {
         .collect();
     assert_eq!(deploys, [(RunId(13), true), (RunId(11), false)]);
 }
+
+#[tokio::test]
+async fn stacks_of_the_previous_version_open_solo_and_a_team_place_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stageline.db");
+    previous_version_database(&path, &dir.path().join("old-migrations"), &[]).await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    let snapshot = store.load().await.unwrap();
+    let mut stack = snapshot.stacks.into_iter().next().unwrap();
+    assert_eq!(stack.team, None, "a stack made before team stacks is solo");
+    stack.team = Some(TeamPlace {
+        bucket: "team-state".into(),
+        prefix: "stageline/shop".into(),
+        region: "eu-west-1".into(),
+    });
+    store
+        .apply(vec![stageline_engine::ports::Change::PutStack(
+            stack.clone(),
+        )])
+        .await
+        .unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(reopened.load().await.unwrap().stacks, vec![stack]);
+}

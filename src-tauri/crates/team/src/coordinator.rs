@@ -65,6 +65,11 @@ impl TeamCoordinator {
         self.inner.stacks.write().unwrap().insert(stack_id, prefix);
     }
 
+    /// `stack_id` is solo again: its parts run here at once.
+    pub fn unshare(&self, stack_id: StackId) {
+        self.inner.stacks.write().unwrap().remove(&stack_id);
+    }
+
     /// Stops renewing every lease this desktop holds (the app is quitting):
     /// they expire, and a teammate's desktop takes its parts over.
     pub fn stop_renewing(&self) {

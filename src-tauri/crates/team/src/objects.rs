@@ -53,6 +53,11 @@ impl TeamPrefix {
         }
     }
 
+    /// The S3 client the objects are reached with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn bucket(&self) -> &str {
         &self.bucket
     }

@@ -239,6 +239,7 @@ mod tests {
             created_at: 0,
             deleting: false,
             home_region: "us-east-1".into(),
+            team: None,
         }
     }
 

@@ -143,6 +143,7 @@ pub fn unique_stack(prefix: &str) -> Stack {
         created_at: 0,
         deleting: false,
         home_region: "us-east-1".into(),
+        team: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::domain::{
     Account, Decision, DecisionSource, RunTrigger, Stack, Stage, StageLifecycle, StageSettings,
+    TeamPlace,
 };
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
@@ -13,7 +14,8 @@ use crate::order::{check_delete_confirmation, close_gap, first_stage, insert_pos
 use crate::ports::Change;
 use crate::ports::Request;
 use crate::validation::{
-    check_account_name_unique, check_desired_count, check_stage_settings, FieldErrors,
+    check_account_name_unique, check_desired_count, check_stage_settings, check_team_place,
+    FieldErrors,
 };
 
 impl Tx<'_> {
@@ -49,6 +51,20 @@ impl Tx<'_> {
         first_region: &str,
     ) -> Result<Reply, EngineError> {
         let mut errors = FieldErrors::default();
+        self.check_new_stack(&stack, &mut errors);
+        errors.into_result()?;
+        // R3a: the stack's image repository lives in its first stage's region.
+        stack.home_region = first_region.to_string();
+        let dev = first_stage(&stack, StageId(self.new_id()), first_region);
+        self.s.stacks.insert(stack.id, stack.clone());
+        self.s.stages.insert(dev.id, dev.clone());
+        self.change(Change::PutStack(stack.clone()));
+        self.change(Change::InsertStage(dev));
+        self.event(PipelineEvent::StackChanged { stack_id: stack.id });
+        Ok(Reply::Stack(stack))
+    }
+
+    fn check_new_stack(&self, stack: &Stack, errors: &mut FieldErrors) {
         if self.s.stacks.values().any(|s| s.name == stack.name) {
             errors.add(
                 "name",
@@ -61,16 +77,126 @@ impl Tx<'_> {
         if !self.s.accounts.contains_key(&stack.account_id) {
             errors.add("accountId", "Choose an account.");
         }
+        if let Some(place) = &stack.team {
+            check_team_place(place, errors);
+            self.refuse_taken_team_place(stack.id, place, errors);
+        }
+    }
+
+    /// R22: a teammate's team stack opened on this desktop, with the stages
+    /// of its shared definition in order. All of it or nothing: every
+    /// stage is checked before anything is kept.
+    pub fn join_stack(
+        &mut self,
+        mut stack: Stack,
+        stages: Vec<StageSettings>,
+    ) -> Result<Reply, EngineError> {
+        let mut errors = FieldErrors::default();
+        self.check_new_stack(&stack, &mut errors);
+        if stack.team.is_none() {
+            errors.add("team", "A joined stack is shared with a team.");
+        }
+        if stages.is_empty() {
+            errors.add("stages", "The team stack has no stages.");
+        }
         errors.into_result()?;
-        // R3a: the stack's image repository lives in its first stage's region.
-        stack.home_region = first_region.to_string();
-        let dev = first_stage(&stack, StageId(self.new_id()), first_region);
+        let mut joined: Vec<Stage> = Vec::with_capacity(stages.len());
+        for (position, settings) in stages.into_iter().enumerate() {
+            check_stage_settings(&settings, &joined).map_err(|errors| {
+                FieldErrors(
+                    errors
+                        .0
+                        .into_iter()
+                        .map(|mut e| {
+                            e.field = format!("stages.{position}.{}", e.field);
+                            e
+                        })
+                        .collect(),
+                )
+            })?;
+            joined.push(Stage {
+                id: StageId(self.new_id()),
+                stack_id: stack.id,
+                position: position as u32,
+                settings,
+                lifecycle: StageLifecycle::Active,
+            });
+        }
+        // R3a: the team's images are in the home region the definition names.
+        if stack.home_region.is_empty() {
+            stack.home_region = joined[0].settings.region.clone();
+        }
         self.s.stacks.insert(stack.id, stack.clone());
-        self.s.stages.insert(dev.id, dev.clone());
         self.change(Change::PutStack(stack.clone()));
-        self.change(Change::InsertStage(dev));
+        for stage in joined {
+            self.s.stages.insert(stage.id, stage.clone());
+            self.change(Change::InsertStage(stage));
+        }
         self.event(PipelineEvent::StackChanged { stack_id: stack.id });
         Ok(Reply::Stack(stack))
+    }
+
+    /// R22: shares the stack with a team at `team`, or makes it solo again.
+    pub fn set_team(
+        &mut self,
+        stack_id: StackId,
+        team: Option<TeamPlace>,
+    ) -> Result<(), EngineError> {
+        let mut stack = self
+            .s
+            .stacks
+            .get(&stack_id)
+            .cloned()
+            .ok_or(EngineError::NotFound("The stack"))?;
+        if stack.deleting {
+            return Err(EngineError::Conflict(
+                "The stack is being deleted.".to_string(),
+            ));
+        }
+        if let Some(place) = &team {
+            let mut errors = FieldErrors::default();
+            check_team_place(place, &mut errors);
+            self.refuse_taken_team_place(stack_id, place, &mut errors);
+            errors.into_result()?;
+            if stack.team.as_ref().is_some_and(|now| now != place) {
+                return Err(EngineError::Conflict(format!(
+                    "The stack is already shared at {}; stop sharing it first.",
+                    stack
+                        .team
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )));
+            }
+        }
+        if stack.team == team {
+            return Ok(());
+        }
+        stack.team = team;
+        self.s.stacks.insert(stack_id, stack.clone());
+        self.change(Change::PutStack(stack));
+        self.event(PipelineEvent::StackChanged { stack_id });
+        Ok(())
+    }
+
+    /// Two stacks on one desktop never share one team place: they would
+    /// take each other's leases and results.
+    fn refuse_taken_team_place(&self, me: StackId, place: &TeamPlace, errors: &mut FieldErrors) {
+        let same = |p: &TeamPlace| p.bucket == place.bucket && p.prefix == place.prefix;
+        if let Some(other) = self
+            .s
+            .stacks
+            .values()
+            .find(|s| s.id != me && s.team.as_ref().is_some_and(same))
+        {
+            errors.add(
+                "team.prefix",
+                format!(
+                    "The stack \"{}\" on this computer is already shared at this bucket and prefix.",
+                    other.name
+                ),
+            );
+        }
     }
 
     /// Starts deleting every stage of the stack; the stack goes with the last.

@@ -72,6 +72,17 @@ pub enum Input {
         stage_id: StageId,
         count: u32,
     },
+    /// R22: a teammate's team stack opened here with its shared stages.
+    JoinStack {
+        stack: Stack,
+        stages: Vec<StageSettings>,
+    },
+    /// R22: the stack is shared with a team at `team` (`None`: it is solo
+    /// again; its shared state stays in S3 for the teammates).
+    SetTeam {
+        stack_id: StackId,
+        team: Option<crate::domain::TeamPlace>,
+    },
     /// The watcher's warning about a stack (`None` clears it).
     StackWarning {
         stack_id: StackId,

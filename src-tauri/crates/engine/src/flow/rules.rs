@@ -86,6 +86,11 @@ pub fn apply_input(
             }
             Reply::Done
         }
+        Input::JoinStack { stack, stages } => tx.join_stack(stack, stages)?,
+        Input::SetTeam { stack_id, team } => {
+            tx.set_team(stack_id, team)?;
+            Reply::Done
+        }
         Input::StackWarning { stack_id, message } => {
             if tx.s.stacks.contains_key(&stack_id) {
                 tx.set_warning(stack_id, WarningSource::Watcher, message);

@@ -121,6 +121,7 @@ pub fn test_stack(id: i64, name: &str, account: AccountId) -> Stack {
         created_at: 0,
         deleting: false,
         home_region: "us-east-1".to_string(),
+        team: None,
     }
 }
 

@@ -150,6 +150,7 @@ pub fn stack(id: i64, repository: &str, branch: &str) -> Stack {
         created_at: 0,
         deleting: false,
         home_region: "us-east-1".into(),
+        team: None,
     }
 }
 

@@ -53,6 +53,7 @@ pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize
             created_at: base,
             deleting: false,
             home_region: "us-east-1".into(),
+            team: None,
         };
         let mut changes = vec![Change::PutStack(stack.clone())];
         let mut releases = Vec::new();

@@ -1,0 +1,226 @@
+//! R22: a stack is shared with a team at a place (bucket, prefix, region),
+//! which is validated field by field, kept across restarts, and given up
+//! again by making the stack solo. Bad input changes nothing.
+
+mod common;
+
+use common::*;
+use stageline_engine::flow::Input;
+use stageline_engine::validation::{check_bucket_name, check_team_place, FieldErrors};
+use stageline_engine::*;
+
+fn place(bucket: &str, prefix: &str) -> TeamPlace {
+    TeamPlace {
+        bucket: bucket.into(),
+        prefix: prefix.into(),
+        region: "eu-west-1".into(),
+    }
+}
+
+fn fields(place: &TeamPlace) -> Vec<String> {
+    let mut errors = FieldErrors::default();
+    check_team_place(place, &mut errors);
+    match errors.into_result() {
+        Ok(()) => vec![],
+        Err(errors) => errors.0.iter().map(|e| e.field.clone()).collect(),
+    }
+}
+
+#[test]
+fn bucket_names_follow_s3s_rules() {
+    let ok = |name: &str| {
+        let mut errors = FieldErrors::default();
+        check_bucket_name("bucket", name, &mut errors);
+        errors.into_result().is_ok()
+    };
+    for good in ["abc", "team-state.example", "a1b2c3", &"a".repeat(63)] {
+        assert!(ok(good), "{good} is a valid bucket name");
+    }
+    for bad in [
+        "",
+        "ab",
+        &"a".repeat(64),
+        "Team",
+        "-team",
+        "team-",
+        "team_state",
+        "a..b",
+        "192.168.1.1",
+        "xn--team",
+        "team-s3alias",
+        "sthree-team",
+    ] {
+        assert!(!ok(bad), "{bad:?} is refused");
+    }
+}
+
+#[test]
+fn a_team_place_is_checked_field_by_field() {
+    assert!(fields(&place("team-state", "stageline/shop")).is_empty());
+    assert_eq!(fields(&place("Team", "stageline/shop")), ["team.bucket"]);
+    for bad_prefix in [
+        "",
+        "/shop",
+        "shop/",
+        "a//b",
+        "a/../b",
+        "shop state",
+        &"a".repeat(513),
+    ] {
+        assert_eq!(
+            fields(&place("team-state", bad_prefix)),
+            ["team.prefix"],
+            "{bad_prefix:?}"
+        );
+    }
+    let mut nowhere = place("team-state", "shop");
+    nowhere.region = "mars-1".into();
+    assert_eq!(fields(&nowhere), ["team.region"]);
+}
+
+async fn team_of(flow: &Flow, stack_id: StackId) -> Option<TeamPlace> {
+    flow.pipeline
+        .read(move |s| s.stack(stack_id).and_then(|st| st.team.clone()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sharing_a_stack_is_kept_and_can_be_undone() {
+    let flow = Flow::new(&[]).await;
+    let stack_id = flow.stack;
+    flow.pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: Some(place("team-state", "stageline/shop")),
+        })
+        .await
+        .unwrap();
+    let flow = flow.restart().await;
+    assert_eq!(
+        team_of(&flow, stack_id).await,
+        Some(place("team-state", "stageline/shop")),
+        "kept across a restart"
+    );
+    let elsewhere = flow
+        .pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: Some(place("team-state", "other")),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        elsewhere
+            .to_string()
+            .contains("already shared at s3://team-state/stageline/shop"),
+        "{elsewhere}"
+    );
+    flow.pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(team_of(&flow, stack_id).await, None);
+}
+
+#[tokio::test]
+async fn a_bad_place_changes_nothing() {
+    let flow = Flow::new(&[]).await;
+    let stack_id = flow.stack;
+    let refused = flow
+        .pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: Some(place("Team State", "/shop")),
+        })
+        .await
+        .unwrap_err();
+    let EngineError::Invalid(errors) = refused else {
+        panic!("expected field errors, got {refused}");
+    };
+    let named: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(named, ["team.bucket", "team.prefix"]);
+    assert_eq!(team_of(&flow, stack_id).await, None);
+}
+
+#[tokio::test]
+async fn two_stacks_of_one_desktop_never_share_one_place() {
+    let flow = Flow::new(&[]).await;
+    let shared = place("team-state", "stageline/shop");
+    flow.pipeline
+        .send(Input::SetTeam {
+            stack_id: flow.stack,
+            team: Some(shared.clone()),
+        })
+        .await
+        .unwrap();
+    let mut other = stageline_engine::testing::test_stack(77, "other", AccountId(1));
+    other.team = Some(shared);
+    let refused = flow
+        .pipeline
+        .send(Input::CreateStack {
+            stack: other,
+            first_region: "us-east-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("already shared at this bucket and prefix"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn joining_opens_the_teams_stages_in_order_or_nothing() {
+    let flow = Flow::new(&[]).await;
+    let mut joined = stageline_engine::testing::test_stack(90, "team-shop", AccountId(1));
+    joined.team = Some(place("team-state", "stageline/team-shop"));
+    joined.home_region = "eu-west-1".into();
+    let stages = vec![settings("dev", false), settings("prod", true)];
+    let mut twice = stages.clone();
+    twice.push(settings("dev", false));
+    let refused = flow
+        .pipeline
+        .send(Input::JoinStack {
+            stack: joined.clone(),
+            stages: twice,
+        })
+        .await
+        .unwrap_err();
+    let EngineError::Invalid(errors) = &refused else {
+        panic!("expected field errors, got {refused}");
+    };
+    assert_eq!(errors.0[0].field, "stages.2.name", "{refused}");
+    let exists = move |s: &stageline_engine::flow::FlowState| s.stack(StackId(90)).is_some();
+    assert!(!flow.pipeline.read(exists).await.unwrap(), "nothing kept");
+
+    flow.pipeline
+        .send(Input::JoinStack {
+            stack: joined,
+            stages,
+        })
+        .await
+        .unwrap();
+    let flow = flow.restart().await;
+    let (names, home, team) = flow
+        .pipeline
+        .read(|s| {
+            let names: Vec<String> = s
+                .flow_of(StackId(90))
+                .iter()
+                .map(|st| st.settings.name.clone())
+                .collect();
+            let stack = s.stack(StackId(90)).unwrap();
+            (names, stack.home_region.clone(), stack.team.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(names, ["dev", "prod"]);
+    assert_eq!(home, "eu-west-1", "the team's image region");
+    assert_eq!(team, Some(place("team-state", "stageline/team-shop")));
+}

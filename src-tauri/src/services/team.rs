@@ -1,0 +1,291 @@
+//! Team stacks (R22): sharing a stack with the team, joining a teammate's,
+//! and the approvals that go through the team's S3. The rules are the
+//! engine's and the S3 protocol is `stageline-team`'s; this wires them to
+//! the account's clients.
+
+use stageline_engine::flow::{Input, Reply};
+use stageline_engine::validation::{check_team_place, FieldErrors};
+use stageline_engine::{
+    Account, AccountId, ApprovalId, Decision, DecisionSource, ErrorCode, Stack, StackId,
+    StageSettings, TeamPlace,
+};
+use stageline_git::{check_repository, GitCredentials};
+use stageline_team::bucket::{check_team_bucket, prepare_team_bucket};
+use stageline_team::definition::{read_definition, share_definition, SharedStack};
+use stageline_team::identity::caller_arn;
+use stageline_team::{SharedDecision, TeamDecideError, TeamPrefix};
+
+use crate::core::Core;
+use crate::error::{AppError, AppResult};
+
+/// The place as typed, trimmed, with the prefix's slashes at either end gone.
+fn tidy(place: TeamPlace) -> TeamPlace {
+    TeamPlace {
+        bucket: place.bucket.trim().to_string(),
+        prefix: place.prefix.trim().trim_matches('/').to_string(),
+        region: place.region.trim().to_string(),
+    }
+}
+
+fn checked(place: TeamPlace) -> AppResult<TeamPlace> {
+    let place = tidy(place);
+    let mut errors = FieldErrors::default();
+    check_team_place(&place, &mut errors);
+    errors.into_result()?;
+    Ok(place)
+}
+
+/// A team failure shown beside the bucket field (it is about the bucket).
+fn on_bucket(error: impl std::fmt::Display) -> AppError {
+    AppError::field("team.bucket", error.to_string())
+}
+
+async fn account(core: &Core, id: AccountId) -> AppResult<Account> {
+    core.pipeline
+        .read(move |s| s.account(id).cloned())
+        .await?
+        .ok_or_else(|| AppError::field("accountId", "Choose an account."))
+}
+
+/// The team's objects of `place`, reached with `account`'s credentials.
+async fn team_prefix(core: &Core, account: &Account, place: &TeamPlace) -> TeamPrefix {
+    let (s3, _) = core.deployer.team_clients(account, &place.region).await;
+    TeamPrefix::new(s3, &place.bucket, &place.prefix)
+}
+
+/// Hands the stack's parts and approvals to the team (the coordinator asks
+/// its leases from now on). Called at start for every team stack.
+pub async fn connect(core: &Core, stack: &Stack) {
+    let Some(place) = &stack.team else {
+        return;
+    };
+    let Ok(account) = account(core, stack.account_id).await else {
+        return;
+    };
+    let prefix = team_prefix(core, &account, place).await;
+    core.team.share(stack.id, prefix);
+}
+
+/// Connects every team stack of this desktop.
+pub async fn connect_all(core: &Core) {
+    let stacks = core
+        .pipeline
+        .read(|s| {
+            s.stacks()
+                .filter(|st| st.team.is_some() && !st.deleting)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+    for stack in stacks {
+        connect(core, &stack).await;
+    }
+}
+
+/// "Share with team…": makes the team's bucket (versioned, encrypted,
+/// private) if the account has none of that name, writes the stack's
+/// definition under the prefix, and runs the stack as a team stack from
+/// now on. Refused before any AWS call when the place is malformed or a
+/// stage holds a keychain secret.
+pub async fn share(core: &Core, stack_id: StackId, place: TeamPlace) -> AppResult<Stack> {
+    let place = checked(place)?;
+    let (stack, stages) = core
+        .pipeline
+        .read(move |s| {
+            let stack = s.stack(stack_id).cloned();
+            let stages: Vec<StageSettings> = s
+                .flow_of(stack_id)
+                .iter()
+                .map(|st| st.settings.clone())
+                .collect();
+            (stack, stages)
+        })
+        .await?;
+    let stack = stack.ok_or(stageline_engine::EngineError::NotFound("The stack"))?;
+    if stack.team.is_some() {
+        return Err(AppError::field(
+            "team.prefix",
+            "This stack is already shared with a team.",
+        ));
+    }
+    let shared = SharedStack::of(&stack, stages)?;
+    let account = account(core, stack.account_id).await?;
+    let prefix = team_prefix(core, &account, &place).await;
+    prepare_team_bucket(prefix.client(), &place.bucket, &place.region)
+        .await
+        .map_err(on_bucket)?;
+    share_definition(&prefix, &shared)
+        .await
+        .map_err(|e| AppError::field("team.prefix", e.to_string()))?;
+    core.pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: Some(place),
+        })
+        .await?;
+    core.team.share(stack_id, prefix);
+    let shared = core
+        .pipeline
+        .read(move |s| s.stack(stack_id).cloned())
+        .await?;
+    shared.ok_or_else(|| AppError::internal("The stack went away while it was shared."))
+}
+
+/// "Join a team stack…": opens the stack a teammate shared at `place` on
+/// this desktop, deploying with `account_id`'s credentials. Its stages are
+/// the team's; the branch's head flows in once it is watched.
+pub async fn join(core: &Core, account_id: AccountId, place: TeamPlace) -> AppResult<Stack> {
+    let place = checked(place)?;
+    let account = account(core, account_id).await?;
+    let prefix = team_prefix(core, &account, &place).await;
+    check_team_bucket(prefix.client(), &place.bucket)
+        .await
+        .map_err(on_bucket)?;
+    let shared = read_definition(&prefix)
+        .await
+        .map_err(on_bucket)?
+        .ok_or_else(|| {
+            AppError::field(
+                "team.prefix",
+                stageline_team::definition::DefinitionError::NotShared.to_string(),
+            )
+        })?;
+    // The teammate's repository must be reachable from here too.
+    check_repository(
+        &shared.repository,
+        &shared.branch,
+        GitCredentials {
+            https_token: None,
+            ssh_key_file: None,
+        },
+    )
+    .await
+    .map_err(FieldErrors::from)?;
+    let stack = Stack {
+        id: StackId(stageline_engine::ports::Clock::new_id(core.clock.as_ref())),
+        name: shared.name,
+        repository: shared.repository,
+        branch: shared.branch,
+        account_id,
+        poll_interval_secs: shared.poll_interval_secs,
+        created_at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
+        deleting: false,
+        home_region: shared.home_region,
+        team: Some(place),
+    };
+    let Reply::Stack(stack) = core
+        .pipeline
+        .send(Input::JoinStack {
+            stack,
+            stages: shared.stages,
+        })
+        .await?
+    else {
+        return Err(AppError::internal("The stack was not joined."));
+    };
+    core.team.share(stack.id, prefix);
+    crate::watchers::watch(core, &stack, None);
+    Ok(stack)
+}
+
+/// "Stop sharing": this desktop runs the stack alone again. The team's
+/// objects stay in S3 for the teammates who still run it.
+pub async fn leave(core: &Core, stack_id: StackId) -> AppResult<()> {
+    core.pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: None,
+        })
+        .await?;
+    core.team.unshare(stack_id);
+    Ok(())
+}
+
+/// Decides a waiting approval as the person at this desktop. On a team
+/// stack the decision is the team's first (the first decision of any
+/// desktop wins) and is recorded by the decider's AWS principal ARN; on a
+/// solo stack it is the engine's alone, by the OS user.
+pub async fn decide(
+    core: &Core,
+    approval_id: ApprovalId,
+    approve: bool,
+    comment: String,
+    via: DecisionSource,
+) -> AppResult<()> {
+    let now = stageline_engine::ports::Clock::now(core.clock.as_ref());
+    let team_account = core
+        .pipeline
+        .read(move |s| {
+            let approval = s.pending_approvals().find(|a| a.id == approval_id)?;
+            let stack = s.stack(approval.stack_id)?;
+            let place = stack.team.clone()?;
+            Some((s.account(stack.account_id)?.clone(), place))
+        })
+        .await?;
+    let Some((account, place)) = team_account else {
+        let decision = Decision {
+            by: core.user(),
+            at: now,
+            comment,
+            via,
+        };
+        return Ok(core.pipeline.decide(approval_id, approve, decision).await?);
+    };
+    let (_, sts) = core.deployer.team_clients(&account, &place.region).await;
+    let by = caller_arn(&sts).await.map_err(|e| AppError {
+        code: ErrorCode::Aws,
+        message: e.to_string(),
+        fields: Vec::new(),
+    })?;
+    let decision = SharedDecision {
+        approved: approve,
+        by,
+        at: now,
+        comment,
+    };
+    core.team_approvals
+        .decide(&core.pipeline, approval_id, decision, via)
+        .await
+        .map_err(|error| match error {
+            TeamDecideError::Engine(error) => error.into(),
+            other => AppError {
+                code: ErrorCode::Conflict,
+                message: other.to_string(),
+                fields: Vec::new(),
+            },
+        })
+}
+
+/// How often this desktop looks whether a team approval waits here, and
+/// then asks the team's S3 about it (a request a teammate's desktop shared
+/// is learnt by this desktop's own pipeline reaching the same gate).
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Keeps this desktop's pending team approvals in step with the team's:
+/// shares their requests and applies teammates' decisions. Cheap when no
+/// team approval waits: no S3 call at all.
+pub fn keep_approvals_in_sync(core: std::sync::Weak<Core>) {
+    tokio::spawn(async move {
+        loop {
+            let Some(core) = core.upgrade() else {
+                return;
+            };
+            let waiting = core
+                .pipeline
+                .read(|s| {
+                    s.pending_approvals()
+                        .any(|a| s.stack(a.stack_id).is_some_and(|st| st.team.is_some()))
+                })
+                .await
+                .unwrap_or(false);
+            if waiting {
+                if let Err(error) = core.team_approvals.sync_once(&core.pipeline).await {
+                    eprintln!("Stageline: could not sync the team's approvals: {error}");
+                }
+            }
+            drop(core);
+            tokio::time::sleep(SYNC_EVERY).await;
+        }
+    });
+}
