@@ -24,6 +24,7 @@ import type { Stage } from "./bindings/Stage";
 import type { StageId } from "./bindings/StageId";
 import type { StageSettingsInput } from "./bindings/StageSettingsInput";
 import type { StageStackHealth } from "./bindings/StageStackHealth";
+import type { TeamPlace } from "./bindings/TeamPlace";
 
 /** A failed command, as the UI handles it. */
 export class ApiError extends Error {
@@ -71,6 +72,9 @@ export const api = {
 
   createStack: (input: NewStack) => call<Stack>("create_stack", { input }),
   deleteStack: (id: StackId, confirmation: string) => call<void>("delete_stack", { id, confirmation }),
+  shareStack: (stackId: StackId, team: TeamPlace) => call<Stack>("share_stack", { stackId, team }),
+  joinTeamStack: (accountId: AccountId, team: TeamPlace) => call<Stack>("join_team_stack", { accountId, team }),
+  stopSharingStack: (stackId: StackId) => call<void>("stop_sharing_stack", { stackId }),
   chatWebhook: (stackId: StackId) => call<ChatWebhookView>("chat_webhook", { stackId }),
   setChatWebhook: (stackId: StackId, input: ChatWebhookInput) =>
     call<ChatWebhookView>("set_chat_webhook", { stackId, input }),
