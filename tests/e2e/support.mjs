@@ -88,8 +88,13 @@ export function commit(repo, file, text, message) {
   return git(repo, "rev-parse", "HEAD");
 }
 
-/** tauri-driver for one test file, with the app's data in `home`. */
-export async function startDriver(home) {
+/**
+ * tauri-driver for one test file, with the app's data in `home`. A second
+ * desktop (`ownSession`) gets its own WebDriver port and its own D-Bus
+ * session with its own keyring, so the app's single-instance check does not
+ * join it to the first.
+ */
+export async function startDriver(home, { port: driverPort = port, ownSession = false } = {}) {
   const env = {
     ...process.env,
     HOME: join(home, "home"),
@@ -101,14 +106,16 @@ export async function startDriver(home) {
     DOCKER_CONFIG: join(home, "docker"),
   };
   // Its own process group, so stopping it also stops the WebKitWebDriver it starts.
-  const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const args = ["--port", String(driverPort), "--native-port", String(driverPort + 1)];
+  const [command, argv] = ownSession ? [join(root, ".ci/with-keyring"), ["tauri-driver", ...args]] : ["tauri-driver", args];
+  const driver = spawn(command, argv, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   driver.stdout.on("data", (d) => (output += d));
   driver.stderr.on("data", (d) => (output += d));
   for (let i = 0; i < 100; i++) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/status`);
-      if (res.ok) return { driver, output: () => output };
+      const res = await fetch(`http://127.0.0.1:${driverPort}/status`);
+      if (res.ok) return { driver, output: () => output, port: driverPort };
     } catch {
       /* not up yet */
     }
@@ -131,12 +138,16 @@ async function noAppRunning() {
   }
 }
 
-/** A new session: starts the app (again, on the same data). */
-export async function openApp() {
-  await noAppRunning();
+/**
+ * A new session: starts the app (again, on the same data). A second desktop
+ * passes its driver (`startDriver(…, { ownSession: true })`) and leaves the
+ * first running.
+ */
+export async function openApp(secondDesktop = null) {
+  if (!secondDesktop) await noAppRunning();
   const browser = await remote({
     hostname: "127.0.0.1",
-    port,
+    port: secondDesktop?.port ?? port,
     logLevel: "error",
     capabilities: {
       "wdio:enforceWebDriverClassic": true,

@@ -200,6 +200,17 @@ pub(crate) async fn run(
         change_set::is_run_change_set(name, ids.release, ids.run)
     })
     .await?;
+    if create && mine.is_empty() && stacks::describe(client, &stack).await?.is_some() {
+        // REVIEW_IN_PROGRESS with no change set of this run: another deploy
+        // (an earlier attempt, or a teammate's desktop that stopped, R22)
+        // left a creation never executed. Nothing runs in the stack; it is
+        // made again from this run's change set, and the change set left
+        // behind goes with it, so it can never be executed late.
+        log.line(&format!(
+            "Removing {stack}: its creation was left unexecuted by another deploy (nothing runs in it)"
+        ));
+        delete_stack(clients, &stack, patience, &log).await?;
+    }
     // Names end in their creation time: the last is the newest.
     if let Some(existing) = mine.into_iter().max_by(|a, b| a.name.cmp(&b.name)) {
         if existing.is_empty() {

@@ -342,3 +342,70 @@ async fn api_gateway_routing_with_caching_deploys_a_rest_api() {
     assert!(types.contains(&"AWS::ApiGateway::RestApi"), "{types:?}");
     assert!(types.contains(&"AWS::ECS::Service"), "{types:?}");
 }
+
+/// R22: a teammate's desktop created the stage's stack through a change set
+/// and stopped before executing it (its run ids are not this desktop's). The
+/// deploy here removes the empty stack with that change set — it can never
+/// be executed late — and creates the stack from its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creation_another_desktop_left_unexecuted_is_replaced_by_this_runs() {
+    let url = moto_url();
+    let deployer = deployer();
+    let account = account(&url);
+    let stack = unique_stack("abandoned");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let release = release(&stack, 1, &sha("d1"));
+    let name = format!("{}-dev", stack.name);
+    let cloudformation =
+        aws_sdk_cloudformation::Client::new(&sdk_config(&url, "us-east-1").await);
+    let left = "stageline-r777-a888-1";
+    cloudformation
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name(left)
+        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+        .template_body(r#"{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stack_status(&url, "us-east-1", &name).await.as_deref(),
+        Some("REVIEW_IN_PROGRESS")
+    );
+    let log = Arc::new(KeptLog::default());
+
+    let outcome = deployer
+        .deploy(job(&account, &stack, &stage, &release, &[]), log.clone())
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, DeployOutcome::Deployed, "{}", log.text());
+    assert_eq!(
+        stack_status(&url, "us-east-1", &name).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert!(log.text().contains("left unexecuted by another deploy"));
+    // The stack is a new one: the change set left behind belonged to the
+    // stack that was removed (AWS deletes a stack's change sets with it;
+    // moto keeps listing them, so the stack ids are compared).
+    let now = cloudformation
+        .describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let now_id = now.stacks()[0].stack_id().unwrap().to_string();
+    let change_sets = cloudformation
+        .list_change_sets()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let left_in = change_sets
+        .summaries()
+        .iter()
+        .find(|s| s.change_set_name() == Some(left))
+        .and_then(|s| s.stack_id())
+        .map(str::to_string);
+    assert_ne!(left_in.as_deref(), Some(now_id.as_str()), "the change set left behind went with its stack");
+}
