@@ -356,8 +356,7 @@ async fn a_creation_another_desktop_left_unexecuted_is_replaced_by_this_runs() {
     let stage = stage(&stack, settings("dev", "us-east-1"));
     let release = release(&stack, 1, &sha("d1"));
     let name = format!("{}-dev", stack.name);
-    let cloudformation =
-        aws_sdk_cloudformation::Client::new(&sdk_config(&url, "us-east-1").await);
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk_config(&url, "us-east-1").await);
     let left = "stageline-r777-a888-1";
     cloudformation
         .create_change_set()
@@ -407,5 +406,9 @@ async fn a_creation_another_desktop_left_unexecuted_is_replaced_by_this_runs() {
         .find(|s| s.change_set_name() == Some(left))
         .and_then(|s| s.stack_id())
         .map(str::to_string);
-    assert_ne!(left_in.as_deref(), Some(now_id.as_str()), "the change set left behind went with its stack");
+    assert_ne!(
+        left_in.as_deref(),
+        Some(now_id.as_str()),
+        "the change set left behind went with its stack"
+    );
 }
