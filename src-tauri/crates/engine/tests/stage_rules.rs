@@ -110,13 +110,7 @@ async fn r9_deleting_a_stage_cancels_its_run_and_the_next_releases_flow_past_the
     flow.commit(1).await;
     flow.wait_part("canary", PartKind::Deploy).await;
     let canary = flow.stage("canary").await;
-    flow.pipeline
-        .send(Input::DeleteStage {
-            stage_id: canary,
-            confirmation: "delete".into(),
-        })
-        .await
-        .unwrap();
+    flow.delete_stage(canary).await.unwrap();
     let stack = flow.stack;
     wait_until(&flow.pipeline, "canary is gone", move |s| {
         s.stages_of(stack).len() == 2
@@ -148,13 +142,7 @@ async fn r9_a_stage_whose_aws_stack_fails_to_delete_stays_listed_and_can_be_retr
     let flow = Flow::new(&[("prod", false)]).await;
     flow.fakes.deployer.fail_delete("prod", true);
     let prod = flow.stage("prod").await;
-    flow.pipeline
-        .send(Input::DeleteStage {
-            stage_id: prod,
-            confirmation: "delete".into(),
-        })
-        .await
-        .unwrap();
+    flow.delete_stage(prod).await.unwrap();
     wait_until(&flow.pipeline, "the delete failed", move |s| {
         matches!(
             s.stage(prod).map(|st| &st.lifecycle),

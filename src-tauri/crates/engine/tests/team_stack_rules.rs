@@ -78,6 +78,15 @@ fn a_team_place_is_checked_field_by_field() {
     assert_eq!(fields(&nowhere), ["team.region"]);
 }
 
+/// Shares the stack at `team`, or makes it solo (`None`).
+async fn set_team(
+    flow: &Flow,
+    stack_id: StackId,
+    team: Option<TeamPlace>,
+) -> Result<stageline_engine::flow::Reply, EngineError> {
+    flow.pipeline.send(Input::SetTeam { stack_id, team }).await
+}
+
 async fn team_of(flow: &Flow, stack_id: StackId) -> Option<TeamPlace> {
     flow.pipeline
         .read(move |s| s.stack(stack_id).and_then(|st| st.team.clone()))
@@ -89,11 +98,7 @@ async fn team_of(flow: &Flow, stack_id: StackId) -> Option<TeamPlace> {
 async fn sharing_a_stack_is_kept_and_can_be_undone() {
     let flow = Flow::new(&[]).await;
     let stack_id = flow.stack;
-    flow.pipeline
-        .send(Input::SetTeam {
-            stack_id,
-            team: Some(place("team-state", "stageline/shop")),
-        })
+    set_team(&flow, stack_id, Some(place("team-state", "stageline/shop")))
         .await
         .unwrap();
     let flow = flow.restart().await;
@@ -102,12 +107,7 @@ async fn sharing_a_stack_is_kept_and_can_be_undone() {
         Some(place("team-state", "stageline/shop")),
         "kept across a restart"
     );
-    let elsewhere = flow
-        .pipeline
-        .send(Input::SetTeam {
-            stack_id,
-            team: Some(place("team-state", "other")),
-        })
+    let elsewhere = set_team(&flow, stack_id, Some(place("team-state", "other")))
         .await
         .unwrap_err();
     assert!(
@@ -116,13 +116,7 @@ async fn sharing_a_stack_is_kept_and_can_be_undone() {
             .contains("already shared at s3://team-state/stageline/shop"),
         "{elsewhere}"
     );
-    flow.pipeline
-        .send(Input::SetTeam {
-            stack_id,
-            team: None,
-        })
-        .await
-        .unwrap();
+    set_team(&flow, stack_id, None).await.unwrap();
     assert_eq!(team_of(&flow, stack_id).await, None);
 }
 
@@ -130,12 +124,7 @@ async fn sharing_a_stack_is_kept_and_can_be_undone() {
 async fn a_bad_place_changes_nothing() {
     let flow = Flow::new(&[]).await;
     let stack_id = flow.stack;
-    let refused = flow
-        .pipeline
-        .send(Input::SetTeam {
-            stack_id,
-            team: Some(place("Team State", "/shop")),
-        })
+    let refused = set_team(&flow, stack_id, Some(place("Team State", "/shop")))
         .await
         .unwrap_err();
     let EngineError::Invalid(errors) = refused else {
@@ -150,11 +139,7 @@ async fn a_bad_place_changes_nothing() {
 async fn two_stacks_of_one_desktop_never_share_one_place() {
     let flow = Flow::new(&[]).await;
     let shared = place("team-state", "stageline/shop");
-    flow.pipeline
-        .send(Input::SetTeam {
-            stack_id: flow.stack,
-            team: Some(shared.clone()),
-        })
+    set_team(&flow, flow.stack, Some(shared.clone()))
         .await
         .unwrap();
     let mut other = stageline_engine::testing::test_stack(77, "other", AccountId(1));
@@ -223,4 +208,34 @@ async fn joining_opens_the_teams_stages_in_order_or_nothing() {
     assert_eq!(names, ["dev", "prod"]);
     assert_eq!(home, "eu-west-1", "the team's image region");
     assert_eq!(team, Some(place("team-state", "stageline/team-shop")));
+}
+
+#[tokio::test]
+async fn a_team_stack_and_its_stages_are_not_deleted_from_one_desktop() {
+    let flow = Flow::new(&[("prod", false)]).await;
+    let stack_id = flow.stack;
+    set_team(&flow, stack_id, Some(place("team-state", "stageline/shop")))
+        .await
+        .unwrap();
+    let prod = flow.stage("prod").await;
+    for input in [
+        Input::DeleteStage {
+            stage_id: prod,
+            confirmation: "delete".into(),
+        },
+        Input::DeleteStack {
+            stack_id,
+            confirmation: "delete".into(),
+        },
+    ] {
+        let refused = flow.pipeline.send(input).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("is shared with a team"),
+            "{refused}"
+        );
+    }
+    let stages = flow.stage_ids().await.len();
+    assert_eq!(stages, 2, "nothing deleted");
+    set_team(&flow, stack_id, None).await.unwrap();
+    flow.delete_stage(prod).await.unwrap();
 }

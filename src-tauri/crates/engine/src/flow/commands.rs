@@ -212,6 +212,9 @@ impl Tx<'_> {
             .get(&stack_id)
             .cloned()
             .ok_or(EngineError::NotFound("The stack"))?;
+        if let Some(refusal) = crate::flow::state::team_delete_refusal(&stack) {
+            return Err(EngineError::Conflict(refusal));
+        }
         stack.deleting = true;
         self.s.stacks.insert(stack.id, stack.clone());
         self.change(Change::PutStack(stack));

@@ -272,6 +272,13 @@ impl FlowState {
     /// of a stack is deleted with the stack).
     pub fn delete_refusal(&self, stage: StageId) -> Option<String> {
         let stage = self.stages.get(&stage)?;
+        if let Some(refusal) = self
+            .stacks
+            .get(&stage.stack_id)
+            .and_then(team_delete_refusal)
+        {
+            return Some(refusal);
+        }
         let only = stage.is_active()
             && self
                 .flow_of(stage.stack_id)
@@ -340,4 +347,15 @@ impl FlowState {
         keep.extend(self.newest_release.values().copied());
         self.releases.retain(|id, _| keep.contains(id));
     }
+}
+
+/// R22: a team stack's stages are the team's AWS stacks. Deleting them is
+/// not shared with teammates yet, so this desktop does not do it alone.
+pub fn team_delete_refusal(stack: &crate::domain::Stack) -> Option<String> {
+    stack.team.as_ref().map(|_| {
+        format!(
+            "{} is shared with a team: deleting would remove the AWS stacks your teammates deploy to. Stop sharing it on this computer first, once the team agrees.",
+            stack.name
+        )
+    })
 }

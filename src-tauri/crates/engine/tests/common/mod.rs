@@ -106,6 +106,16 @@ impl Flow {
             .unwrap()
     }
 
+    /// Deletes a stage, confirmed as the user would.
+    pub async fn delete_stage(&self, stage_id: StageId) -> Result<Reply, EngineError> {
+        self.pipeline
+            .send(Input::DeleteStage {
+                stage_id,
+                confirmation: "delete".into(),
+            })
+            .await
+    }
+
     pub async fn stage(&self, name: &str) -> StageId {
         let stack = self.stack;
         let wanted = name.to_string();
