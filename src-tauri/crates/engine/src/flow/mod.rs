@@ -7,6 +7,7 @@ mod freeze;
 mod rules;
 mod runs;
 mod state;
+mod team;
 mod tx;
 mod verify;
 mod view;
