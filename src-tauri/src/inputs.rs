@@ -86,6 +86,10 @@ pub enum EnvValueInput {
     KeepSecret {
         keychain_ref: String,
     },
+    /// A team stack's secret in Secrets Manager (R22), kept by its ARN.
+    KeepTeamSecret {
+        arn: String,
+    },
 }
 
 impl std::fmt::Debug for EnvValueInput {
@@ -94,6 +98,7 @@ impl std::fmt::Debug for EnvValueInput {
             EnvValueInput::Plain { value } => write!(f, "Plain({value})"),
             EnvValueInput::NewSecret { .. } => f.write_str("NewSecret(***)"),
             EnvValueInput::KeepSecret { keychain_ref } => write!(f, "KeepSecret({keychain_ref})"),
+            EnvValueInput::KeepTeamSecret { arn } => write!(f, "KeepTeamSecret({arn})"),
         }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use stageline_engine::pipeline::prepare_deploy_job;
-use stageline_engine::ports::{DiscardedLog, Secrets};
+use stageline_engine::pipeline::{prepare_deploy_job, SecretSources};
+use stageline_engine::ports::DiscardedLog;
 use stageline_engine::{ApprovalId, Commit, EnvValue, EnvVar, Release, StageSettings};
 use ts_rs::TS;
 
@@ -75,7 +75,7 @@ pub struct ApprovalPreview {
 fn value_key(var: &EnvVar) -> (bool, String) {
     match &var.value {
         EnvValue::Plain { value } => (false, value.clone()),
-        EnvValue::Secret { .. } => (true, String::new()),
+        EnvValue::Secret { .. } | EnvValue::TeamSecret { .. } => (true, String::new()),
     }
 }
 
@@ -150,7 +150,11 @@ pub async fn preview(core: &Core, id: ApprovalId) -> AppResult<ApprovalPreview> 
         Err(error) => (Vec::new(), Some(error.message)),
     };
 
-    let secrets: &dyn Secrets = &core.keychain;
+    let secrets = SecretSources {
+        keychain: &core.keychain,
+        deployer: &core.deployer,
+        account: &context.account,
+    };
     let change_set = async {
         // The release's own image (its build), which release.yml tags for the stage.
         let image = context

@@ -48,6 +48,9 @@ async fn prepare_list(
                     keychain_ref: reference,
                 }
             }
+            // Secrets Manager holds one value per ARN for the whole team; a
+            // copy refers to the same secret.
+            EnvValueInput::KeepTeamSecret { arn } => EnvValue::TeamSecret { arn },
             EnvValueInput::KeepSecret { keychain_ref } if own_refs.contains(&keychain_ref) => {
                 EnvValue::Secret { keychain_ref }
             }
@@ -83,7 +86,7 @@ pub fn secret_refs(settings: &StageSettings) -> Vec<String> {
         .chain(&settings.runtime_env)
         .filter_map(|v| match &v.value {
             EnvValue::Secret { keychain_ref } => Some(keychain_ref.clone()),
-            EnvValue::Plain { .. } => None,
+            EnvValue::Plain { .. } | EnvValue::TeamSecret { .. } => None,
         })
         .collect()
 }

@@ -4,10 +4,11 @@
 //! the account's clients.
 
 use stageline_engine::flow::{Input, Reply};
+use stageline_engine::pipeline::move_secrets_to_team;
 use stageline_engine::validation::{check_team_place, FieldErrors};
 use stageline_engine::{
-    Account, AccountId, ApprovalId, Decision, DecisionSource, ErrorCode, Stack, StackId,
-    StageSettings, TeamPlace,
+    Account, AccountId, ApprovalId, Decision, DecisionSource, ErrorCode, Stack, StackId, Stage,
+    TeamPlace,
 };
 use stageline_git::{check_repository, GitCredentials};
 use stageline_team::bucket::{check_team_bucket, prepare_team_bucket};
@@ -84,21 +85,19 @@ pub async fn connect_all(core: &Core) {
 }
 
 /// "Share with team…": makes the team's bucket (versioned, encrypted,
-/// private) if the account has none of that name, writes the stack's
-/// definition under the prefix, and runs the stack as a team stack from
-/// now on. Refused before any AWS call when the place is malformed or a
-/// stage holds a keychain secret.
+/// private) if the account has none of that name, moves the stages' secret
+/// values from this desktop's keychain to the account's Secrets Manager
+/// (teammates cannot read this keychain; S3 and the store only ever hold
+/// the secrets' ARNs), writes the stack's definition under the prefix, and
+/// runs the stack as a team stack from now on. Refused before any AWS call
+/// when the place is malformed.
 pub async fn share(core: &Core, stack_id: StackId, place: TeamPlace) -> AppResult<Stack> {
     let place = checked(place)?;
     let (stack, stages) = core
         .pipeline
         .read(move |s| {
             let stack = s.stack(stack_id).cloned();
-            let stages: Vec<StageSettings> = s
-                .flow_of(stack_id)
-                .iter()
-                .map(|st| st.settings.clone())
-                .collect();
+            let stages: Vec<Stage> = s.flow_of(stack_id).into_iter().cloned().collect();
             (stack, stages)
         })
         .await?;
@@ -109,12 +108,24 @@ pub async fn share(core: &Core, stack_id: StackId, place: TeamPlace) -> AppResul
             "This stack is already shared with a team.",
         ));
     }
-    let shared = SharedStack::of(&stack, stages)?;
     let account = account(core, stack.account_id).await?;
     let prefix = team_prefix(core, &account, &place).await;
     prepare_team_bucket(prefix.client(), &place.bucket, &place.region)
         .await
         .map_err(on_bucket)?;
+    let moved =
+        move_secrets_to_team(&account, &stack, &stages, &core.keychain, &core.deployer).await?;
+    let shared_stages = stages
+        .iter()
+        .map(|stage| {
+            moved
+                .stages
+                .iter()
+                .find(|(id, _)| *id == stage.id)
+                .map_or_else(|| stage.settings.clone(), |(_, settings)| settings.clone())
+        })
+        .collect();
+    let shared = SharedStack::of(&stack, shared_stages)?;
     share_definition(&prefix, &shared)
         .await
         .map_err(|e| AppError::field("team.prefix", e.to_string()))?;
@@ -122,8 +133,12 @@ pub async fn share(core: &Core, stack_id: StackId, place: TeamPlace) -> AppResul
         .send(Input::SetTeam {
             stack_id,
             team: Some(place),
+            moved_secrets: moved.stages,
         })
         .await?;
+    // The values are in Secrets Manager now; the keychain copies would
+    // only go stale.
+    crate::services::env::forget(core, &moved.keychain_refs).await;
     core.team.share(stack_id, prefix);
     let shared = core
         .pipeline
@@ -196,6 +211,7 @@ pub async fn leave(core: &Core, stack_id: StackId) -> AppResult<()> {
         .send(Input::SetTeam {
             stack_id,
             team: None,
+            moved_secrets: Vec::new(),
         })
         .await?;
     core.team.unshare(stack_id);

@@ -592,6 +592,36 @@ impl Deployer for CloudFormationDeployer {
         self.stage_url(account, stack, stage)
     }
 
+    fn store_team_secret(
+        &self,
+        account: Account,
+        region: String,
+        name: String,
+        value: String,
+    ) -> BoxFuture<'static, Result<String, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let clients = inner.clients.get(&account, &region).await;
+            let stored = crate::lookups::store_secret(&clients, &name, &value).await;
+            stored.map(|stored| stored.arn).map_err(to_port_error)
+        })
+    }
+
+    fn read_team_secret(
+        &self,
+        account: Account,
+        arn: String,
+    ) -> BoxFuture<'static, Result<String, PortError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let region = crate::lookups::secret_region(&arn).map_err(to_port_error)?;
+            let clients = inner.clients.get(&account, region).await;
+            crate::lookups::read_secret(&clients, &arn)
+                .await
+                .map_err(to_port_error)
+        })
+    }
+
     fn probe(
         &self,
         account: Account,

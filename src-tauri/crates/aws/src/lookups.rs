@@ -78,6 +78,30 @@ pub(crate) async fn store_secret(
     }
 }
 
+/// The value of the secret `arn` (a team stack's, R22), read in the ARN's
+/// region.
+pub(crate) async fn read_secret(clients: &RegionClients, arn: &str) -> anyhow::Result<String> {
+    let value = clients
+        .secrets
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .aws(|| format!("Could not read the secret {arn} in Secrets Manager"))?;
+    value
+        .secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("The secret {arn} holds no text value"))
+}
+
+/// The region of a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:…`).
+pub(crate) fn secret_region(arn: &str) -> anyhow::Result<&str> {
+    match arn.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", _, "secretsmanager", region, _, "secret", ..] if !region.is_empty() => Ok(region),
+        _ => bail!("{arn} is not the ARN of a Secrets Manager secret"),
+    }
+}
+
 /// Deletes, without a recovery window, every secret whose name starts with
 /// `prefix` (the keychain still holds the values).
 pub(crate) async fn delete_secrets(clients: &RegionClients, prefix: &str) -> anyhow::Result<usize> {

@@ -151,6 +151,12 @@ pub enum EnvValue {
     Secret {
         keychain_ref: String,
     },
+    /// R22: a team stack's secret, kept in the account's Secrets Manager so
+    /// every teammate's builds read it with their own IAM rights; only its
+    /// ARN is kept here and in the team's S3.
+    TeamSecret {
+        arn: String,
+    },
 }
 
 /// A build or runtime environment variable.
@@ -163,9 +169,9 @@ pub struct EnvVar {
 }
 
 impl EnvVar {
-    /// Whether the value is kept in the keychain.
+    /// Whether the value is secret (in the keychain or Secrets Manager).
     pub fn is_secret(&self) -> bool {
-        matches!(self.value, EnvValue::Secret { .. })
+        !matches!(self.value, EnvValue::Plain { .. })
     }
 }
 

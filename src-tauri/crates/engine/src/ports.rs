@@ -481,6 +481,23 @@ pub trait Deployer: Send + Sync {
         stack: Stack,
         stage: Stage,
     ) -> BoxFuture<'static, Result<Option<String>, PortError>>;
+    /// R22: stores `value` as the Secrets Manager secret `name` in `region`
+    /// (creating it, or adding a version when the value differs) and
+    /// returns its ARN. A team stack's secret values live there.
+    fn store_team_secret(
+        &self,
+        account: Account,
+        region: String,
+        name: String,
+        value: String,
+    ) -> BoxFuture<'static, Result<String, PortError>>;
+    /// R22: the value of the Secrets Manager secret `arn`, read with this
+    /// desktop's credentials for `account`.
+    fn read_team_secret(
+        &self,
+        account: Account,
+        arn: String,
+    ) -> BoxFuture<'static, Result<String, PortError>>;
     /// R18: one `GET` of `path` on the stage's service at `url`: the HTTP
     /// status, or why no answer came (refused, timed out…).
     fn probe(

@@ -84,7 +84,13 @@ async fn set_team(
     stack_id: StackId,
     team: Option<TeamPlace>,
 ) -> Result<stageline_engine::flow::Reply, EngineError> {
-    flow.pipeline.send(Input::SetTeam { stack_id, team }).await
+    flow.pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team,
+            moved_secrets: Vec::new(),
+        })
+        .await
 }
 
 async fn team_of(flow: &Flow, stack_id: StackId) -> Option<TeamPlace> {
@@ -238,4 +244,79 @@ async fn a_team_stack_and_its_stages_are_not_deleted_from_one_desktop() {
     assert_eq!(stages, 2, "nothing deleted");
     set_team(&flow, stack_id, None).await.unwrap();
     flow.delete_stage(prod).await.unwrap();
+}
+
+#[tokio::test]
+async fn sharing_moves_keychain_secrets_to_secrets_manager_in_one_step() {
+    let flow = Flow::new(&[]).await;
+    let stack_id = flow.stack;
+    let dev = flow.stage("dev").await;
+    flow.fakes.secrets.put("env/9", "s3cr3t");
+    let mut with_secret = settings("dev", false);
+    with_secret.build_env = vec![EnvVar {
+        name: "NPM_TOKEN".into(),
+        value: EnvValue::Secret {
+            keychain_ref: "env/9".into(),
+        },
+    }];
+    flow.pipeline
+        .send(Input::UpdateStage {
+            stage_id: dev,
+            settings: with_secret,
+        })
+        .await
+        .unwrap();
+    let (stack, stages) = flow
+        .pipeline
+        .read(move |s| {
+            let stages: Vec<Stage> = s.flow_of(stack_id).into_iter().cloned().collect();
+            (s.stack(stack_id).cloned().unwrap(), stages)
+        })
+        .await
+        .unwrap();
+    let moved = stageline_engine::pipeline::move_secrets_to_team(
+        &stageline_engine::testing::test_account(1),
+        &stack,
+        &stages,
+        flow.fakes.secrets.as_ref(),
+        flow.fakes.deployer.as_ref(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.keychain_refs, ["env/9"]);
+
+    // Settings that changed anything but where secrets live are refused,
+    // and nothing is shared.
+    let mut stale = moved.stages.clone();
+    stale[0].1.desired_count += 1;
+    let refused = flow
+        .pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: Some(place("team-state", "stageline/shop")),
+            moved_secrets: stale,
+        })
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("changed while"), "{refused}");
+    assert_eq!(team_of(&flow, stack_id).await, None);
+
+    flow.pipeline
+        .send(Input::SetTeam {
+            stack_id,
+            team: Some(place("team-state", "stageline/shop")),
+            moved_secrets: moved.stages,
+        })
+        .await
+        .unwrap();
+    let flow = flow.restart().await;
+    let kept = flow
+        .pipeline
+        .read(move |s| s.stage(dev).unwrap().settings.build_env.clone())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&kept[0].value, EnvValue::TeamSecret { arn } if arn.ends_with(":secret:stageline/shop/dev/build/NPM_TOKEN")),
+        "{kept:?}"
+    );
 }

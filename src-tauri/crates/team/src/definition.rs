@@ -32,8 +32,9 @@ pub struct SharedStack {
 
 impl SharedStack {
     /// The shared form of `stack` with `stages` in order. Refused when a
-    /// stage has a secret value: it lives in this desktop's keychain, which
-    /// teammates cannot read, and no secret value is ever written to S3.
+    /// stage still has a keychain secret: teammates cannot read this
+    /// desktop's keychain, and no secret value is ever written to S3 (sharing
+    /// moves them to Secrets Manager first: `move_secrets_to_team`).
     pub fn of(stack: &Stack, stages: Vec<StageSettings>) -> Result<SharedStack, FieldErrors> {
         let mut errors = FieldErrors::default();
         for (index, stage) in stages.iter().enumerate() {
@@ -47,7 +48,7 @@ impl SharedStack {
                         errors.add(
                             format!("stages.{index}.{list}.{n}"),
                             format!(
-                                "{} of stage {} is a secret kept in this computer's keychain, which teammates cannot read. A team stack cannot share it yet: remove it (or make it plain) before sharing.",
+                                "{} of stage {} is a secret kept in this computer's keychain, which teammates cannot read. Move it to Secrets Manager first (Share does this), or make it plain.",
                                 var.name, stage.name
                             ),
                         );

@@ -4,4 +4,4 @@
  * The value of an environment variable. Secret values live in the keychain;
  * only the entry's name is kept here.
  */
-export type EnvValue = { "kind": "plain", value: string, } | { "kind": "secret", keychainRef: string, };
+export type EnvValue = { "kind": "plain", value: string, } | { "kind": "secret", keychainRef: string, } | { "kind": "teamSecret", arn: string, };

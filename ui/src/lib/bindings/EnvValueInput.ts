@@ -3,4 +3,4 @@
 /**
  * An environment variable's value as edited.
  */
-export type EnvValueInput = { "kind": "plain", value: string, } | { "kind": "newSecret", value: string, } | { "kind": "keepSecret", keychainRef: string, };
+export type EnvValueInput = { "kind": "plain", value: string, } | { "kind": "newSecret", value: string, } | { "kind": "keepSecret", keychainRef: string, } | { "kind": "keepTeamSecret", arn: string, };

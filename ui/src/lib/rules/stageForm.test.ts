@@ -130,6 +130,14 @@ describe("copy variables from stage", () => {
     expect(toSettingsInput(form()).submodulesAndLfs).toBe(true);
     expect(toSettingsInput(formFromSettings(prod)).submodulesAndLfs).toBe(false);
   });
+  it("a team stack's secret stays in Secrets Manager by its ARN unless a new value is typed", () => {
+    const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stageline/shop/prod/runtime/API_KEY";
+    const team = { ...prod, runtimeEnv: [{ name: "API_KEY", value: { kind: "teamSecret" as const, arn } }] };
+    const kept = formFromSettings(team);
+    expect(toSettingsInput(kept).runtimeEnv[0].value).toEqual({ kind: "keepTeamSecret", arn });
+    kept.runtimeEnv[0].value = "rotated";
+    expect(toSettingsInput(kept).runtimeEnv[0].value).toEqual({ kind: "newSecret", value: "rotated" });
+  });
   it("a new secret value is sent as a new secret", () => {
     const edited = formFromSettings(prod);
     edited.runtimeEnv[0].value = "rotated";

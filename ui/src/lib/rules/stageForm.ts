@@ -34,6 +34,8 @@ export interface EnvRow {
   secret: boolean;
   /** The keychain entry an existing or copied secret comes from. */
   keychainRef: string | null;
+  /** A team stack's secret: its Secrets Manager ARN (the value stays there). */
+  secretArn?: string | null;
 }
 
 export type DatabaseChoice = "none" | "newPostgres" | "existingRds";
@@ -225,11 +227,16 @@ export function alarmErrors(errors: Record<string, string>): string | undefined 
 }
 
 function rowsFrom(vars: EnvVar[]): EnvRow[] {
-  return vars.map((v) =>
-    v.value.kind === "plain"
-      ? { name: v.name, value: v.value.value, secret: false, keychainRef: null }
-      : { name: v.name, value: "", secret: true, keychainRef: v.value.keychainRef },
-  );
+  return vars.map((v) => {
+    switch (v.value.kind) {
+      case "plain":
+        return { name: v.name, value: v.value.value, secret: false, keychainRef: null };
+      case "secret":
+        return { name: v.name, value: "", secret: true, keychainRef: v.value.keychainRef };
+      case "teamSecret":
+        return { name: v.name, value: "", secret: true, keychainRef: null, secretArn: v.value.arn };
+    }
+  });
 }
 
 /** "Copy variables from stage…": plain values as they are; secrets by reference (the backend copies them). */
@@ -286,6 +293,7 @@ export function formFromSettings(settings: StageSettings): StageForm {
 function rowInput(row: EnvRow): EnvVarInput {
   const name = row.name.trim();
   if (!row.secret) return { name, value: { kind: "plain", value: row.value } };
+  if (row.value === "" && row.secretArn) return { name, value: { kind: "keepTeamSecret", arn: row.secretArn } };
   if (row.value !== "" || !row.keychainRef) return { name, value: { kind: "newSecret", value: row.value } };
   return { name, value: { kind: "keepSecret", keychainRef: row.keychainRef } };
 }

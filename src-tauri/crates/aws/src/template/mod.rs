@@ -65,7 +65,7 @@ impl RuntimeVar {
                 name: var.name.clone(),
                 plain_value: match &var.value {
                     EnvValue::Plain { value } => Some(value.clone()),
-                    EnvValue::Secret { .. } => None,
+                    EnvValue::Secret { .. } | EnvValue::TeamSecret { .. } => None,
                 },
             })
             .collect()

@@ -218,7 +218,7 @@ pub fn job(
                 value: value.clone(),
                 secret: false,
             }),
-            EnvValue::Secret { .. } => None,
+            EnvValue::Secret { .. } | EnvValue::TeamSecret { .. } => None,
         })
         .collect();
     for (name, value) in secrets {

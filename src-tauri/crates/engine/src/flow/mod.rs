@@ -83,6 +83,9 @@ pub enum Input {
     SetTeam {
         stack_id: StackId,
         team: Option<crate::domain::TeamPlace>,
+        /// Stages whose secret values moved to Secrets Manager on sharing:
+        /// their settings with the secrets' ARNs, applied in the same step.
+        moved_secrets: Vec<(StageId, crate::domain::StageSettings)>,
     },
     /// The watcher's warning about a stack (`None` clears it).
     StackWarning {

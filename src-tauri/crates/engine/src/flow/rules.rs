@@ -87,8 +87,12 @@ pub fn apply_input(
             Reply::Done
         }
         Input::JoinStack { stack, stages } => tx.join_stack(stack, stages)?,
-        Input::SetTeam { stack_id, team } => {
-            tx.set_team(stack_id, team)?;
+        Input::SetTeam {
+            stack_id,
+            team,
+            moved_secrets,
+        } => {
+            tx.set_team(stack_id, team, moved_secrets)?;
             Reply::Done
         }
         Input::StackWarning { stack_id, message } => {

@@ -1,7 +1,7 @@
 //! Team stacks on this desktop (R22): a stack shared at a team place, made
 //! solo again, or joined from a teammate's shared definition.
 
-use crate::domain::{Stack, Stage, StageLifecycle, StageSettings, TeamPlace};
+use crate::domain::{EnvValue, EnvVar, Stack, Stage, StageLifecycle, StageSettings, TeamPlace};
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::tx::Tx;
@@ -69,6 +69,7 @@ impl Tx<'_> {
         &mut self,
         stack_id: StackId,
         team: Option<TeamPlace>,
+        moved_secrets: Vec<(StageId, StageSettings)>,
     ) -> Result<(), EngineError> {
         let mut stack = self
             .s
@@ -97,6 +98,14 @@ impl Tx<'_> {
                 )));
             }
         }
+        for (stage_id, settings) in &moved_secrets {
+            self.check_moved_secrets(stack_id, *stage_id, settings)?;
+        }
+        for (stage_id, settings) in moved_secrets {
+            let mut stage = self.s.stages[&stage_id].clone();
+            stage.settings = settings;
+            self.put_stage(&stage);
+        }
         if stack.team == team {
             return Ok(());
         }
@@ -104,6 +113,30 @@ impl Tx<'_> {
         self.s.stacks.insert(stack_id, stack.clone());
         self.change(Change::PutStack(stack));
         self.event(PipelineEvent::StackChanged { stack_id });
+        Ok(())
+    }
+
+    /// Settings that only move secret values to Secrets Manager: the stage
+    /// is the stack's, and nothing but where its secrets live differs
+    /// (anything else changed since sharing began refuses the step).
+    fn check_moved_secrets(
+        &self,
+        stack_id: StackId,
+        stage_id: StageId,
+        settings: &StageSettings,
+    ) -> Result<(), EngineError> {
+        let stage = self
+            .s
+            .stages
+            .get(&stage_id)
+            .filter(|stage| stage.stack_id == stack_id && stage.is_active())
+            .ok_or(EngineError::NotFound("The stage"))?;
+        if !only_secret_places_differ(&stage.settings, settings) {
+            return Err(EngineError::Conflict(format!(
+                "Stage {} changed while the stack was being shared; share it again.",
+                stage.settings.name
+            )));
+        }
         Ok(())
     }
 
@@ -131,4 +164,27 @@ impl Tx<'_> {
             );
         }
     }
+}
+
+/// Whether `new` is `old` with some secret values kept elsewhere (keychain
+/// entry → Secrets Manager ARN) and nothing else changed.
+fn only_secret_places_differ(old: &StageSettings, new: &StageSettings) -> bool {
+    let same_vars = |a: &[EnvVar], b: &[EnvVar]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(a, b)| {
+                a.name == b.name
+                    && match (&a.value, &b.value) {
+                        (EnvValue::Plain { .. }, _) | (_, EnvValue::Plain { .. }) => a == b,
+                        _ => true,
+                    }
+            })
+    };
+    let without_env = |s: &StageSettings| StageSettings {
+        build_env: Vec::new(),
+        runtime_env: Vec::new(),
+        ..s.clone()
+    };
+    same_vars(&old.build_env, &new.build_env)
+        && same_vars(&old.runtime_env, &new.runtime_env)
+        && without_env(old) == without_env(new)
 }

@@ -10,8 +10,8 @@ use crate::pipeline::coordinated::{coordinated, shared_build, shared_part};
 use crate::pipeline::workspace::checkout;
 use crate::pipeline::{PipelineConfig, Ports};
 use crate::ports::{
-    BuildJob, DeployJob, DeployOutcome, DeployedState, ImageRef, ImageScope, LogSink, ResolvedVar,
-    Secrets, StageFacts,
+    BuildJob, DeployJob, DeployOutcome, DeployedState, Deployer, ImageRef, ImageScope, LogSink,
+    ResolvedVar, Secrets, StageFacts,
 };
 
 /// Runs one effect; the input it yields (if any) goes back to the pipeline.
@@ -241,18 +241,51 @@ pub(super) fn injected(
 /// service a buildspec must not update itself).
 pub const SERVICE_NAME_PLACEHOLDER: &str = "placeholder";
 
-pub(super) async fn resolve(
+/// Where a part's secret values are read: this desktop's keychain, and for
+/// a team stack the account's Secrets Manager, with this desktop's own
+/// credentials for the account (R22).
+#[derive(Clone, Copy)]
+pub struct SecretSources<'a> {
+    pub keychain: &'a dyn Secrets,
+    pub deployer: &'a dyn Deployer,
+    pub account: &'a crate::domain::Account,
+}
+
+impl<'a> SecretSources<'a> {
+    pub(super) fn of(ports: &'a Ports, context: &'a PartContext) -> Self {
+        SecretSources {
+            keychain: ports.secrets.as_ref(),
+            deployer: ports.deployer.as_ref(),
+            account: &context.account,
+        }
+    }
+}
+
+/// The variables with their values, secret ones read from where they live.
+pub async fn resolve(
     vars: &[EnvVar],
-    secrets: &dyn Secrets,
+    sources: SecretSources<'_>,
 ) -> Result<Vec<ResolvedVar>, String> {
     let mut resolved = Vec::with_capacity(vars.len());
     for var in vars {
         let (value, secret) = match &var.value {
             EnvValue::Plain { value } => (value.clone(), false),
             EnvValue::Secret { keychain_ref } => {
-                let value = secrets.read(keychain_ref).await.map_err(|e| {
+                let value = sources.keychain.read(keychain_ref).await.map_err(|e| {
                     format!(
                         "Could not read the secret value of {} from the keychain: {}",
+                        var.name, e.message
+                    )
+                })?;
+                (value, true)
+            }
+            EnvValue::TeamSecret { arn } => {
+                let read = sources
+                    .deployer
+                    .read_team_secret(sources.account.clone(), arn.clone());
+                let value = read.await.map_err(|e| {
+                    format!(
+                        "Could not read the secret value of {} from Secrets Manager: {}",
                         var.name, e.message
                     )
                 })?;
@@ -338,7 +371,11 @@ async fn build(
     let job = BuildJob {
         workdir: workspace.dir.clone(),
         part: PartKind::Build,
-        env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
+        env: resolve(
+            &context.stage.settings.build_env,
+            SecretSources::of(ports, context),
+        )
+        .await?,
         injected: injected(context, &facts, None),
         sandboxed: !context.stage.settings.run_without_sandbox,
     };
@@ -389,7 +426,11 @@ async fn release(
     let job = BuildJob {
         workdir: workspace.dir.clone(),
         part: PartKind::Release,
-        env: resolve(&context.stage.settings.build_env, ports.secrets.as_ref()).await?,
+        env: resolve(
+            &context.stage.settings.build_env,
+            SecretSources::of(ports, context),
+        )
+        .await?,
         injected: injected(context, &facts, context.release.artifact.as_ref()),
         sandboxed: !context.stage.settings.run_without_sandbox,
     };
@@ -482,7 +523,7 @@ async fn deploy_job(run: &Run, context: &PartContext, ports: &Ports) -> Result<D
         .clone()
         .or_else(|| context.release.artifact.as_ref().map(|a| a.image.clone()))
         .ok_or_else(|| "This release has no image to deploy; run it again.".to_string())?;
-    let mut job = prepare_deploy_job(context, image, ports.secrets.as_ref()).await?;
+    let mut job = prepare_deploy_job(context, image, SecretSources::of(ports, context)).await?;
     job.run_id = run.id;
     Ok(job)
 }
@@ -493,7 +534,7 @@ async fn deploy_job(run: &Run, context: &PartContext, ports: &Ports) -> Result<D
 pub async fn prepare_deploy_job(
     context: &PartContext,
     image: String,
-    secrets: &dyn Secrets,
+    secrets: SecretSources<'_>,
 ) -> Result<DeployJob, String> {
     Ok(DeployJob {
         run_id: RunId(0),

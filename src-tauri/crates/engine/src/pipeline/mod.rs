@@ -5,10 +5,12 @@
 
 mod coordinated;
 mod effects;
+mod team_secrets;
 mod verify;
 mod workspace;
 
-pub use effects::prepare_deploy_job;
+pub use effects::{prepare_deploy_job, resolve, SecretSources};
+pub use team_secrets::{move_secrets_to_team, team_secret_name, MovedSecrets};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -146,8 +146,11 @@ async fn smoke_tests(
     let job = BuildJob {
         workdir: workspace.dir.clone(),
         part: PartKind::Verify,
-        env: super::effects::resolve(&context.stage.settings.build_env, ports.secrets.as_ref())
-            .await?,
+        env: super::effects::resolve(
+            &context.stage.settings.build_env,
+            super::effects::SecretSources::of(ports, context),
+        )
+        .await?,
         injected,
         sandboxed: !context.stage.settings.run_without_sandbox,
     };

@@ -29,6 +29,8 @@ pub struct FakeDeployer {
     gates: Gates,
     /// What verification sees of the deployed services (R18).
     pub service: super::fake_service::FakeService,
+    /// R22: team secrets by ARN.
+    team_secrets: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl FakeDeployer {
@@ -365,6 +367,34 @@ impl Deployer for FakeDeployer {
         let exists = self.running.lock().unwrap().contains_key(&name);
         let url = exists.then(|| super::fake_service::FakeService::url(&name));
         Box::pin(async move { Ok(url) })
+    }
+
+    fn store_team_secret(
+        &self,
+        _account: Account,
+        region: String,
+        name: String,
+        value: String,
+    ) -> BoxFuture<'static, Result<String, PortError>> {
+        let arn = format!("arn:aws:secretsmanager:{region}:123456789012:secret:{name}");
+        self.team_secrets.lock().unwrap().insert(arn.clone(), value);
+        Box::pin(async move { Ok(arn) })
+    }
+
+    fn read_team_secret(
+        &self,
+        _account: Account,
+        arn: String,
+    ) -> BoxFuture<'static, Result<String, PortError>> {
+        let value = self.team_secrets.lock().unwrap().get(&arn).cloned();
+        Box::pin(async move {
+            value.ok_or_else(|| {
+                PortError::new(
+                    System::Aws,
+                    "Secrets Manager can't find the specified secret.",
+                )
+            })
+        })
     }
 
     fn probe(

@@ -185,7 +185,7 @@ pub fn env_list_bytes(vars: &[EnvVar]) -> usize {
             var.name.len()
                 + match &var.value {
                     EnvValue::Plain { value } => value.len(),
-                    EnvValue::Secret { .. } => SECRET_REFERENCE_BYTES,
+                    EnvValue::Secret { .. } | EnvValue::TeamSecret { .. } => SECRET_REFERENCE_BYTES,
                 }
         })
         .sum()
