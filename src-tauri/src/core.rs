@@ -88,7 +88,7 @@ pub fn desktop_id(data_dir: &Path) -> String {
     let id = format!("{user}@{}/{random}", host.trim());
     let _ = std::fs::create_dir_all(data_dir);
     if let Err(error) = std::fs::write(&file, &id) {
-        eprintln!("Stageline: could not keep this desktop's id: {error}");
+        tracing::warn!(%error, "could not keep this desktop's id");
     }
     id
 }
@@ -165,7 +165,7 @@ impl Core {
             secrets: Arc::new(keychain.clone()),
             logs: Arc::new(logs.clone()),
             clock: clock.clone() as Arc<dyn Clock>,
-            events,
+            events: Arc::new(crate::diagnostics::Recorded(events)),
             coordinator: Arc::new(team.clone()),
         };
         let pipeline_config = PipelineConfig {

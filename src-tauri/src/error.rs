@@ -58,11 +58,15 @@ impl From<EngineError> for AppError {
     fn from(error: EngineError) -> Self {
         match error {
             EngineError::Invalid(fields) => fields.into(),
-            other => AppError {
-                code: other.code(),
-                message: other.to_string(),
-                fields: Vec::new(),
-            },
+            other => {
+                // Input errors are the user's to fix; these are for a bug report.
+                tracing::warn!(code = ?other.code(), error = %other, "a command failed");
+                AppError {
+                    code: other.code(),
+                    message: other.to_string(),
+                    fields: Vec::new(),
+                }
+            }
         }
     }
 }

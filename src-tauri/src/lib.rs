@@ -9,6 +9,7 @@ mod clock;
 mod commands;
 pub mod core;
 pub mod demo;
+pub mod diagnostics;
 pub mod error;
 mod events;
 pub mod inputs;
@@ -57,6 +58,9 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
+            if let Err(error) = diagnostics::start(&data_dir) {
+                eprintln!("Stageline: the diagnostic log cannot be written: {error}");
+            }
             let chat = tauri::async_runtime::block_on(async { chat::Chat::start() });
             let events = Arc::new(WindowEvents {
                 app: app.handle().clone(),
@@ -70,12 +74,12 @@ pub fn run() {
                 let core = core.clone();
                 tauri::async_runtime::spawn(async move {
                     if let Err(error) = demo::seed_if_empty(&core, &endpoint).await {
-                        eprintln!("Stageline: the demo could not be set up: {error}");
+                        tracing::warn!(%error, "the demo could not be set up");
                     }
                 });
             }
             if let Err(error) = cli::server::serve(core.clone(), &data_dir) {
-                eprintln!("Stageline: the command line cannot reach this app: {error}");
+                tracing::warn!(%error, "the command line cannot reach this app");
             }
             app.manage(core);
             notifications::register(app.handle())?;

@@ -18,7 +18,32 @@ impl Events for NoEvents {
     fn emit(&self, _event: PipelineEvent) {}
 }
 
+/// The diagnostic log every core of this test process writes to (the log
+/// is process-wide, as in the app).
+fn diagnostic_log() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        stageline_app::diagnostics::start(dir.path()).unwrap();
+        dir
+    });
+    stageline_app::diagnostics::log_path(dir.path())
+}
+
+/// The diagnostic log's bytes, with its rotated files.
+fn diagnostic_bytes() -> Vec<u8> {
+    let path = diagnostic_log();
+    let mut bytes = std::fs::read(&path).unwrap();
+    for n in 1..10 {
+        let mut rotated = path.clone().into_os_string();
+        rotated.push(format!(".{n}"));
+        bytes.extend(std::fs::read(rotated).unwrap_or_default());
+    }
+    bytes
+}
+
 async fn core(dir: &Path) -> Arc<Core> {
+    diagnostic_log();
     assert!(
         std::env::var("DBUS_SESSION_BUS_ADDRESS").is_ok(),
         "these tests need the private keyring the test command starts"
@@ -97,6 +122,15 @@ async fn an_accounts_secret_appears_nowhere_in_the_database() {
         "the secret key is not in the SQLite file"
     );
     assert!(!contains(&bytes, "AKIDCORETEST"), "nor the access key id");
+    let log = diagnostic_bytes();
+    assert!(
+        contains(&log, "Stageline started"),
+        "the diagnostic log is written"
+    );
+    assert!(
+        !contains(&log, secret),
+        "the secret key is not in the diagnostic log"
+    );
     core.keychain
         .delete(&format!("account/{}", account.id))
         .await
@@ -265,6 +299,12 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
     assert_eq!(core.keychain.get(keychain_ref).await.unwrap(), secret);
     core.store.close().await;
     assert!(!contains(&database_bytes(dir.path()), secret));
+    let log = diagnostic_bytes();
+    assert!(
+        contains(&log, "stage changed"),
+        "the stage's creation is in the diagnostic log"
+    );
+    assert!(!contains(&log, secret), "its secret value is not");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

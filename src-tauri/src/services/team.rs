@@ -297,7 +297,7 @@ pub fn keep_approvals_in_sync(core: std::sync::Weak<Core>) {
                 .unwrap_or(false);
             if waiting {
                 if let Err(error) = core.team_approvals.sync_once(&core.pipeline).await {
-                    eprintln!("Stageline: could not sync the team's approvals: {error}");
+                    tracing::warn!(%error, "could not sync the team's approvals");
                 }
             }
             drop(core);
