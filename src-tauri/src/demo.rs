@@ -147,6 +147,7 @@ fn stage(data_dir: &Path, name: &str, region: &str, requires_approval: bool) -> 
         verification: None,
         approval_expiry_hours: None,
         deploy_window: None,
+        approval_policy: None,
     }
 }
 

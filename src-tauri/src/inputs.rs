@@ -147,6 +147,10 @@ pub struct StageSettingsInput {
     #[serde(default)]
     #[ts(optional)]
     pub deploy_window: Option<stageline_engine::DeployWindow>,
+    /// R22: who may approve on a team stack; absent keeps anyone.
+    #[serde(default)]
+    #[ts(optional)]
+    pub approval_policy: Option<stageline_engine::team::ApprovalPolicy>,
 }
 
 fn on() -> bool {

@@ -143,6 +143,7 @@ async fn a_terminal_sees_the_pipeline_approves_and_reads_logs_with_and_without_t
         verification: Some(stageline_engine::Verification::legacy()),
         approval_expiry_hours: None,
         deploy_window: None,
+        approval_policy: None,
     };
     stages::update(&core, dev.stage.id, input).await.unwrap();
     let head = core.git.head(&stack).await.unwrap();

@@ -273,6 +273,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
         verification: Some(stageline_engine::Verification::legacy()),
         approval_expiry_hours: None,
         deploy_window: None,
+        approval_policy: None,
     };
     // Refused settings leave nothing behind, not even in the keychain.
     let error = stages::create(
@@ -375,6 +376,7 @@ async fn a_secret_value_over_the_size_limit_is_refused_before_the_keychain() {
         verification: Some(stageline_engine::Verification::legacy()),
         approval_expiry_hours: None,
         deploy_window: None,
+        approval_policy: None,
     };
     let error = stages::create(&core, stack.id, Some(dev), input)
         .await

@@ -127,6 +127,22 @@ test("a duplicate name and caching with a load balancer are both refused", async
   assert.deepEqual(await stageOrder(browser, "shop"), ["dev", "canary", "prod"], "nothing was created");
 });
 
+test("an approver that is not an AWS ARN is refused beside its box, and nothing is created", async () => {
+  await openNewStage("qa");
+  await click(browser, "requires-approval");
+  await type(browser, "approvers", "alice");
+  await click(browser, "no-self-approval");
+  await click(browser, "create-stage");
+  const error = await byTestId(browser, "error-approvers");
+  await error.waitForDisplayed({ timeout: 10000 });
+  // The rule is the backend's (engine validation), shown beside the box.
+  assert.match(await error.getText(), /An approver is an AWS principal ARN/);
+  await shot(browser, "foundation-09b-approver-refused");
+  await browser.keys("Escape");
+  await byTestId(browser, "new-stage-dialog").waitForExist({ reverse: true, timeout: 5000 });
+  assert.deepEqual(await stageOrder(browser, "shop"), ["dev", "canary", "prod"], "nothing was created");
+});
+
 test("canary is deleted only after typing delete", async () => {
   await (await byTestId(browser, "open-canary")).click();
   await byTestId(browser, "stage-dialog").waitForDisplayed({ timeout: 10000 });

@@ -15,7 +15,7 @@ use stageline_engine::flow::Input;
 use stageline_engine::order::first_stage_settings;
 use stageline_engine::pipeline::Pipeline;
 use stageline_engine::ports::Store;
-use stageline_engine::team::LeaseTimes;
+use stageline_engine::team::{ApprovalPolicy, LeaseTimes};
 use stageline_engine::testing::*;
 use stageline_engine::*;
 use stageline_integration::{deployed_sha, wait_for};
@@ -81,6 +81,18 @@ fn wall_clock_ms() -> i64 {
 
 /// A desktop with the team stack `shop` (dev, then prod) on its own store.
 async fn desktop(name: &str, aws: &Aws, team: &TeamPrefix, prod_approval: bool) -> Desktop {
+    let policy = prod_approval.then(ApprovalPolicy::default);
+    desktop_with(name, aws, team, policy).await
+}
+
+/// A desktop whose prod asks for approval under `prod_policy` (`None`: no
+/// approval at prod).
+async fn desktop_with(
+    name: &str,
+    aws: &Aws,
+    team: &TeamPrefix,
+    prod_policy: Option<ApprovalPolicy>,
+) -> Desktop {
     let registry = &aws.registry;
     let data = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&data.path().join("stageline.db"))
@@ -121,7 +133,8 @@ async fn desktop(name: &str, aws: &Aws, team: &TeamPrefix, prod_approval: bool) 
     let dev = pipeline.read(|s| s.flow_of(STACK)[0].id).await.unwrap();
     let mut prod = first_stage_settings("us-east-1");
     prod.name = "prod".into();
-    prod.requires_approval = prod_approval;
+    prod.requires_approval = prod_policy.is_some();
+    prod.approval_policy = prod_policy.unwrap_or_default();
     pipeline
         .send(Input::CreateStage {
             stack_id: STACK,
@@ -424,5 +437,53 @@ async fn deciding_after_a_teammate_decided_applies_their_decision_and_says_so() 
         (decision.by.as_str(), decision.via),
         (SAM, DecisionSource::Teammate)
     );
+    assert_eq!(aws.deploys_of("prod"), 1, "prod deployed once");
+}
+
+/// R22: the approval policy is a setting of the stage, written into the
+/// shared request, so every desktop asks the same one: an approver outside
+/// it and the commit's own author are refused with clear errors and nothing
+/// is decided; an approver inside it decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stages_approval_policy_refuses_outsiders_and_the_author_with_clear_errors() {
+    const OUTSIDER: &str = "arn:aws:iam::123456789012:user/ci-bot";
+    // `commit(1)` is Ada's (ada@example.com): her SSO session name.
+    const ADA: &str =
+        "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Release/ada@example.com";
+    let team = team_prefix("stage-policy").await;
+    let aws = Aws::shared();
+    let policy = ApprovalPolicy {
+        approvers: vec!["arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Release/*".into()],
+        no_self_approval: true,
+    };
+    let laptop = desktop_with("laptop", &aws, &team, Some(policy)).await;
+    let on_laptop = TeamApprovals::new(laptop.coordinator.clone());
+    laptop.commit(1).await;
+    let approval = prod_approval(&laptop).await;
+    let approve_as = |who: &'static str| {
+        on_laptop.decide(
+            &laptop.pipeline,
+            approval,
+            by(who, true, ""),
+            DecisionSource::Dashboard,
+        )
+    };
+    assert_eq!(
+        approve_as(OUTSIDER).await.unwrap_err().to_string(),
+        format!("{OUTSIDER} is not one of this stage's approvers. Ask an approver, or change the stage's approval policy.")
+    );
+    assert_eq!(
+        approve_as(ADA).await.unwrap_err().to_string(),
+        format!("You started this release ({ADA}); this stage does not accept self-approval. Ask a teammate to approve it.")
+    );
+    let still_pending = laptop
+        .pipeline
+        .read(move |s| s.pending_approvals().any(|a| a.id == approval))
+        .await
+        .unwrap();
+    assert!(still_pending, "a refused decision decides nothing");
+    assert_eq!(aws.deploys_of("prod"), 0);
+    approve_as(SAM).await.unwrap();
+    laptop.wait_deployed("prod", 1).await;
     assert_eq!(aws.deploys_of("prod"), 1, "prod deployed once");
 }

@@ -315,6 +315,7 @@ impl World {
             sha: sha.to_string(),
             message: git(&self.repo, &["log", "-1", "--format=%s"]),
             author: "Ada".into(),
+            author_email: String::new(),
             time: 0,
         };
         self.pipeline

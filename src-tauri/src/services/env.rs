@@ -1,6 +1,7 @@
 //! Stage environment variables: secret values to the keychain, one entry per
 //! value, so deleting or editing one stage never touches another's.
 
+use stageline_engine::team::ApprovalPolicy;
 use stageline_engine::validation::{check_env_value_size, FieldErrors};
 use stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS;
 use stageline_engine::{EnvValue, EnvVar, StageSettings, Verification};
@@ -132,6 +133,10 @@ pub async fn prepare(
                 .approval_expiry_hours
                 .unwrap_or(DEFAULT_APPROVAL_EXPIRY_HOURS),
             deploy_window: input.deploy_window,
+            approval_policy: input
+                .approval_policy
+                .map(ApprovalPolicy::tidied)
+                .unwrap_or_default(),
         })
     }
     .await;

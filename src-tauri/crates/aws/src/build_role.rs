@@ -347,6 +347,7 @@ mod tests {
                 sha: "0123456789abcdef0123456789abcdef01234567".into(),
                 message: "m".into(),
                 author: "a".into(),
+                author_email: String::new(),
                 time: 0,
             },
             included: vec![],

@@ -286,6 +286,7 @@ mod tests {
             sha: sha.to_string(),
             message: message.to_string(),
             author: author.to_string(),
+            author_email: String::new(),
             time: 0,
         }
     }

@@ -200,6 +200,7 @@ fn release() -> Release {
             sha: "0123456789abcdef0123456789abcdef01234567".into(),
             message: "Fix the login".into(),
             author: "Ada".into(),
+            author_email: String::new(),
             time: 0,
         },
         included: Vec::new(),

@@ -218,6 +218,10 @@ pub struct StageSettings {
     /// R21: when the stage takes releases (`None`: at any time).
     #[serde(default)]
     pub deploy_window: Option<crate::window::DeployWindow>,
+    /// R22: who may approve this stage's releases when its stack is shared
+    /// with a team (anyone, by default).
+    #[serde(default)]
+    pub approval_policy: crate::team::ApprovalPolicy,
 }
 
 /// Stages check out submodules and LFS files unless told not to (as CodeBuild does).
@@ -266,6 +270,10 @@ pub struct Commit {
     /// The first line of the commit message.
     pub message: String,
     pub author: String,
+    /// The author's e-mail (R22: no self-approval); empty in releases made
+    /// before it was kept.
+    #[serde(default)]
+    pub author_email: String,
     pub time: Millis,
 }
 

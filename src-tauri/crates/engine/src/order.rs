@@ -79,6 +79,7 @@ pub fn first_stage_settings(region: &str) -> StageSettings {
         verification: Verification::for_new_stage(false),
         approval_expiry_hours: DEFAULT_APPROVAL_EXPIRY_HOURS,
         deploy_window: None,
+        approval_policy: Default::default(),
     }
 }
 

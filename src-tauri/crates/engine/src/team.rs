@@ -139,6 +139,21 @@ pub struct ApprovalPolicy {
     pub no_self_approval: bool,
 }
 
+impl ApprovalPolicy {
+    /// The policy as typed, without blank lines or spaces around each ARN.
+    pub fn tidied(self) -> Self {
+        ApprovalPolicy {
+            approvers: self
+                .approvers
+                .iter()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+            ..self
+        }
+    }
+}
+
 /// Most approver patterns a stage may list.
 pub const MAX_APPROVER_PATTERNS: usize = 50;
 

@@ -456,3 +456,34 @@ fn r21_a_deploy_window_is_checked_with_the_stage() {
     assert!(errors.has("deployWindow.hours"));
     assert!(errors.has("deployWindow.timeZone"));
 }
+
+#[test]
+fn a_stages_approval_policy_is_checked_with_its_other_settings() {
+    let mut good = settings("prod");
+    good.approval_policy.approvers = vec!["arn:aws:iam::123456789012:user/*".into()];
+    assert!(check_stage_settings(&good, &[]).is_ok());
+    let mut bad = settings("prod");
+    bad.approval_policy.approvers = vec![
+        "arn:aws:iam::123456789012:user/alice".into(),
+        "alice".into(),
+    ];
+    assert_eq!(
+        field_errors(check_stage_settings(&bad, &[])),
+        vec!["approvalPolicy.approvers.1"]
+    );
+}
+
+#[test]
+fn a_typed_policy_drops_blank_lines_and_spaces() {
+    let typed = team::ApprovalPolicy {
+        approvers: vec!["  arn:aws:iam::1:user/a ".into(), "".into(), "  ".into()],
+        no_self_approval: true,
+    };
+    assert_eq!(
+        typed.tidied(),
+        team::ApprovalPolicy {
+            approvers: vec!["arn:aws:iam::1:user/a".into()],
+            no_self_approval: true,
+        }
+    );
+}

@@ -23,6 +23,7 @@ pub(crate) fn to_commit(commit: &git2::Commit<'_>) -> Commit {
             .trim()
             .to_string(),
         author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        author_email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
         time: commit.time().seconds() * 1000,
     }
 }

@@ -27,6 +27,9 @@ struct PendingHere {
     sha: String,
     author_email: String,
     requested_at: Millis,
+    /// The stage's policy when the request was made: written into the
+    /// shared request, so every desktop asks the same one.
+    policy: ApprovalPolicy,
 }
 
 /// Why deciding on a team stack did not record this desktop's decision.
@@ -70,8 +73,9 @@ impl TeamApprovals {
                             key: format!("{}@{}", stage.settings.name, release.commit.sha),
                             stage_name: stage.settings.name.clone(),
                             sha: release.commit.sha.clone(),
-                            author_email: release.commit.author.clone(),
+                            author_email: release.commit.author_email.clone(),
                             requested_at: approval.requested_at,
+                            policy: stage.settings.approval_policy.clone(),
                         })
                     })
                     .collect()
@@ -98,7 +102,7 @@ impl TeamApprovals {
             requested_at: pending.requested_at,
             release_started_by: None,
             commit_author_email: pending.author_email.clone(),
-            policy: ApprovalPolicy::default(),
+            policy: pending.policy.clone(),
         };
         approvals.request(&request).await?;
         self.shared.lock().unwrap().insert(pending.key.clone());

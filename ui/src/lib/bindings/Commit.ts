@@ -7,4 +7,9 @@ export type Commit = { sha: string,
 /**
  * The first line of the commit message.
  */
-message: string, author: string, time: number, };
+message: string, author: string, 
+/**
+ * The author's e-mail (R22: no self-approval); empty in releases made
+ * before it was kept.
+ */
+authorEmail: string, time: number, };

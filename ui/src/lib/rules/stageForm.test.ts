@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { StageSettings } from "../bindings/StageSettings";
 import {
   cachingAvailable,
@@ -6,6 +6,7 @@ import {
   copyVariables,
   emptyForm,
   formFromSettings,
+  listErrors,
   toSettingsInput,
   withRouting,
 } from "./stageForm";
@@ -83,9 +84,11 @@ describe("copy variables from stage", () => {
     },
     approvalExpiryHours: 48,
     deployWindow: { days: ["tuesday", "thursday"], startHour: 10, endHour: 16, timeZone: "Europe/Berlin" },
+    approvalPolicy: { approvers: ["arn:aws:sts::123456789012:assumed-role/Release/*"], noSelfApproval: true },
   };
   it("a deploy window survives the form and is copied (R21)", () => {
     expect(toSettingsInput(formFromSettings(prod)).deployWindow).toEqual(prod.deployWindow);
+    expect(toSettingsInput(formFromSettings(prod)).approvalPolicy).toEqual(prod.approvalPolicy);
     expect(toSettingsInput(copyVariables(form(), prod)).deployWindow).toEqual(prod.deployWindow);
     expect(toSettingsInput(form()).deployWindow).toBeUndefined();
     expect(checkForm({ ...form(), name: "p", windowOn: true, windowDays: [], windowStart: 17, windowEnd: 9 }, [])).toMatchObject({
@@ -164,5 +167,33 @@ describe("rules generated from Rust", () => {
     expect(form().containerPort).toBe(rules.DEFAULT_CONTAINER_PORT);
     expect(form().healthPath).toBe(rules.DEFAULT_HEALTH_PATH);
     expect(checkForm({ ...form(), healthPath: "ping" }, []).healthPath).toContain("start with /");
+  });
+});
+
+describe("the stage-name rule is Rust's", () => {
+  it("follows whatever pattern the engine exports (the form holds no copy)", async () => {
+    vi.resetModules();
+    vi.doMock("../bindings/rules", async (original) => ({
+      ...(await original<typeof import("../bindings/rules")>()),
+      STAGE_NAME_PATTERN: /^x+$/,
+    }));
+    const fresh = await import("./stageForm");
+    const named = (name: string) => ({ ...fresh.emptyForm("us-east-1"), name });
+    expect(fresh.checkForm(named("xxx"), []).name).toBeUndefined();
+    expect(fresh.checkForm(named("dev"), []).name).toBeDefined();
+    vi.doUnmock("../bindings/rules");
+    vi.resetModules();
+  });
+});
+
+describe("approval policy (team stacks)", () => {
+  it("sends one approver per typed line and shows the backend's errors beside the box", () => {
+    const f = { ...form(), approvers: " arn:aws:iam::1:user/a \n\n arn:aws:iam::1:user/b", noSelfApproval: true };
+    expect(toSettingsInput(f).approvalPolicy).toEqual({
+      approvers: ["arn:aws:iam::1:user/a", "arn:aws:iam::1:user/b"],
+      noSelfApproval: true,
+    });
+    const fromBackend = { "approvalPolicy.approvers.1": "An approver ARN has no spaces.", name: "x" };
+    expect(listErrors(fromBackend, "approvalPolicy.approvers")).toBe("An approver ARN has no spaces.");
   });
 });

@@ -9,6 +9,7 @@ import type { StageSettings } from "../bindings/StageSettings";
 import type { StageSettingsInput } from "../bindings/StageSettingsInput";
 import type { Verification } from "../bindings/Verification";
 import type { DeployWindow } from "../bindings/DeployWindow";
+import type { ApprovalPolicy } from "../bindings/ApprovalPolicy";
 import type { Weekday } from "../bindings/Weekday";
 import {
   APPROVAL_EXPIRY_RANGE,
@@ -73,6 +74,10 @@ export interface StageForm {
   windowStart: number;
   windowEnd: number;
   windowTimeZone: string;
+  /** R22: who may approve on a team stack — principal ARN patterns, one per line (empty: anyone). */
+  approvers: string;
+  /** R22: the commit's author cannot approve its release. */
+  noSelfApproval: boolean;
 }
 
 export const WEEKDAYS: readonly { day: Weekday; short: string }[] = [
@@ -130,11 +135,19 @@ export function emptyForm(region: string): StageForm {
     rollBack: false,
     approvalExpiryHours: DEFAULT_APPROVAL_EXPIRY_HOURS,
     ...windowFields(null),
+    ...policyFields(null),
   };
 }
 
-/** The alarm names typed, one per line (blank lines ignored). */
-export function alarmNames(text: string): string[] {
+function policyFields(policy: ApprovalPolicy | null) {
+  return {
+    approvers: policy?.approvers.join("\n") ?? "",
+    noSelfApproval: policy?.noSelfApproval ?? false,
+  };
+}
+
+/** The lines typed in a one-per-line box (alarm names, approvers), blank lines ignored. */
+export function typedLines(text: string): string[] {
   return text.split("\n").map((line) => line.trim()).filter((line) => line !== "");
 }
 
@@ -198,7 +211,7 @@ function checkVerification(form: StageForm, errors: Record<string, string>) {
     errors["verification.healthTimeoutSecs"] = `The health check's time limit must be between ${minTimeout} and ${maxTimeout} seconds.`;
   if (!Number.isInteger(form.soakMinutes) || form.soakMinutes < 0 || form.soakMinutes > MAX_SOAK_MINUTES)
     errors["verification.soakMinutes"] = `Soak time must be between 0 and ${MAX_SOAK_MINUTES} minutes (one day).`;
-  const names = alarmNames(form.alarms);
+  const names = typedLines(form.alarms);
   if (names.length > MAX_ALARMS) errors["verification.alarms"] = `A stage can watch at most ${MAX_ALARMS} alarms.`;
   const seen = new Set<string>();
   names.forEach((name, i) => {
@@ -218,12 +231,17 @@ function checkVerification(form: StageForm, errors: Record<string, string>) {
   }
 }
 
-/** Every error about the alarm list, in one line for its text box. */
-export function alarmErrors(errors: Record<string, string>): string | undefined {
+/** Every error about a one-per-line list (`list` and `list.N`), in one line for its text box. */
+export function listErrors(errors: Record<string, string>, list: string): string | undefined {
   const messages = Object.entries(errors)
-    .filter(([field]) => field === "verification.alarms" || field.startsWith("verification.alarms."))
+    .filter(([field]) => field === list || field.startsWith(`${list}.`))
     .map(([, message]) => message);
   return messages.length ? messages.join(" ") : undefined;
+}
+
+/** Every error about the alarm list, in one line for its text box. */
+export function alarmErrors(errors: Record<string, string>): string | undefined {
+  return listErrors(errors, "verification.alarms");
 }
 
 function rowsFrom(vars: EnvVar[]): EnvRow[] {
@@ -287,6 +305,7 @@ export function formFromSettings(settings: StageSettings): StageForm {
     ...verificationFields(settings.verification),
     approvalExpiryHours: settings.approvalExpiryHours,
     ...windowFields(settings.deployWindow),
+    ...policyFields(settings.approvalPolicy),
   };
 }
 
@@ -325,10 +344,12 @@ export function toSettingsInput(form: StageForm): StageSettingsInput {
       healthTimeoutSecs: form.healthTimeoutSecs,
       smokeTests: form.smokeTests,
       soakMinutes: form.soakMinutes,
-      alarms: alarmNames(form.alarms),
+      alarms: typedLines(form.alarms),
       rollBack: form.rollBack,
     },
     approvalExpiryHours: form.approvalExpiryHours,
+    // The ARN rules are the backend's; its field errors come back as approvalPolicy.approvers.N.
+    approvalPolicy: { approvers: typedLines(form.approvers), noSelfApproval: form.noSelfApproval },
     deployWindow: form.windowOn
       ? {
           days: WEEKDAYS.map((w) => w.day).filter((d) => form.windowDays.includes(d)),

@@ -267,6 +267,7 @@ mod tests {
                 approval_expiry_hours:
                     stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
                 deploy_window: None,
+                approval_policy: Default::default(),
             },
             lifecycle: StageLifecycle::Active,
         }

@@ -167,6 +167,7 @@ pub fn settings(name: &str, region: &str) -> StageSettings {
         verification: stageline_engine::Verification::legacy(),
         approval_expiry_hours: stageline_engine::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
         deploy_window: None,
+        approval_policy: Default::default(),
     }
 }
 
@@ -190,6 +191,7 @@ pub fn release(stack: &Stack, id: i64, sha: &str) -> Release {
             sha: sha.into(),
             message: "change".into(),
             author: "dev".into(),
+            author_email: String::new(),
             time: 0,
         },
         included: vec![],

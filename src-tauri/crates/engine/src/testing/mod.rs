@@ -131,6 +131,7 @@ pub fn commit(n: u32) -> Commit {
         sha: format!("c{n:0>39}"),
         message: format!("Change number {n}"),
         author: "Ada".to_string(),
+        author_email: "ada@example.com".to_string(),
         time: i64::from(n) * 1000,
     }
 }

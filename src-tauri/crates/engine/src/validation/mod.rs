@@ -298,6 +298,7 @@ pub fn check_stage_settings(settings: &StageSettings, others: &[Stage]) -> Resul
     if let Some(window) = &settings.deploy_window {
         crate::window::check_deploy_window(window, &mut errors);
     }
+    crate::team::check_approval_policy(&settings.approval_policy, &mut errors);
     errors.into_result()
 }
 

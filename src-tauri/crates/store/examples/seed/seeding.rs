@@ -68,6 +68,7 @@ pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize
                     sha: sha.clone(),
                     message: format!("Change {r} of service {s}"),
                     author: ["Ada", "Grace", "Linus", "Margaret"][r % 4].into(),
+                    author_email: String::new(),
                     time: base + r as i64 * gap,
                 },
                 included: vec![],
