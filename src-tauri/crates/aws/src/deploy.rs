@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use stageline_engine::domain::{Database, Release};
 use stageline_engine::ports::{DeployJob, DeployOutcome, LogSink};
+use stageline_engine::team::{fence_refusal, Fence, FENCING_TAG};
 
 use crate::change_set::{self, ChangeSetOutcome, ChangeSetRequest, ChangeSetSummary};
 use crate::clients::RegionClients;
@@ -44,6 +45,8 @@ pub(crate) struct PreparedChangeSet {
     pub template_body: String,
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+    /// R22: a team stack's stage lease, asked before the change set runs.
+    pub fence: Option<Fence>,
 }
 
 /// Stores secret variables in Secrets Manager, looks up an existing
@@ -113,15 +116,22 @@ pub(crate) async fn prepare(
     }
 
     let template = stage_template(&job.stack, &job.stage, &env);
+    let mut tags = vec![
+        (TAG_STACK.to_owned(), job.stack.name.clone()),
+        (TAG_STAGE.to_owned(), settings.name.clone()),
+        (TAG_RELEASE.to_owned(), release_tag(&job.release)),
+    ];
+    if let Some(fence) = &job.fence {
+        // On the stack once the change set runs: a later holder's number
+        // refuses an earlier one's change set (fence_refusal).
+        tags.push((FENCING_TAG.to_owned(), fence.number.to_string()));
+    }
     Ok(PreparedChangeSet {
         stack_name: names.cloudformation_stack(),
         template_body: serde_json::to_string(&template).context("Could not write the template")?,
         parameters,
-        tags: vec![
-            (TAG_STACK.to_owned(), job.stack.name.clone()),
-            (TAG_STAGE.to_owned(), settings.name.clone()),
-            (TAG_RELEASE.to_owned(), release_tag(&job.release)),
-        ],
+        tags,
+        fence: job.fence.clone(),
     })
 }
 
@@ -253,10 +263,12 @@ pub(crate) async fn run(
     match next {
         Next::Settle => {}
         Next::Execute(id) => {
+            check_fence(client, &stack, prepared.fence.as_ref(), &log).await?;
             change_set::execute(client, &stack, &id).await?;
             log.line(&format!("Executing the change set on {stack}"));
         }
         Next::Create => {
+            let fence = prepared.fence;
             let request = ChangeSetRequest {
                 stack_name: stack.clone(),
                 name: change_set::run_change_set_name(ids.release, ids.run),
@@ -283,6 +295,7 @@ pub(crate) async fn run(
                 }
             };
             feed = EventFeed::start(client, &stack, log.clone()).await;
+            check_fence(client, &stack, fence.as_ref(), &log).await?;
             change_set::execute(client, &stack, &id).await?;
             log.line(&format!("Executing the change set on {stack}"));
         }
@@ -307,6 +320,28 @@ pub(crate) async fn run(
         }
         None => bail!("The CloudFormation stack {stack} disappeared while it was being deployed"),
     }
+}
+
+/// R22: a team stack's change set runs only while this desktop holds the
+/// stage's lease and no later holder has changed the stack (its fencing tag).
+async fn check_fence(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    fence: Option<&Fence>,
+    log: &Arc<dyn LogSink>,
+) -> anyhow::Result<()> {
+    let Some(fence) = fence else {
+        return Ok(());
+    };
+    let tags = stacks::describe(client, stack)
+        .await?
+        .map(|state| state.tags)
+        .unwrap_or_default();
+    if let Some(refusal) = fence_refusal(fence, &tags) {
+        log.line(&format!("[Stageline] {refusal}"));
+        bail!("{refusal}");
+    }
+    Ok(())
 }
 
 /// "<resource> (<type>) <status>: <reason>; <what the rollback left>".

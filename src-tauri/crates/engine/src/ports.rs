@@ -390,6 +390,8 @@ pub struct DeployJob {
     /// The image to run, pinned to its digest (`repo@sha256:…`).
     pub artifact: Artifact,
     pub runtime_env: Vec<ResolvedVar>,
+    /// R22: the stage lease a team stack's deploy runs under (`None`: solo).
+    pub fence: Option<crate::team::Fence>,
 }
 
 /// How a deploy ended well.

@@ -280,12 +280,68 @@ pub enum SharedResult {
     },
 }
 
+/// R22: the lease a part of a team stack runs under. A deploy tags the
+/// stage's CloudFormation stack with its number and, just before it
+/// executes a change set, asks whether the lease is still held and whether
+/// the stack was touched under a later lease: a desktop that slept past its
+/// lease never executes a stale change set.
+#[derive(Clone)]
+pub struct Fence {
+    /// The lease's fencing number.
+    pub number: u64,
+    /// Whether this desktop still holds the lease, with time to spare.
+    pub held: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for Fence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fence")
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
+impl PartialEq for Fence {
+    fn eq(&self, other: &Self) -> bool {
+        self.number == other.number
+    }
+}
+
+impl Eq for Fence {}
+
+/// The stack tag holding the fencing number of the last change set made.
+pub const FENCING_TAG: &str = "stageline:fencing";
+
+/// Why a fenced change set is not executed, if it may not be.
+pub fn fence_refusal(fence: &Fence, stack_tags: &[(String, String)]) -> Option<String> {
+    if !(fence.held)() {
+        return Some(
+            "This desktop's lease on the stage ran out before its change set could run (a teammate's desktop may have taken over); the change set is not executed.".into(),
+        );
+    }
+    let last = stack_tags
+        .iter()
+        .find(|(key, _)| key == FENCING_TAG)
+        .and_then(|(_, value)| value.parse::<u64>().ok());
+    (!fence_admits(fence.number, last)).then(|| {
+        format!(
+            "A teammate's desktop changed this stage's stack under a later lease ({} > {}); this desktop's change set is not executed.",
+            last.unwrap_or_default(),
+            fence.number
+        )
+    })
+}
+
 /// Whose turn a part is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Turn {
     /// This desktop runs it. `taken_over`: from a desktop whose lease
     /// expired mid-run, so a deploy first finds out what that one did (R17).
-    Mine { taken_over: bool },
+    /// `fence`: the lease it runs under (`None` for a solo stack).
+    Mine {
+        taken_over: bool,
+        fence: Option<Fence>,
+    },
     /// Another desktop ran it: adopt its result.
     Theirs(SharedResult),
 }
@@ -318,7 +374,12 @@ impl PartCoordinator for SoloCoordinator {
         _part: SharedPart,
         _log: std::sync::Arc<dyn crate::ports::LogSink>,
     ) -> crate::ports::BoxFuture<'static, Result<Turn, crate::PortError>> {
-        Box::pin(async { Ok(Turn::Mine { taken_over: false }) })
+        Box::pin(async {
+            Ok(Turn::Mine {
+                taken_over: false,
+                fence: None,
+            })
+        })
     }
 
     fn finished(

@@ -189,3 +189,31 @@ fn approver_patterns_must_be_arns() {
     assert!(errors.has("approvalPolicy.approvers.1"));
     assert!(errors.has("approvalPolicy.approvers.2"));
 }
+
+fn fence(number: u64, held: bool) -> stageline_engine::team::Fence {
+    stageline_engine::team::Fence {
+        number,
+        held: std::sync::Arc::new(move || held),
+    }
+}
+
+#[test]
+fn a_fenced_change_set_runs_only_under_a_held_lease_not_older_than_the_stacks() {
+    use stageline_engine::team::{fence_refusal, FENCING_TAG};
+    let tagged = |n: &str| vec![(FENCING_TAG.to_string(), n.to_string())];
+    assert_eq!(fence_refusal(&fence(3, true), &[]), None, "never fenced");
+    assert_eq!(
+        fence_refusal(&fence(3, true), &tagged("3")),
+        None,
+        "same holder"
+    );
+    assert_eq!(
+        fence_refusal(&fence(4, true), &tagged("3")),
+        None,
+        "a later holder"
+    );
+    let stale = fence_refusal(&fence(3, true), &tagged("4")).unwrap();
+    assert!(stale.contains("under a later lease (4 > 3)"), "{stale}");
+    let expired = fence_refusal(&fence(5, false), &tagged("4")).unwrap();
+    assert!(expired.contains("lease on the stage ran out"), "{expired}");
+}

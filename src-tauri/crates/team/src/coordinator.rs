@@ -4,12 +4,15 @@
 //! adopt it, or take the lease over when its holder stopped.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use stageline_engine::ids::{Millis, StackId};
 use stageline_engine::ports::{BoxFuture, LogSink};
-use stageline_engine::team::{LeaseTimes, PartCoordinator, SharedPart, SharedResult, Turn};
+use stageline_engine::team::{
+    Fence, Lease, LeaseTimes, PartCoordinator, SharedPart, SharedResult, Turn,
+};
 use stageline_engine::{PortError, System};
 
 use crate::leases::{LeaseAnswer, StageLeases};
@@ -87,7 +90,31 @@ impl TeamCoordinator {
         StageLeases::with_times(prefix, self.inner.me.clone(), self.inner.times)
     }
 
-    fn renew_while_running(&self, part: &SharedPart, leases: StageLeases, log: Arc<dyn LogSink>) {
+    /// The fence of a lease just taken: held while its last renewal's expiry
+    /// is more than the safety margin away on this desktop's clock.
+    fn fence(&self, lease: &Lease) -> (Fence, Arc<AtomicI64>) {
+        let expires_at = Arc::new(AtomicI64::new(lease.expires_at));
+        let (clock, margin, seen) = (
+            self.inner.clock.clone(),
+            self.inner.times.safety_margin,
+            expires_at.clone(),
+        );
+        let fence = Fence {
+            number: lease.fencing,
+            held: Arc::new(move || clock() + margin < seen.load(Ordering::SeqCst)),
+        };
+        (fence, expires_at)
+    }
+
+    /// Renews the lease until the part finishes, keeping `expires_at` (the
+    /// part's fence) up to date; a lost lease sets it to 0.
+    fn renew_while_running(
+        &self,
+        part: &SharedPart,
+        leases: StageLeases,
+        expires_at: Arc<AtomicI64>,
+        log: Arc<dyn LogSink>,
+    ) {
         let every = Duration::from_millis(self.inner.times.renew_every.max(1) as u64);
         let (clock, lease, run_key) = (
             self.inner.clock.clone(),
@@ -98,8 +125,11 @@ impl TeamCoordinator {
             loop {
                 tokio::time::sleep(every).await;
                 match leases.acquire(&lease, Some(&run_key), clock()).await {
-                    Ok(LeaseAnswer::Held { .. }) => {}
+                    Ok(LeaseAnswer::Held { lease, .. }) => {
+                        expires_at.store(lease.expires_at, Ordering::SeqCst);
+                    }
                     Ok(_) => {
+                        expires_at.store(0, Ordering::SeqCst);
                         log.line("[Stageline] This desktop lost the stage's lease to a teammate's desktop; it starts nothing more here.");
                         return;
                     }
@@ -143,7 +173,10 @@ impl PartCoordinator for TeamCoordinator {
         let this = self.clone();
         Box::pin(async move {
             let Some(prefix) = this.prefix(part.stack_id) else {
-                return Ok(Turn::Mine { taken_over: false });
+                return Ok(Turn::Mine {
+                    taken_over: false,
+                    fence: None,
+                });
             };
             let leases = this.leases(prefix.clone());
             let name = result_name(&part);
@@ -176,9 +209,11 @@ impl PartCoordinator for TeamCoordinator {
                             previous.holder != this.inner.me
                                 && previous.run_id.as_deref() == Some(part.run_key.as_str())
                         });
-                        this.renew_while_running(&part, leases, log);
+                        let (fence, expires_at) = this.fence(&lease);
+                        this.renew_while_running(&part, leases, expires_at, log);
                         return Ok(Turn::Mine {
                             taken_over: stopped_mid_run,
+                            fence: Some(fence),
                         });
                     }
                     LeaseAnswer::HeldElsewhere { .. } => {

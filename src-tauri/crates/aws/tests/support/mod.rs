@@ -240,6 +240,7 @@ pub fn job(
             image: image_of(stack, release),
         },
         runtime_env,
+        fence: None,
     }
 }
 

@@ -42,3 +42,15 @@ pub async fn desired_count(endpoint: &str, region: &str, cluster: &str, service:
         .expect("the service exists")
         .desired_count()
 }
+
+/// A tag of the stack, as CloudFormation shows it.
+pub async fn stack_tag(endpoint: &str, region: &str, stack: &str, key: &str) -> Option<String> {
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
+    let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
+    let stack = described.stacks().first()?.clone();
+    stack
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(str::to_owned))
+}

@@ -9,7 +9,7 @@ use crate::flow::{PartContext, PartOutcome};
 use crate::ids::StackId;
 use crate::pipeline::Ports;
 use crate::ports::{DeployOutcome, LogSink};
-use crate::team::{SharedPart, SharedResult, Turn};
+use crate::team::{Fence, SharedPart, SharedResult, Turn};
 
 /// The part as every desktop names it. Runs the flow started are started by
 /// every desktop alike (the commit names them); a retry or redeploy asked
@@ -39,8 +39,8 @@ pub(super) fn shared_build(stack_id: StackId, sha: &str) -> SharedPart {
 }
 
 /// Runs `here` if it is this desktop's turn (`here` is told whether the
-/// turn was taken over from a desktop that stopped mid-part), else adopts
-/// the result another desktop shared.
+/// turn was taken over from a desktop that stopped mid-part, and the lease
+/// it runs under), else adopts the result another desktop shared.
 pub(super) async fn coordinated<F, Fut>(
     ports: &Ports,
     part: SharedPart,
@@ -48,7 +48,7 @@ pub(super) async fn coordinated<F, Fut>(
     here: F,
 ) -> SharedResult
 where
-    F: FnOnce(bool) -> Fut,
+    F: FnOnce(bool, Option<Fence>) -> Fut,
     Fut: Future<Output = SharedResult>,
 {
     let turn = match ports.coordinator.turn(part.clone(), log.clone()).await {
@@ -64,8 +64,8 @@ where
     };
     match turn {
         Turn::Theirs(result) => result,
-        Turn::Mine { taken_over } => {
-            let result = here(taken_over).await;
+        Turn::Mine { taken_over, fence } => {
+            let result = here(taken_over, fence).await;
             if let Err(error) = ports.coordinator.finished(part, result.clone()).await {
                 log.line(&format!(
                     "[Stageline] Could not share this part's result with the team: {}",
