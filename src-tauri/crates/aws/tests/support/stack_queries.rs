@@ -2,16 +2,25 @@
 
 use super::sdk_config;
 
+/// The stack as DescribeStacks shows it, if there is one.
+async fn described_stack(
+    endpoint: &str,
+    region: &str,
+    stack: &str,
+) -> Option<aws_sdk_cloudformation::types::Stack> {
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
+    let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
+    described.stacks().first().cloned()
+}
+
 pub async fn stack_parameter(
     endpoint: &str,
     region: &str,
     stack: &str,
     key: &str,
 ) -> Option<String> {
-    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
-    let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
-    let stack = described.stacks().first()?.clone();
-    stack
+    described_stack(endpoint, region, stack)
+        .await?
         .parameters()
         .iter()
         .find(|p| p.parameter_key() == Some(key))
@@ -45,10 +54,8 @@ pub async fn desired_count(endpoint: &str, region: &str, cluster: &str, service:
 
 /// A tag of the stack, as CloudFormation shows it.
 pub async fn stack_tag(endpoint: &str, region: &str, stack: &str, key: &str) -> Option<String> {
-    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config(endpoint, region).await);
-    let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
-    let stack = described.stacks().first()?.clone();
-    stack
+    described_stack(endpoint, region, stack)
+        .await?
         .tags()
         .iter()
         .find(|t| t.key() == Some(key))
