@@ -15,7 +15,7 @@ use stageline_engine::{Account, CredentialSource, PortError, StackId};
 use stageline_git::{GitCredentials, GitSource};
 use stageline_secrets::Keychain;
 use stageline_store::SqliteStore;
-use stageline_team::{TeamApprovals, TeamCoordinator};
+use stageline_team::{TeamApprovals, TeamCoordinator, TeamDefinitions};
 
 use crate::clock::SystemClock;
 use crate::logs::FileLogs;
@@ -61,6 +61,8 @@ pub struct Core {
     /// parts all do.
     pub team: TeamCoordinator,
     pub team_approvals: TeamApprovals,
+    /// The team stacks' shared definitions, followed here and changed here first.
+    pub team_definitions: TeamDefinitions,
     /// HTTPS tokens of remote repositories, read from the keychain at start
     /// and when a stack is created (Git asks for them synchronously).
     pub git_tokens: Arc<RwLock<HashMap<StackId, String>>>,
@@ -186,13 +188,14 @@ impl Core {
             clock,
             watchers: Mutex::new(Watchers::default()),
             team_approvals: TeamApprovals::new(team.clone()),
+            team_definitions: TeamDefinitions::new(team.clone()),
             team,
             git_tokens,
             config,
         });
         core.load_git_tokens().await;
         crate::services::team::connect_all(&core).await;
-        crate::services::team::keep_approvals_in_sync(Arc::downgrade(&core));
+        crate::services::team::keep_team_in_sync(Arc::downgrade(&core));
         crate::watchers::watch_all(&core).await;
         let accounts = core
             .pipeline

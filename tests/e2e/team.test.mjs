@@ -105,7 +105,7 @@ after(async () => {
   proxy?.close();
 });
 
-test("two desktops run one team stack: deployed once per stage, one approval, a killed lease holder taken over", async () => {
+test("two desktops run one team stack: a stage change followed, deployed once per stage, one approval, a killed lease holder taken over", async () => {
   const { ada, bo } = desks;
   const stack = await invoke(ada.browser, "create_stack", {
     input: { name: "shop", repository: repo, branch: "main", accountId: ada.account.id, pollIntervalSecs: 30 },
@@ -136,6 +136,14 @@ test("two desktops run one team stack: deployed once per stage, one approval, a 
   await shot(bo.browser, "team-03-join-dialog");
   await click(bo.browser, "join-stack");
   await bo.browser.$('[data-testid="team-badge-shop"]').waitForExist({ timeout: 30000 });
+
+  // A stage setting Ada changes is the team's: Bo's desktop follows it (the definition, polled).
+  const prodOnAda = (await stageView(ada.browser, "shop", "prod")).stage;
+  await invoke(ada.browser, "update_stage", {
+    id: prodOnAda.id, settings: settingsInput(prodOnAda.settings, { approvalExpiryHours: 48 }),
+  });
+  await waitFor(bo.browser, "Bo's desktop follows the change Ada made to prod", async () =>
+    (await stageView(bo.browser, "shop", "prod")).stage.settings.approvalExpiryHours === 48, 45000);
 
   // A commit flows: dev is built and deployed once across both desktops.
   const changeSetsBefore = changeSetsOf("shop-dev");

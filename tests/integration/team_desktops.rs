@@ -487,3 +487,123 @@ async fn the_stages_approval_policy_refuses_outsiders_and_the_author_with_clear_
     laptop.wait_deployed("prod", 1).await;
     assert_eq!(aws.deploys_of("prod"), 1, "prod deployed once");
 }
+
+impl Desktop {
+    /// The stack here is marked shared at `team` (as "Share" and "Join" do).
+    async fn mark_shared(&self, team: &TeamPrefix) {
+        let place = TeamPlace {
+            bucket: team.bucket().to_string(),
+            prefix: team.prefix().to_string(),
+            region: "us-east-1".into(),
+        };
+        self.pipeline
+            .send(Input::SetTeam {
+                stack_id: STACK,
+                team: Some(place),
+                moved_secrets: Vec::new(),
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn stages(&self) -> Vec<Stage> {
+        let read = |s: &stageline_engine::flow::FlowState| {
+            s.flow_of(STACK).into_iter().cloned().collect::<Vec<_>>()
+        };
+        self.pipeline.read(read).await.unwrap()
+    }
+
+    async fn stage_names(&self) -> Vec<String> {
+        let stages = self.stages().await;
+        stages.into_iter().map(|s| s.settings.name).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stage_added_on_one_desktop_appears_on_the_other_and_deploys_once() {
+    use stageline_team::definition::{change_stage, insert_stage, share_definition, SharedStack};
+    use stageline_team::TeamDefinitions;
+
+    let team = team_prefix("definition").await;
+    let aws = Aws::shared();
+    let laptop = desktop("laptop", &aws, &team, false).await;
+    let desk = desktop("desk", &aws, &team, false).await;
+    for desktop in [&laptop, &desk] {
+        desktop.mark_shared(&team).await;
+    }
+    let stack = test_stack(STACK.0, "shop", AccountId(1));
+    let settings: Vec<StageSettings> = laptop
+        .stages()
+        .await
+        .into_iter()
+        .map(|s| s.settings)
+        .collect();
+    share_definition(&team, &SharedStack::of(&stack, settings).unwrap())
+        .await
+        .unwrap();
+    tokio::join!(laptop.commit(1), desk.commit(1));
+    for desktop in [&laptop, &desk] {
+        desktop.wait_deployed("prod", 1).await;
+    }
+
+    // Sam adds canary between dev and prod on the laptop: the team's
+    // definition first, then the laptop's store.
+    let on_laptop = TeamDefinitions::new(laptop.coordinator.clone());
+    let on_desk = TeamDefinitions::new(desk.coordinator.clone());
+    let dev = laptop.stages().await[0].id;
+    let mut canary = first_stage_settings("us-east-1");
+    canary.name = "canary".into();
+    let here = Input::CreateStage {
+        stack_id: STACK,
+        after: Some(dev),
+        settings: canary.clone(),
+    };
+    on_laptop
+        .change(
+            &laptop.pipeline,
+            STACK,
+            insert_stage(Some("dev".into()), canary),
+            here,
+        )
+        .await
+        .unwrap();
+    assert_eq!(desk.stage_names().await, ["dev", "prod"], "not polled yet");
+    on_desk.follow_once(&desk.pipeline).await.unwrap();
+    assert_eq!(desk.stage_names().await, ["dev", "canary", "prod"]);
+    for desktop in [&laptop, &desk] {
+        desktop.wait_deployed("canary", 1).await;
+    }
+    assert_eq!(aws.deploys_of("canary"), 1, "the new stage deployed once");
+
+    // Ada scales prod to 3 on the desk; the laptop follows and does not
+    // scale it back.
+    let prod = desk.stages().await[2].clone();
+    let mut scaled = prod.settings.clone();
+    scaled.desired_count = 3;
+    let here = Input::Scale {
+        stage_id: prod.id,
+        count: 3,
+    };
+    on_desk
+        .change(
+            &desk.pipeline,
+            STACK,
+            change_stage(prod.settings, scaled),
+            here,
+        )
+        .await
+        .unwrap();
+    on_laptop.follow_once(&laptop.pipeline).await.unwrap();
+    let counts: Vec<u32> = laptop
+        .stages()
+        .await
+        .iter()
+        .map(|s| s.settings.desired_count)
+        .collect();
+    assert_eq!(counts[2], 3, "prod's count is the team's: {counts:?}");
+    // Polling again with nothing new changes nothing.
+    on_laptop.follow_once(&laptop.pipeline).await.unwrap();
+    on_desk.follow_once(&desk.pipeline).await.unwrap();
+    assert_eq!(laptop.stages().await.len(), 3);
+    assert_eq!(aws.deploys_of("canary"), 1);
+}

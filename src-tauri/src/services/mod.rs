@@ -9,3 +9,4 @@ pub mod env;
 pub mod stacks;
 pub mod stages;
 pub mod team;
+pub mod team_stages;

@@ -6,7 +6,7 @@ use stageline_engine::{StackId, Stage, StageId};
 use crate::core::Core;
 use crate::error::{AppError, AppResult};
 use crate::inputs::StageSettingsInput;
-use crate::services::{alarms, env};
+use crate::services::{alarms, env, team_stages};
 
 async fn stage(core: &Core, id: StageId) -> AppResult<Stage> {
     core.pipeline
@@ -24,6 +24,10 @@ pub async fn create(
 ) -> AppResult<Stage> {
     alarms::check_alarms_exist(core, stack_id, &input.region, input.verification.as_ref()).await?;
     let prepared = env::prepare(core, input, &[]).await?;
+    if let Some(team) = team_stages::shared(core, stack_id).await? {
+        let created = team_stages::create(core, team, after, prepared.settings).await;
+        return finish_team_change(core, created, &prepared.written).await;
+    }
     match core
         .pipeline
         .send(Input::CreateStage {
@@ -54,6 +58,10 @@ pub async fn update(core: &Core, id: StageId, input: StageSettingsInput) -> AppR
     .await?;
     let own = env::secret_refs(&before.settings);
     let prepared = env::prepare(core, input, &own).await?;
+    if let Some(team) = team_stages::shared(core, before.stack_id).await? {
+        let updated = team_stages::update(core, team, &before, prepared.settings).await;
+        return finish_team_change(core, updated, &prepared.written).await;
+    }
     match core
         .pipeline
         .send(Input::UpdateStage {
@@ -77,6 +85,17 @@ pub async fn update(core: &Core, id: StageId, input: StageSettingsInput) -> AppR
             Err(error.into())
         }
     }
+}
+
+/// A team stage change done or refused: the keychain entries written for it
+/// go either way (done: their values are in Secrets Manager now).
+async fn finish_team_change(
+    core: &Core,
+    change: AppResult<Stage>,
+    written: &[String],
+) -> AppResult<Stage> {
+    env::forget(core, written).await;
+    change
 }
 
 /// R9: deletes a stage once the word `delete` is typed (checked by the engine).
@@ -117,6 +136,10 @@ pub async fn window_title(core: &Core, id: StageId) -> AppResult<Option<String>>
 /// Only the count changes, inside the engine (no other setting is read here
 /// and written back, so a concurrent change is never undone).
 pub async fn scale(core: &Core, id: StageId, count: u32) -> AppResult<Stage> {
+    let before = stage(core, id).await?;
+    if let Some((_, stack)) = team_stages::shared(core, before.stack_id).await? {
+        return team_stages::scale(core, &stack, &before, count).await;
+    }
     match core
         .pipeline
         .send(Input::Scale {

@@ -278,12 +278,17 @@ pub async fn decide(
 /// is learnt by this desktop's own pipeline reaching the same gate).
 const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Keeps this desktop's pending team approvals in step with the team's:
-/// shares their requests and applies teammates' decisions. Cheap when no
-/// team approval waits: no S3 call at all.
-pub fn keep_approvals_in_sync(core: std::sync::Weak<Core>) {
+/// Every how many rounds the team stacks' definitions are looked at (one
+/// conditional `GetObject` per team stack: 15 s).
+const DEFINITIONS_EVERY: u32 = 5;
+
+/// Keeps this desktop's team stacks in step with the team's: shares the
+/// pending approvals' requests and applies teammates' decisions (no S3 call
+/// at all while no team approval waits), and follows each stack's shared
+/// definition (a teammate's new stage or changed settings).
+pub fn keep_team_in_sync(core: std::sync::Weak<Core>) {
     tokio::spawn(async move {
-        loop {
+        for round in 0u32.. {
             let Some(core) = core.upgrade() else {
                 return;
             };
@@ -298,6 +303,11 @@ pub fn keep_approvals_in_sync(core: std::sync::Weak<Core>) {
             if waiting {
                 if let Err(error) = core.team_approvals.sync_once(&core.pipeline).await {
                     tracing::warn!(%error, "could not sync the team's approvals");
+                }
+            }
+            if round % DEFINITIONS_EVERY == 0 {
+                if let Err(error) = core.team_definitions.follow_once(&core.pipeline).await {
+                    tracing::warn!(%error, "could not follow a team stack's definition");
                 }
             }
             drop(core);

@@ -86,6 +86,15 @@ impl TeamCoordinator {
         self.inner.stacks.read().unwrap().get(&stack_id).cloned()
     }
 
+    /// Every stack shared with a team here, with where its state is.
+    pub fn shared(&self) -> Vec<(StackId, TeamPrefix)> {
+        let stacks = self.inner.stacks.read().unwrap();
+        stacks
+            .iter()
+            .map(|(id, prefix)| (*id, prefix.clone()))
+            .collect()
+    }
+
     fn leases(&self, prefix: TeamPrefix) -> StageLeases {
         StageLeases::with_times(prefix, self.inner.me.clone(), self.inner.times)
     }

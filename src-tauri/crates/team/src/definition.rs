@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use stageline_engine::validation::FieldErrors;
 use stageline_engine::{EnvValue, Stack, StageSettings};
 
-use crate::objects::{to_json, ObjectError, TeamPrefix, Written};
+use crate::objects::{to_json, Fresh, ObjectError, TeamPrefix, Versioned, Written};
 
 /// The object's name under the team prefix.
 const NAME: &str = "stack.json";
@@ -101,6 +101,23 @@ pub async fn share_definition(
     }
 }
 
+/// The definition at `prefix` with its ETag, unless it is still the version
+/// `seen` (`None`: unchanged, or nothing shared there).
+pub async fn read_definition_if_changed(
+    prefix: &TeamPrefix,
+    seen: Option<&str>,
+) -> Result<Option<(SharedStack, String)>, ObjectError> {
+    match prefix.read_if_changed(NAME, seen).await? {
+        Fresh::Changed(Versioned { bytes, etag }) => {
+            let stack = serde_json::from_slice(&bytes).map_err(|e| {
+                ObjectError(format!("The team's {NAME} in S3 is not readable: {e}"))
+            })?;
+            Ok(Some((stack, etag)))
+        }
+        Fresh::Unchanged | Fresh::Gone => Ok(None),
+    }
+}
+
 /// The definition at `prefix`, if a stack is shared there.
 pub async fn read_definition(prefix: &TeamPrefix) -> Result<Option<SharedStack>, ObjectError> {
     Ok(prefix.read_json(NAME).await?.map(|(stack, _)| stack))
@@ -155,4 +172,41 @@ pub fn insert_stage(
         stack.stages.insert(at, settings.clone());
         Ok(())
     }
+}
+
+/// A change of one stage's settings on this desktop, from `before` to
+/// `after` (name and region stay: they name its AWS stack). Applied setting
+/// by setting to the stage as the team has it now, so a teammate's change to
+/// another setting in between stays; a setting both changed takes this one.
+/// Refused when a teammate deleted the stage.
+pub fn change_stage(
+    before: StageSettings,
+    after: StageSettings,
+) -> impl Fn(&mut SharedStack) -> Result<(), String> {
+    move |stack| {
+        let Some(theirs) = stack.stages.iter_mut().find(|s| s.name == before.name) else {
+            return Err(format!(
+                "A teammate just deleted stage {}; its settings cannot change.",
+                before.name
+            ));
+        };
+        *theirs = merged(&before, &after, theirs);
+        Ok(())
+    }
+}
+
+/// `theirs` with each setting that differs between `before` and `after`
+/// set to `after`'s.
+fn merged(before: &StageSettings, after: &StageSettings, theirs: &StageSettings) -> StageSettings {
+    let as_map = |settings: &StageSettings| match serde_json::to_value(settings) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (before, mut result) = (as_map(before), as_map(theirs));
+    for (setting, value) in as_map(after) {
+        if before.get(&setting) != Some(&value) {
+            result.insert(setting, value);
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(result)).unwrap_or_else(|_| after.clone())
 }

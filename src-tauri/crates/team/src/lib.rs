@@ -15,6 +15,7 @@ pub mod approvals;
 pub mod bucket;
 pub mod coordinator;
 pub mod definition;
+pub mod follow;
 pub mod identity;
 pub mod leases;
 pub mod objects;
@@ -26,6 +27,7 @@ pub use approvals::{
     DecideError, DecideOutcome, SharedApprovalRequest, SharedApprovals, SharedDecision,
 };
 pub use coordinator::{TeamCoordinator, WallClock};
+pub use follow::{TeamChangeError, TeamDefinitions};
 pub use leases::{LeaseAnswer, StageLeases};
-pub use objects::{ObjectError, TeamPrefix, Versioned, Written};
+pub use objects::{Fresh, ObjectError, TeamPrefix, Versioned, Written};
 pub use sync::{TeamApprovals, TeamDecideError};

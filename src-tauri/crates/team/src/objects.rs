@@ -15,6 +15,17 @@ pub struct Versioned {
     pub etag: String,
 }
 
+/// What a read that names the version seen last found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fresh {
+    /// The object is still the version seen.
+    Unchanged,
+    /// There is no such object.
+    Gone,
+    /// A version other than the one seen (or the first look).
+    Changed(Versioned),
+}
+
 /// What a conditional write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
@@ -72,16 +83,32 @@ impl TeamPrefix {
 
     /// The current version of `name`, or `None` when there is none.
     pub async fn read(&self, name: &str) -> Result<Option<Versioned>, ObjectError> {
+        Ok(match self.read_if_changed(name, None).await? {
+            Fresh::Changed(version) => Some(version),
+            Fresh::Unchanged | Fresh::Gone => None,
+        })
+    }
+
+    /// The current version of `name` unless it is still `seen` (the ETag of
+    /// the version read last): S3 answers `304 Not Modified` without the
+    /// bytes then (`If-None-Match`), so looking costs one small request.
+    pub async fn read_if_changed(
+        &self,
+        name: &str,
+        seen: Option<&str>,
+    ) -> Result<Fresh, ObjectError> {
         let got = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(self.key(name))
+            .set_if_none_match(seen.map(str::to_string))
             .send()
             .await;
         let output = match got {
             Ok(output) => output,
-            Err(error) if status(&error) == Some(404) => return Ok(None),
+            Err(error) if status(&error) == Some(404) => return Ok(Fresh::Gone),
+            Err(error) if status(&error) == Some(304) => return Ok(Fresh::Unchanged),
             Err(error) => return Err(failure("read", name, &error)),
         };
         let etag = output.e_tag().unwrap_or_default().to_string();
@@ -90,7 +117,7 @@ impl TeamPrefix {
             .collect()
             .await
             .map_err(|e| ObjectError(format!("Reading {name} from S3 was cut off: {e}")))?;
-        Ok(Some(Versioned {
+        Ok(Fresh::Changed(Versioned {
             bytes: bytes.to_vec(),
             etag,
         }))

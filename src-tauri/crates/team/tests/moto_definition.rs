@@ -118,3 +118,73 @@ async fn a_stack_with_a_keychain_secret_is_refused_before_anything_is_shared() {
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn teammates_changing_one_stage_at_once_keep_each_others_settings() {
+    let prefix = team_prefix("change").await;
+    share_definition(&prefix, &shop()).await.unwrap();
+    let before = stage("prod");
+    let mut scaled = before.clone();
+    scaled.desired_count = 4;
+    let mut gated = before.clone();
+    gated.requires_approval = true;
+    let (a, b) = (
+        seen_by_another_desktop(&prefix).await,
+        seen_by_another_desktop(&prefix).await,
+    );
+    let (first, second) = tokio::join!(
+        change_definition(&a, change_stage(before.clone(), scaled)),
+        change_definition(&b, change_stage(before.clone(), gated)),
+    );
+    first.unwrap();
+    second.unwrap();
+    let prod = read_definition(&prefix).await.unwrap().unwrap().stages[1].clone();
+    assert_eq!(
+        (prod.desired_count, prod.requires_approval),
+        (4, true),
+        "both changes kept"
+    );
+
+    // A stage a teammate deleted meanwhile is not changed back into being.
+    change_definition(&prefix, |stack| {
+        stack.stages.retain(|s| s.name != "prod");
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let refused = change_definition(&prefix, change_stage(before.clone(), stage("prod"))).await;
+    assert!(
+        matches!(&refused, Err(DefinitionError::Refused(m)) if m.contains("deleted stage prod")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        names(&read_definition(&prefix).await.unwrap().unwrap()),
+        ["dev"]
+    );
+}
+
+#[tokio::test]
+async fn a_definition_unchanged_since_it_was_read_is_not_read_again() {
+    let prefix = team_prefix("unchanged").await;
+    share_definition(&prefix, &shop()).await.unwrap();
+    let (first, etag) = read_definition_if_changed(&prefix, None)
+        .await
+        .unwrap()
+        .expect("the first look reads it");
+    assert_eq!(names(&first), ["dev", "prod"]);
+    let again = read_definition_if_changed(&prefix, Some(&etag))
+        .await
+        .unwrap();
+    assert!(again.is_none(), "304: nothing new");
+
+    let desk = seen_by_another_desktop(&prefix).await;
+    change_definition(&desk, insert_stage(Some("dev".into()), stage("qa")))
+        .await
+        .unwrap();
+    let (changed, newer) = read_definition_if_changed(&prefix, Some(&etag))
+        .await
+        .unwrap()
+        .expect("a teammate's change is read");
+    assert_eq!(names(&changed), ["dev", "qa", "prod"]);
+    assert_ne!(newer, etag);
+}

@@ -9,12 +9,10 @@ use crate::flow::state::WarningSource;
 use crate::flow::tx::Tx;
 use crate::flow::{Effect, Reply};
 use crate::ids::{AccountId, StackId, StageId};
-use crate::order::{check_delete_confirmation, close_gap, first_stage, insert_position};
+use crate::order::{check_delete_confirmation, close_gap, first_stage};
 use crate::ports::Change;
 use crate::ports::Request;
-use crate::validation::{
-    check_account_name_unique, check_desired_count, check_stage_settings, FieldErrors,
-};
+use crate::validation::{check_account_name_unique, check_desired_count, FieldErrors};
 
 impl Tx<'_> {
     /// A new or changed account; names are unique (as stack names are).
@@ -129,20 +127,8 @@ impl Tx<'_> {
         after: Option<StageId>,
         settings: StageSettings,
     ) -> Result<Reply, EngineError> {
-        let stack = self
-            .s
-            .stacks
-            .get(&stack_id)
-            .ok_or(EngineError::NotFound("The stack"))?
-            .clone();
-        if stack.deleting {
-            return Err(EngineError::Conflict(
-                "This stack is being deleted.".to_string(),
-            ));
-        }
-        let existing: Vec<Stage> = self.s.stages_of(stack_id).into_iter().cloned().collect();
-        check_stage_settings(&settings, &existing)?;
-        let position = insert_position(&existing, after)?;
+        let position = self.s.check_new_stage(stack_id, after, &settings)?;
+        let stack = self.s.stacks[&stack_id].clone();
         let stage = Stage {
             id: StageId(self.new_id()),
             stack_id,
@@ -267,37 +253,8 @@ impl Tx<'_> {
         stage_id: StageId,
         settings: StageSettings,
     ) -> Result<Reply, EngineError> {
-        let stage = self
-            .s
-            .stages
-            .get(&stage_id)
-            .ok_or(EngineError::NotFound("The stage"))?
-            .clone();
-        if !stage.is_active() {
-            return Err(EngineError::Conflict(
-                "This stage is being deleted.".to_string(),
-            ));
-        }
-        let mut errors = FieldErrors::default();
-        if settings.name != stage.settings.name {
-            errors.add("name", "A stage's name cannot change (it names its AWS stack); delete and re-create the stage instead.");
-        }
-        if settings.region != stage.settings.region {
-            errors.add(
-                "region",
-                "A stage's region cannot change; delete and re-create the stage instead.",
-            );
-        }
-        errors.into_result()?;
-        let others: Vec<Stage> = self
-            .s
-            .stages_of(stage.stack_id)
-            .into_iter()
-            .filter(|s| s.id != stage_id)
-            .cloned()
-            .collect();
-        check_stage_settings(&settings, &others)?;
-
+        self.s.check_stage_change(stage_id, &settings)?;
+        let stage = self.s.stages[&stage_id].clone();
         let old = stage.settings.clone();
         let mut updated = stage;
         updated.settings = settings;
@@ -455,6 +412,16 @@ impl Tx<'_> {
     }
 
     fn begin_stage_delete(&mut self, stage_id: StageId) {
+        let mut stage = self.stop_stage(stage_id);
+        stage.lifecycle = StageLifecycle::Deleting;
+        self.put_stage(&stage);
+        self.request_stage_stack_delete(stage);
+    }
+
+    /// Stops everything the stage has going on this desktop: its run is
+    /// cancelled, its approval withdrawn, its waiting release and open
+    /// requests dropped, its warnings cleared. Returns the stage.
+    fn stop_stage(&mut self, stage_id: StageId) -> Stage {
         if let Some(run) = self.s.running_at(stage_id).cloned() {
             self.cancel_run(run);
         }
@@ -480,16 +447,22 @@ impl Tx<'_> {
         for request in requests {
             self.clear_request(request);
         }
-        let mut stage = self.s.stages[&stage_id].clone();
+        let stage = self.s.stages[&stage_id].clone();
         for source in [
             WarningSource::FirstDeploy(stage_id),
             WarningSource::Scale(stage_id),
         ] {
             self.set_warning(stage.stack_id, source, None);
         }
-        stage.lifecycle = StageLifecycle::Deleting;
-        self.put_stage(&stage);
-        self.request_stage_stack_delete(stage);
+        stage
+    }
+
+    /// R22: a stage a teammate deleted from the team stack goes from this
+    /// desktop without touching AWS: the teammate's desktop tears its
+    /// CloudFormation stack down.
+    pub(crate) fn forget_stage(&mut self, stage_id: StageId) {
+        let stage = self.stop_stage(stage_id);
+        self.remove_stage_row(stage);
     }
 
     /// Asks the deployer to delete the stage's AWS stack (R9).
@@ -528,35 +501,39 @@ impl Tx<'_> {
             return;
         };
         match result {
-            Ok(()) => {
-                self.s.stages.remove(&stage_id);
-                let mut siblings: Vec<Stage> = self
-                    .s
-                    .stages
-                    .values()
-                    .filter(|s| s.stack_id == stage.stack_id)
-                    .cloned()
-                    .collect();
-                close_gap(&mut siblings, stage.position);
-                for sibling in siblings {
-                    self.s.stages.insert(sibling.id, sibling);
-                }
-                self.s.flows.remove(&stage_id);
-                self.s.latest_runs.remove(&stage_id);
-                // The store drops them with the stage's rows.
-                self.s.services.remove(&stage_id);
-                self.s.freezes.remove(&(stage.stack_id, Some(stage_id)));
-                self.change(Change::RemoveStage(stage_id));
-                self.event(PipelineEvent::StageRemoved {
-                    stack_id: stage.stack_id,
-                    stage_id,
-                });
-                self.remove_stack_if_empty(stage.stack_id);
-            }
+            Ok(()) => self.remove_stage_row(stage),
             Err(message) => {
                 stage.lifecycle = StageLifecycle::DeleteFailed { message };
                 self.put_stage(&stage);
             }
         }
+    }
+
+    /// The stage goes from the store, and the stages after it close the gap.
+    fn remove_stage_row(&mut self, stage: Stage) {
+        let stage_id = stage.id;
+        self.s.stages.remove(&stage_id);
+        let mut siblings: Vec<Stage> = self
+            .s
+            .stages
+            .values()
+            .filter(|s| s.stack_id == stage.stack_id)
+            .cloned()
+            .collect();
+        close_gap(&mut siblings, stage.position);
+        for sibling in siblings {
+            self.s.stages.insert(sibling.id, sibling);
+        }
+        self.s.flows.remove(&stage_id);
+        self.s.latest_runs.remove(&stage_id);
+        // The store drops them with the stage's rows.
+        self.s.services.remove(&stage_id);
+        self.s.freezes.remove(&(stage.stack_id, Some(stage_id)));
+        self.change(Change::RemoveStage(stage_id));
+        self.event(PipelineEvent::StageRemoved {
+            stack_id: stage.stack_id,
+            stage_id,
+        });
+        self.remove_stack_if_empty(stage.stack_id);
     }
 }

@@ -87,6 +87,13 @@ pub enum Input {
         /// their settings with the secrets' ARNs, applied in the same step.
         moved_secrets: Vec<(StageId, crate::domain::StageSettings)>,
     },
+    /// R22: the team's shared definition of a team stack changed (a
+    /// teammate added, changed or deleted a stage): this desktop's stages
+    /// follow it, by name (`stages` in flow order).
+    FollowTeamDefinition {
+        stack_id: StackId,
+        stages: Vec<crate::domain::StageSettings>,
+    },
     /// The watcher's warning about a stack (`None` clears it).
     StackWarning {
         stack_id: StackId,

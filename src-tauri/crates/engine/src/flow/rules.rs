@@ -95,6 +95,10 @@ pub fn apply_input(
             tx.set_team(stack_id, team, moved_secrets)?;
             Reply::Done
         }
+        Input::FollowTeamDefinition { stack_id, stages } => {
+            tx.follow_team_definition(stack_id, stages)?;
+            Reply::Done
+        }
         Input::StackWarning { stack_id, message } => {
             if tx.s.stacks.contains_key(&stack_id) {
                 tx.set_warning(stack_id, WarningSource::Watcher, message);

@@ -4,9 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, Stack, Stage};
+use crate::error::EngineError;
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
-use crate::order::flow_order;
+use crate::order::{flow_order, insert_position};
 use crate::ports::{Request, Snapshot, StageFlow};
+use crate::validation::{check_stage_settings, FieldErrors};
 use crate::verification::{Freeze, StageService};
 
 /// Who raised a stack warning: each source sets and clears only its own.
@@ -20,6 +22,8 @@ pub(crate) enum WarningSource {
     FirstDeploy(StageId),
     /// A stage whose service could not be scaled.
     Scale(StageId),
+    /// A team stack whose shared definition could not be followed in full.
+    TeamDefinition,
 }
 
 /// The engine's live state, loaded from a `Snapshot` and kept in step with
@@ -295,6 +299,68 @@ impl FlowState {
                 stage.settings.name
             )
         })
+    }
+
+    /// R1: why a new stage with `settings` after `after` (`None`: first)
+    /// would be refused; else the position it takes. The same checks
+    /// whether the stage is added here or first written to a team's
+    /// definition.
+    pub fn check_new_stage(
+        &self,
+        stack_id: StackId,
+        after: Option<StageId>,
+        settings: &crate::domain::StageSettings,
+    ) -> Result<u32, EngineError> {
+        let stack = self
+            .stacks
+            .get(&stack_id)
+            .ok_or(EngineError::NotFound("The stack"))?;
+        if stack.deleting {
+            return Err(EngineError::Conflict(
+                "This stack is being deleted.".to_string(),
+            ));
+        }
+        let existing: Vec<Stage> = self.stages_of(stack_id).into_iter().cloned().collect();
+        check_stage_settings(settings, &existing)?;
+        insert_position(&existing, after)
+    }
+
+    /// Why the stage's settings could not become `settings`: name and
+    /// region name its AWS stack, so they are fixed; the rest is checked as
+    /// for a new stage.
+    pub fn check_stage_change(
+        &self,
+        stage_id: StageId,
+        settings: &crate::domain::StageSettings,
+    ) -> Result<(), EngineError> {
+        let stage = self
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?;
+        if !stage.is_active() {
+            return Err(EngineError::Conflict(
+                "This stage is being deleted.".to_string(),
+            ));
+        }
+        let mut errors = FieldErrors::default();
+        if settings.name != stage.settings.name {
+            errors.add("name", "A stage's name cannot change (it names its AWS stack); delete and re-create the stage instead.");
+        }
+        if settings.region != stage.settings.region {
+            errors.add(
+                "region",
+                "A stage's region cannot change; delete and re-create the stage instead.",
+            );
+        }
+        errors.into_result()?;
+        let others: Vec<Stage> = self
+            .stages_of(stage.stack_id)
+            .into_iter()
+            .filter(|s| s.id != stage_id)
+            .cloned()
+            .collect();
+        check_stage_settings(settings, &others)?;
+        Ok(())
     }
 
     /// What running `release_id` at `stage_id` needs: the account, stack,

@@ -4,6 +4,7 @@
 use crate::domain::{EnvValue, EnvVar, Stack, Stage, StageLifecycle, StageSettings, TeamPlace};
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
+use crate::flow::state::WarningSource;
 use crate::flow::tx::Tx;
 use crate::flow::Reply;
 use crate::ids::{StackId, StageId};
@@ -113,6 +114,90 @@ impl Tx<'_> {
         self.s.stacks.insert(stack_id, stack.clone());
         self.change(Change::PutStack(stack));
         self.event(PipelineEvent::StackChanged { stack_id });
+        Ok(())
+    }
+
+    /// R22: the team's shared definition changed; this desktop's stages
+    /// follow it by name (names are unique in a stack and the same on every
+    /// desktop, local ids are not). A stage the team has and this desktop
+    /// lacks is inserted after the team's stage before it (R1: existing
+    /// stages never move); one whose settings differ takes the team's
+    /// through the same checks and rules as an edit here (R6, R12, R21); one
+    /// the team no longer has is forgotten here without touching AWS, since
+    /// the teammate who deleted it tears its stack down. A stage being
+    /// deleted on this desktop is left to that. A shared stage this desktop
+    /// refuses (a newer version's setting, a region changed under its name)
+    /// is left out and named in the stack's warning; the rest still applies,
+    /// and the next change of the definition tries it again.
+    pub fn follow_team_definition(
+        &mut self,
+        stack_id: StackId,
+        shared: Vec<StageSettings>,
+    ) -> Result<(), EngineError> {
+        let shared_here = self
+            .s
+            .stacks
+            .get(&stack_id)
+            .is_some_and(|s| s.team.is_some() && !s.deleting);
+        if !shared_here {
+            return Err(EngineError::NotFound("The team stack"));
+        }
+        if shared.is_empty() {
+            return Err(EngineError::Conflict(
+                "The team's definition of this stack has no stages.".to_string(),
+            ));
+        }
+        let gone: Vec<StageId> = self
+            .s
+            .flow_of(stack_id)
+            .into_iter()
+            .filter(|stage| !shared.iter().any(|s| s.name == stage.settings.name))
+            .map(|stage| stage.id)
+            .collect();
+        for stage_id in gone {
+            self.forget_stage(stage_id);
+        }
+        let mut refused = Vec::new();
+        let mut previous: Option<StageId> = None;
+        for settings in shared {
+            let name = settings.name.clone();
+            let here = self
+                .s
+                .stages_of(stack_id)
+                .into_iter()
+                .find(|s| s.settings.name == name)
+                .cloned();
+            let followed = match here {
+                Some(stage) if !stage.is_active() => Ok(()),
+                Some(stage) => {
+                    // The next new stage goes after this one, even when its
+                    // change is refused here.
+                    previous = Some(stage.id);
+                    if stage.settings == settings {
+                        Ok(())
+                    } else {
+                        self.update_stage(stage.id, settings).map(|_| ())
+                    }
+                }
+                None => self
+                    .create_stage(stack_id, previous, settings)
+                    .map(|reply| {
+                        if let Reply::Stage(stage) = reply {
+                            previous = Some(stage.id);
+                        }
+                    }),
+            };
+            if let Err(error) = followed {
+                refused.push(format!("{name}: {error}"));
+            }
+        }
+        let warning = (!refused.is_empty()).then(|| {
+            format!(
+                "A teammate's change to this stack could not be applied here: {}",
+                refused.join("; ")
+            )
+        });
+        self.set_warning(stack_id, WarningSource::TeamDefinition, warning);
         Ok(())
     }
 

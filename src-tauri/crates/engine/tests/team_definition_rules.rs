@@ -1,0 +1,179 @@
+//! R22: a team stack's stages follow the team's shared definition, by stage
+//! name: a teammate's new stage is inserted where the team has it and
+//! deploys like one added here (R7), changed settings take effect through
+//! the rules of an edit here (R6, R12), a stage the team no longer has goes
+//! without touching AWS, and a stage this desktop refuses is named in the
+//! stack's warning while the rest still applies.
+
+mod common;
+
+use common::*;
+use stageline_engine::flow::Input;
+use stageline_engine::*;
+
+fn place() -> TeamPlace {
+    TeamPlace {
+        bucket: "team-state".into(),
+        prefix: "stageline/shop".into(),
+        region: "us-east-1".into(),
+    }
+}
+
+async fn shared_flow(stages: &[(&str, bool)]) -> Flow {
+    let flow = Flow::new(stages).await;
+    flow.pipeline
+        .send(Input::SetTeam {
+            stack_id: flow.stack,
+            team: Some(place()),
+            moved_secrets: Vec::new(),
+        })
+        .await
+        .unwrap();
+    flow
+}
+
+/// The stages' settings here, in flow order.
+async fn local_settings(flow: &Flow) -> Vec<StageSettings> {
+    let stack = flow.stack;
+    flow.pipeline
+        .read(move |s| {
+            s.flow_of(stack)
+                .iter()
+                .map(|st| st.settings.clone())
+                .collect()
+        })
+        .await
+        .unwrap()
+}
+
+async fn follow(flow: &Flow, stages: Vec<StageSettings>) -> Result<(), EngineError> {
+    flow.pipeline
+        .send(Input::FollowTeamDefinition {
+            stack_id: flow.stack,
+            stages,
+        })
+        .await
+        .map(|_| ())
+}
+
+async fn names(flow: &Flow) -> Vec<String> {
+    local_settings(flow)
+        .await
+        .into_iter()
+        .map(|s| s.name)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_teammates_new_stage_and_changed_settings_apply_here_under_the_usual_rules() {
+    let flow = shared_flow(&[("prod", true)]).await;
+    flow.commit(1).await;
+    flow.wait_approval("prod", 1).await;
+
+    // A teammate inserted canary between dev and prod, switched prod's
+    // approval off and set dev to three tasks.
+    let mut team = local_settings(&flow).await;
+    team[0].desired_count = 3;
+    team[1].requires_approval = false;
+    team.insert(1, settings("canary", false));
+    follow(&flow, team.clone()).await.unwrap();
+
+    assert_eq!(names(&flow).await, ["dev", "canary", "prod"]);
+    // R7: the new stage deploys what dev runs; R6: prod's waiting release goes on.
+    flow.wait_deployed("canary", 1).await;
+    flow.wait_deployed("prod", 1).await;
+    flow.settle().await;
+    assert!(
+        flow.fakes
+            .deployer
+            .scales()
+            .contains(&("dev".to_string(), 3)),
+        "R12: dev scaled without a redeploy: {:?}",
+        flow.fakes.deployer.scales()
+    );
+    assert_eq!(
+        local_settings(&flow).await,
+        team,
+        "the team's settings, here"
+    );
+
+    // The same definition again changes nothing; a restart keeps it all.
+    follow(&flow, team.clone()).await.unwrap();
+    let flow = flow.restart().await;
+    assert_eq!(local_settings(&flow).await, team);
+}
+
+#[tokio::test]
+async fn a_stage_the_team_no_longer_has_goes_here_without_touching_aws() {
+    let flow = shared_flow(&[("canary", false), ("prod", false)]).await;
+    flow.commit(1).await;
+    flow.wait_deployed("prod", 1).await;
+    let mut team = local_settings(&flow).await;
+    team.remove(1);
+    follow(&flow, team).await.unwrap();
+    flow.settle().await;
+    assert_eq!(names(&flow).await, ["dev", "prod"]);
+    assert!(
+        flow.fakes.deployer.deleted().is_empty(),
+        "the teammate who deleted canary tears its stack down: {:?}",
+        flow.fakes.deployer.deleted()
+    );
+    let flow = flow.restart().await;
+    assert_eq!(names(&flow).await, ["dev", "prod"]);
+}
+
+#[tokio::test]
+async fn a_shared_stage_refused_here_is_named_in_the_stacks_warning_and_the_rest_applies() {
+    let flow = shared_flow(&[("prod", false)]).await;
+    let mut team = local_settings(&flow).await;
+    let mut moved = team[1].clone();
+    moved.region = "eu-west-1".into();
+    team[1] = moved;
+    team.push(settings("qa", false));
+    follow(&flow, team).await.unwrap();
+
+    assert_eq!(names(&flow).await, ["dev", "prod", "qa"], "qa still added");
+    let stack = flow.stack;
+    let warnings = flow
+        .pipeline
+        .read(move |s| {
+            s.stack_warnings(stack)
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("prod") && warnings[0].contains("region cannot change"),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        local_settings(&flow).await[1].region,
+        "us-east-1",
+        "prod unchanged"
+    );
+
+    // The team puts prod back: the warning goes.
+    let team = local_settings(&flow).await;
+    follow(&flow, team).await.unwrap();
+    let warnings = flow
+        .pipeline
+        .read(move |s| s.stack_warnings(stack).len())
+        .await
+        .unwrap();
+    assert_eq!(warnings, 0);
+}
+
+#[tokio::test]
+async fn only_a_team_stack_follows_a_definition_and_never_an_empty_one() {
+    let flow = Flow::new(&[]).await;
+    let solo = follow(&flow, vec![settings("dev", false)]).await;
+    assert!(matches!(solo, Err(EngineError::NotFound(_))), "{solo:?}");
+
+    let flow = shared_flow(&[]).await;
+    let empty = follow(&flow, Vec::new()).await.unwrap_err();
+    assert!(empty.to_string().contains("no stages"), "{empty}");
+    assert_eq!(names(&flow).await, ["dev"], "nothing removed");
+}
