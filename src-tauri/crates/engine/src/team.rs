@@ -390,3 +390,25 @@ impl PartCoordinator for SoloCoordinator {
         Box::pin(async { Ok(()) })
     }
 }
+
+/// How far a desktop's clock may be off S3's before it runs no team stage:
+/// half the leases' safety margin, so a desktop that runs is never off by
+/// as much as the margin a holder keeps before its lease's end.
+pub const MAX_CLOCK_SKEW: Millis = 10_000;
+
+/// Why this desktop takes and renews no lease, given how far its clock is
+/// ahead of S3's (`skew`, negative when behind; `None` before S3 answered).
+/// It still syncs, shows, approves and rejects: only running waits.
+pub fn clock_refusal(skew: Option<Millis>) -> Option<String> {
+    let skew = skew?;
+    if skew.abs() <= MAX_CLOCK_SKEW {
+        return None;
+    }
+    let (seconds, way) = (
+        (skew.abs() + 500) / 1_000,
+        if skew > 0 { "ahead of" } else { "behind" },
+    );
+    Some(format!(
+        "This computer's clock is {seconds} s {way} AWS's; your teammates' desktops run this team stack's stages until it is set right (turn on automatic time)."
+    ))
+}

@@ -217,3 +217,21 @@ fn a_fenced_change_set_runs_only_under_a_held_lease_not_older_than_the_stacks() 
     let expired = fence_refusal(&fence(5, false), &tagged("4")).unwrap();
     assert!(expired.contains("lease on the stage ran out"), "{expired}");
 }
+
+#[test]
+fn a_desktop_whose_clock_is_off_s3s_by_more_than_ten_seconds_runs_no_team_stage() {
+    assert_eq!(clock_refusal(None), None, "not known yet: no refusal");
+    for fine in [0, 999, -4_000, MAX_CLOCK_SKEW, -MAX_CLOCK_SKEW] {
+        assert_eq!(clock_refusal(Some(fine)), None, "{fine} ms is fine");
+    }
+    let ahead = clock_refusal(Some(42_300)).unwrap();
+    assert!(ahead.contains("42 s ahead of AWS's"), "{ahead}");
+    let behind = clock_refusal(Some(-MAX_CLOCK_SKEW - 1_000)).unwrap();
+    assert!(behind.contains("11 s behind AWS's"), "{behind}");
+    const {
+        assert!(
+            MAX_CLOCK_SKEW < LEASE_SAFETY_MARGIN,
+            "off by less than the margin"
+        )
+    };
+}

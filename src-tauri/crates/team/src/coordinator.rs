@@ -11,10 +11,11 @@ use std::time::Duration;
 use stageline_engine::ids::{Millis, StackId};
 use stageline_engine::ports::{BoxFuture, LogSink};
 use stageline_engine::team::{
-    Fence, Lease, LeaseTimes, PartCoordinator, SharedPart, SharedResult, Turn,
+    clock_refusal, Fence, Lease, LeaseTimes, PartCoordinator, SharedPart, SharedResult, Turn,
 };
 use stageline_engine::{PortError, System};
 
+use crate::clock_watch::ClockWatch;
 use crate::leases::{LeaseAnswer, StageLeases};
 use crate::objects::{to_json, ObjectError, TeamPrefix};
 
@@ -34,6 +35,8 @@ struct Coordination {
     /// How often a waiting desktop looks again.
     poll: Duration,
     clock: WallClock,
+    /// This desktop's clock against the team's S3 (read from every answer).
+    clock_watch: ClockWatch,
     stacks: RwLock<HashMap<StackId, TeamPrefix>>,
     /// The renewals of the leases this desktop holds, by part.
     renewing: Mutex<HashMap<SharedPart, tokio::task::JoinHandle<()>>>,
@@ -56,6 +59,7 @@ impl TeamCoordinator {
                 me: me.into(),
                 times,
                 poll,
+                clock_watch: ClockWatch::new(clock.clone()),
                 clock,
                 stacks: RwLock::new(HashMap::new()),
                 renewing: Mutex::new(HashMap::new()),
@@ -63,9 +67,17 @@ impl TeamCoordinator {
         }
     }
 
-    /// `stack_id` is shared with the team at `prefix`.
+    /// `stack_id` is shared with the team at `prefix`. Its answers tell
+    /// how far this desktop's clock is off S3's.
     pub fn share(&self, stack_id: StackId, prefix: TeamPrefix) {
-        self.inner.stacks.write().unwrap().insert(stack_id, prefix);
+        let watched = prefix.with_client(self.inner.clock_watch.watching(prefix.client()));
+        self.inner.stacks.write().unwrap().insert(stack_id, watched);
+    }
+
+    /// Why this desktop takes and renews no lease now (its clock is far off
+    /// S3's), if it may not.
+    pub fn clock_refusal(&self) -> Option<String> {
+        clock_refusal(self.inner.clock_watch.skew())
     }
 
     /// `stack_id` is solo again: its parts run here at once.
@@ -130,9 +142,16 @@ impl TeamCoordinator {
             part.lease.clone(),
             part.run_key.clone(),
         );
+        let this = self.clone();
         let renewal = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
+                if let Some(refusal) = this.clock_refusal() {
+                    // Left to expire: a teammate with a right clock takes over.
+                    expires_at.store(0, Ordering::SeqCst);
+                    log.line(&format!("[Stageline] {refusal}"));
+                    return;
+                }
                 match leases.acquire(&lease, Some(&run_key), clock()).await {
                     Ok(LeaseAnswer::Held { lease, .. }) => {
                         expires_at.store(lease.expires_at, Ordering::SeqCst);
@@ -189,7 +208,7 @@ impl PartCoordinator for TeamCoordinator {
             };
             let leases = this.leases(prefix.clone());
             let name = result_name(&part);
-            let mut said_waiting = false;
+            let (mut said_waiting, mut said_clock) = (false, false);
             loop {
                 if let Some((result, _)) = prefix
                     .read_json::<SharedResult>(&name)
@@ -198,6 +217,14 @@ impl PartCoordinator for TeamCoordinator {
                 {
                     log.line("[Stageline] A teammate's desktop ran this part; its result is taken as is.");
                     return Ok(Turn::Theirs(result));
+                }
+                if let Some(refusal) = this.clock_refusal() {
+                    if !said_clock {
+                        log.line(&format!("[Stageline] {refusal}"));
+                        said_clock = true;
+                    }
+                    tokio::time::sleep(this.inner.poll).await;
+                    continue;
                 }
                 match leases
                     .acquire(&part.lease, Some(&part.run_key), (this.inner.clock)())

@@ -13,6 +13,7 @@
 
 pub mod approvals;
 pub mod bucket;
+pub mod clock_watch;
 pub mod coordinator;
 pub mod definition;
 pub mod follow;
@@ -26,6 +27,7 @@ pub mod testing;
 pub use approvals::{
     DecideError, DecideOutcome, SharedApprovalRequest, SharedApprovals, SharedDecision,
 };
+pub use clock_watch::ClockWatch;
 pub use coordinator::{TeamCoordinator, WallClock};
 pub use follow::{TeamChangeError, TeamDefinitions};
 pub use leases::{LeaseAnswer, StageLeases};

@@ -64,6 +64,14 @@ impl TeamPrefix {
         }
     }
 
+    /// The same objects, reached with `client`.
+    pub fn with_client(&self, client: Client) -> Self {
+        TeamPrefix {
+            client,
+            ..self.clone()
+        }
+    }
+
     /// The S3 client the objects are reached with.
     pub fn client(&self) -> &Client {
         &self.client
