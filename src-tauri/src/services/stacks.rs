@@ -39,10 +39,10 @@ pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> 
     let account_id = input.account_id;
     let account = core
         .pipeline
-        .read(move |s| s.account(account_id).cloned())
+        .read(move |s| s.chosen_account(account_id).cloned())
         .await?;
-    if account.is_none() {
-        errors.add("accountId", "Choose an account.");
+    if let Err(refused) = &account {
+        errors.0.extend(refused.0.iter().cloned());
     }
     errors.into_result()?;
     let https_token = input

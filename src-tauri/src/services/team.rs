@@ -42,10 +42,10 @@ fn on_bucket(error: impl std::fmt::Display) -> AppError {
 }
 
 async fn account(core: &Core, id: AccountId) -> AppResult<Account> {
-    core.pipeline
-        .read(move |s| s.account(id).cloned())
-        .await?
-        .ok_or_else(|| AppError::field("accountId", "Choose an account."))
+    Ok(core
+        .pipeline
+        .read(move |s| s.chosen_account(id).cloned())
+        .await??)
 }
 
 /// The team's objects of `place`, reached with `account`'s credentials.

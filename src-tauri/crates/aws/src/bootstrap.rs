@@ -18,8 +18,8 @@ use stageline_engine::domain::BuildAccess;
 use stageline_engine::ports::{LogSink, PartCredentials};
 
 use crate::clients::RegionClients;
-use crate::deploy::TAG_STACK;
 use crate::errors::{error_code, SdkResultExt};
+use crate::stage_deploy::TAG_STACK;
 
 /// Makes the ECR repository `name` exist; `true` when it was created now.
 pub(crate) async fn ensure_repository(

@@ -14,9 +14,9 @@ use stageline_engine::ports::LogSink;
 
 use crate::bootstrap::IssuedCredentials;
 use crate::clients::RegionClients;
-use crate::deploy::TAG_STACK;
 use crate::errors::{error_code, SdkResultExt};
 use crate::naming::{partition, StageNames};
+use crate::stage_deploy::TAG_STACK;
 
 /// The inline policy's name on the build role.
 pub(crate) const POLICY_NAME: &str = "stageline-build";

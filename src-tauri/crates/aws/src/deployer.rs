@@ -2,6 +2,7 @@
 //! calls directly (preview for the approval dialog, the account number).
 
 mod access;
+mod port;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,12 +22,12 @@ use crate::change_set::{self, ChangeSetSummary};
 use crate::clients::{
     ClientCache, ClientSettings, CredentialsLookup, ProfileFilePaths, RegionClients,
 };
-use crate::deploy::{self, release_tag, TAG_RELEASE};
 use crate::errors::{error_code, to_port_error, SdkResultExt};
 use crate::images;
 use crate::lookups;
 use crate::naming::{repository_name, StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
 use crate::stacks::{self, EventFeed, Patience};
+use crate::stage_deploy::{self, release_tag, TAG_RELEASE};
 use crate::template::PARAM_IMAGE_URI;
 
 /// How the deployer talks to AWS.
@@ -229,10 +230,10 @@ impl CloudFormationDeployer {
         let inner = self.inner.clone();
         Box::pin(async move {
             let (clients, names) = inner.open(&job.account, &job.stack, &job.stage).await?;
-            let prepared = deploy::prepare(&clients, &names, &job, log.as_ref())
+            let prepared = stage_deploy::prepare(&clients, &names, &job, log.as_ref())
                 .await
                 .map_err(to_port_error)?;
-            deploy::preview(&clients, prepared, inner.patience, &log)
+            stage_deploy::preview(&clients, prepared, inner.patience, &log)
                 .await
                 .map_err(to_port_error)
         })
@@ -331,14 +332,14 @@ impl Inner {
             names.cloudformation_stack(),
             names.region()
         ));
-        let prepared = deploy::prepare(&clients, &names, &job, log.as_ref())
+        let prepared = stage_deploy::prepare(&clients, &names, &job, log.as_ref())
             .await
             .map_err(to_port_error)?;
-        let ids = deploy::DeployIds {
+        let ids = stage_deploy::DeployIds {
             release: job.release.id.0,
             run: job.run_id.0,
         };
-        deploy::run(&clients, prepared, ids, self.patience, log)
+        stage_deploy::run(&clients, prepared, ids, self.patience, log)
             .await
             .map_err(to_port_error)
     }
@@ -369,7 +370,7 @@ impl Inner {
         // The stack runs this release: its tag says so, or (an emulator may
         // not update tags) its image parameter does.
         let ours = state.tag(TAG_RELEASE) == Some(release_tag(&job.release).as_str())
-            || state.parameter(PARAM_IMAGE_URI) == Some(deploy::image_uri(&job));
+            || state.parameter(PARAM_IMAGE_URI) == Some(stage_deploy::image_uri(&job));
         // The last change set executed on the stack was this run's own (not
         // an earlier attempt's of the same release).
         let this_run = state.last_change_set.as_deref().is_some_and(|name| {
@@ -462,7 +463,7 @@ impl Inner {
         bootstrap::empty_bucket(&clients, &names.bucket())
             .await
             .map_err(to_port_error)?;
-        deploy::delete_stack(&clients, &names.cloudformation_stack(), self.patience, &log)
+        stage_deploy::delete_stack(&clients, &names.cloudformation_stack(), self.patience, &log)
             .await
             .map_err(to_port_error)?;
         bootstrap::delete_bucket(&clients, &names.bucket())
@@ -501,142 +502,5 @@ impl StackHealth {
             reason: state.and_then(|s| s.reason.clone()),
             rollback_failed: state.is_some_and(|s| s.status == "UPDATE_ROLLBACK_FAILED"),
         }
-    }
-}
-
-impl Deployer for CloudFormationDeployer {
-    fn prepare_stage(
-        &self,
-        account: Account,
-        stack: Stack,
-        stage: Stage,
-        release: Release,
-        log: Arc<dyn LogSink>,
-    ) -> BoxFuture<'static, Result<StageFacts, PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            inner
-                .prepare_stage(account, stack, stage, release, log)
-                .await
-        })
-    }
-
-    fn find_image(
-        &self,
-        account: Account,
-        stack: Stack,
-        stage: Stage,
-        scope: ImageScope,
-        tag: String,
-    ) -> BoxFuture<'static, Result<Option<ImageRef>, PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.find_image(account, stack, stage, scope, tag).await })
-    }
-
-    fn tag_image(
-        &self,
-        account: Account,
-        stack: Stack,
-        image: ImageRef,
-        tag: String,
-    ) -> BoxFuture<'static, Result<(), PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.tag_image(account, stack, image, tag).await })
-    }
-
-    fn deploy(
-        &self,
-        job: DeployJob,
-        log: Arc<dyn LogSink>,
-    ) -> BoxFuture<'static, Result<DeployOutcome, PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.deploy(job, log).await })
-    }
-
-    fn reconcile(
-        &self,
-        job: DeployJob,
-        log: Arc<dyn LogSink>,
-    ) -> BoxFuture<'static, Result<DeployedState, PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.reconcile(job, log).await })
-    }
-
-    fn scale(
-        &self,
-        account: Account,
-        stack: Stack,
-        stage: Stage,
-        count: u32,
-    ) -> BoxFuture<'static, Result<(), PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.scale(account, stack, stage, count).await })
-    }
-
-    fn delete_stage(
-        &self,
-        account: Account,
-        stack: Stack,
-        stage: Stage,
-    ) -> BoxFuture<'static, Result<(), PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move { inner.delete_stage(account, stack, stage).await })
-    }
-
-    fn service_url(
-        &self,
-        account: Account,
-        stack: Stack,
-        stage: Stage,
-    ) -> BoxFuture<'static, Result<Option<String>, PortError>> {
-        self.stage_url(account, stack, stage)
-    }
-
-    fn store_team_secret(
-        &self,
-        account: Account,
-        region: String,
-        name: String,
-        value: String,
-    ) -> BoxFuture<'static, Result<String, PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let clients = inner.clients.get(&account, &region).await;
-            let stored = crate::lookups::store_secret(&clients, &name, &value).await;
-            stored.map(|stored| stored.arn).map_err(to_port_error)
-        })
-    }
-
-    fn read_team_secret(
-        &self,
-        account: Account,
-        arn: String,
-    ) -> BoxFuture<'static, Result<String, PortError>> {
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let region = crate::lookups::secret_region(&arn).map_err(to_port_error)?;
-            let clients = inner.clients.get(&account, region).await;
-            crate::lookups::read_secret(&clients, &arn)
-                .await
-                .map_err(to_port_error)
-        })
-    }
-
-    fn probe(
-        &self,
-        account: Account,
-        url: String,
-        path: String,
-    ) -> BoxFuture<'static, Result<u16, PortError>> {
-        Box::pin(async move { crate::verify::probe_stage(&account, &url, &path).await })
-    }
-
-    fn alarms(
-        &self,
-        account: Account,
-        region: String,
-        names: Vec<String>,
-    ) -> BoxFuture<'static, Result<Vec<stageline_engine::ports::AlarmReading>, PortError>> {
-        self.alarm_readings(account, region, names)
     }
 }

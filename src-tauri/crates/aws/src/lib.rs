@@ -23,21 +23,21 @@ mod bootstrap;
 mod build_role;
 mod change_set;
 mod clients;
-mod deploy;
 mod deployer;
 mod errors;
 mod images;
 mod lookups;
 mod naming;
 mod stacks;
+mod stage_deploy;
 mod template;
 mod verify;
 
 pub use change_set::{ChangeSetSummary, ResourceChange};
 pub use clients::{AwsCredentials, CredentialsLookup, ProfileFilePaths};
-pub use deploy::{image_uri, release_tag, TAG_RELEASE, TAG_STACK, TAG_STAGE};
 pub use deployer::{CloudFormationDeployer, DeployerOptions, StackHealth};
 pub use naming::{partition, repository_name, StageNames, PLACEHOLDER_ACCOUNT_NUMBER};
+pub use stage_deploy::{image_uri, release_tag, TAG_RELEASE, TAG_STACK, TAG_STAGE};
 pub use stageline_engine::ports::{AlarmReading, AlarmState};
 pub use template::{
     postgres_instance_class, secret_arn_parameter, stage_template, template_text, RuntimeVar,

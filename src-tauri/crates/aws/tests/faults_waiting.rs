@@ -1,4 +1,5 @@
-//! Waiting on CloudFormation when AWS is not always there, and stacks that
+//! Waiting on CloudFormation: a deploy that outlasts the wait, a reconcile
+//! that finds an operation in progress, AWS not always there, and stacks that
 //! need their user: looks that fail (a network blip, a laptop that slept)
 //! are tried again until CloudFormation's own state decides, and a failed
 //! rollback is reported and can be continued. Through the fault proxy, with
@@ -9,8 +10,10 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use stageline_engine::ports::{DeployOutcome, Deployer};
-use support::fault_proxy::{FaultProxy, Reply};
+use std::time::Duration;
+
+use stageline_engine::ports::{DeployOutcome, DeployedState, Deployer};
+use support::fault_proxy::{described_events, described_stack, FaultProxy, Reply};
 use support::scripted::*;
 use support::*;
 
@@ -182,4 +185,119 @@ async fn a_failed_rollback_names_the_resource_and_the_rollback_can_be_continued(
     assert!(*continued.lock().unwrap());
     assert_eq!(health.status.as_deref(), Some("UPDATE_ROLLBACK_COMPLETE"));
     assert!(!health.rollback_failed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_that_outlasts_the_maximum_wait_fails_with_the_stack_status() {
+    let url = moto_url();
+    let stack = unique_stack("slow");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let name = format!("{}-dev", stack.name);
+    let script = Arc::new(AfterTrigger {
+        trigger: "ExecuteChangeSet",
+        stack: name.clone(),
+        change_set: "stageline-r1-a10-1".into(),
+        tags: vec![],
+        statuses: vec!["CREATE_IN_PROGRESS"],
+        events: vec![(
+            name_leak(&name),
+            "AWS::CloudFormation::Stack",
+            "CREATE_IN_PROGRESS",
+            "User Initiated",
+        )],
+        triggered: Mutex::new(false),
+        describes: AtomicUsize::new(0),
+    });
+    let handler = script.clone();
+    let proxy = FaultProxy::start(&url, move |request| handler.reply(request)).await;
+    let release = release(&stack, 1, &sha("r1"));
+
+    let error = deployer_with(false, Duration::from_secs(1))
+        .deploy(
+            job(&account(&proxy.url), &stack, &stage, &release, &[]),
+            Arc::new(KeptLog::default()),
+        )
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        error.message,
+        format!(
+            "The CloudFormation stack {name} did not finish within 1 s (it is still CREATE_IN_PROGRESS); \
+             CloudFormation goes on with it"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_waits_for_an_operation_in_progress_and_streams_its_events() {
+    let url = moto_url();
+    let stack = unique_stack("settling");
+    let stage = stage(&stack, settings("dev", "us-east-1"));
+    let name = format!("{}-dev", stack.name);
+    let release = release(&stack, 4, &sha("u1"));
+    let tag = format!("4/{}", &release.commit.sha[..7]);
+    let describes = Arc::new(AtomicUsize::new(0));
+    let seen = describes.clone();
+    let stack_name = name.clone();
+    // The stack settles after three looks; its service's event appears meanwhile.
+    let proxy = FaultProxy::start(&url, move |request| {
+        let looks = seen.load(Ordering::SeqCst);
+        let stack_event = (
+            name_leak(&stack_name),
+            "AWS::CloudFormation::Stack",
+            "UPDATE_IN_PROGRESS",
+            "User Initiated",
+        );
+        let service_event = ("Service", "AWS::ECS::Service", "UPDATE_COMPLETE", "");
+        match request.action().as_str() {
+            "DescribeStacks" => {
+                let status = [
+                    "UPDATE_IN_PROGRESS",
+                    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+                    "UPDATE_COMPLETE",
+                ][looks.min(2)];
+                seen.fetch_add(1, Ordering::SeqCst);
+                let body = described_stack(
+                    &stack_name,
+                    status,
+                    "",
+                    "stageline-r4-a40-1",
+                    &[("stageline:release", &tag)],
+                );
+                Reply::Respond { status: 200, body }
+            }
+            "DescribeStackEvents" => {
+                let events = if looks <= 1 {
+                    vec![stack_event]
+                } else {
+                    vec![stack_event, service_event]
+                };
+                Reply::Respond {
+                    status: 200,
+                    body: described_events(&stack_name, "injected", &events),
+                }
+            }
+            _ => Reply::Forward,
+        }
+    })
+    .await;
+    let log = Arc::new(KeptLog::default());
+
+    let state = deployer()
+        .reconcile(
+            job(&account(&proxy.url), &stack, &stage, &release, &[]),
+            log.clone(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(state, DeployedState::Deployed);
+    assert!(
+        log.text()
+            .contains("Service  AWS::ECS::Service  UPDATE_COMPLETE"),
+        "{}",
+        log.text()
+    );
+    assert!(describes.load(Ordering::SeqCst) >= 3);
 }

@@ -70,8 +70,8 @@ impl Tx<'_> {
                 ),
             );
         }
-        if !self.s.accounts.contains_key(&stack.account_id) {
-            errors.add("accountId", "Choose an account.");
+        if let Err(refused) = self.s.chosen_account(stack.account_id) {
+            errors.0.extend(refused.0);
         }
         if let Some(place) = &stack.team {
             crate::validation::check_team_place(place, errors);

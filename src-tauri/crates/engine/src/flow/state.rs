@@ -301,6 +301,16 @@ impl FlowState {
         })
     }
 
+    /// The account a stack is to deploy with, refused beside the account
+    /// field when this desktop has none of that id.
+    pub fn chosen_account(&self, id: AccountId) -> Result<&Account, FieldErrors> {
+        self.accounts.get(&id).ok_or_else(|| {
+            let mut errors = FieldErrors::default();
+            errors.add("accountId", "Choose an account.");
+            errors
+        })
+    }
+
     /// R1: why a new stage with `settings` after `after` (`None`: first)
     /// would be refused; else the position it takes. The same checks
     /// whether the stage is added here or first written to a team's
