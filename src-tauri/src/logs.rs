@@ -470,6 +470,22 @@ impl Logs for FileLogs {
             shared: self.shared.clone(),
         })
     }
+
+    fn text(&self, run: RunId, part: PartKind, max_bytes: usize) -> Option<String> {
+        let (log_path, _) = self.paths(run, part);
+        if let Some(writing) = self.shared.lock().writing.get_mut(&(run, part)) {
+            writing.flush();
+        }
+        let mut file = std::fs::File::open(&log_path).ok()?;
+        let length = file.metadata().ok()?.len();
+        // Only the end is read: a log of any size costs `max_bytes` here.
+        let from = length.saturating_sub(max_bytes as u64);
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(from)).ok()?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        Some(stageline_engine::ports::last_bytes(&text, max_bytes, from))
+    }
 }
 
 #[cfg(test)]

@@ -203,6 +203,26 @@ async fn a_commit_is_built_and_deployed_once_per_stage_across_two_desktops() {
     for stage in ["dev", "prod"] {
         assert_eq!(aws.deploys_of(stage), 1, "{stage} deployed once");
     }
+    // Each desktop's logs of the parts show what ran, wherever it ran: the
+    // teammate's log is copied in with the result.
+    let sha = &commit(1).sha[..7];
+    for desktop in [&laptop, &desk] {
+        let logs = desktop.fakes.logs.all_text();
+        assert!(logs.contains(&format!("build of {sha} at dev")), "{logs}");
+    }
+    let copied = [&laptop, &desk]
+        .iter()
+        .filter(|d| {
+            d.fakes
+                .logs
+                .all_text()
+                .contains("The log of the teammate's desktop")
+        })
+        .count();
+    assert!(
+        copied >= 1,
+        "the desktop that did not build has the builder's log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -329,3 +329,35 @@ fn a_message_is_small_enough_to_be_evaluated_at_once_and_holds_the_stored_lines(
     .unwrap();
     assert_eq!(end.ended, Some(3000));
 }
+
+#[test]
+fn a_parts_text_is_read_back_while_it_is_still_open_and_only_its_end_when_long() {
+    let (_dir, logs) = logs();
+    let sink = logs.open(RunId(7), PartKind::Build);
+    for n in 0..1_000 {
+        sink.line(&format!("line {n:04}"));
+    }
+    // Still open (the part's sink is alive): written lines are flushed first.
+    let whole = logs.text(RunId(7), PartKind::Build, 1 << 20).unwrap();
+    assert_eq!(whole.lines().count(), 1_000);
+    assert!(whole.starts_with("line 0000\n") && whole.ends_with("line 0999\n"));
+
+    let end = logs.text(RunId(7), PartKind::Build, 100).unwrap();
+    let lines: Vec<&str> = end.lines().collect();
+    assert!(
+        lines[0].starts_with("[Stageline] The first ") && lines[0].contains("bytes of this log"),
+        "{end}"
+    );
+    assert_eq!(lines.last(), Some(&"line 0999"));
+    assert!(
+        lines[1..].iter().all(|l| l.starts_with("line ")),
+        "whole lines only: {end}"
+    );
+    assert!(end.len() <= 100 + lines[0].len() + 1);
+    assert_eq!(
+        logs.text(RunId(8), PartKind::Build, 100),
+        None,
+        "no log, no text"
+    );
+    drop(sink);
+}

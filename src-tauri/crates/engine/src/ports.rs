@@ -53,6 +53,28 @@ impl LogSink for DiscardedLog {
 /// Opens the log of one part of one run (stored with the run, streamed to the UI).
 pub trait Logs: Send + Sync {
     fn open(&self, run: RunId, part: PartKind) -> Arc<dyn LogSink>;
+    /// The part's log as written so far, at most its last `max_bytes`
+    /// (from a line's start); `None` when there is none. Shared with the
+    /// team when a team stack's part ends (R22).
+    fn text(&self, run: RunId, part: PartKind, max_bytes: usize) -> Option<String>;
+}
+
+/// The end of `text` within `max_bytes`, from a line's start, saying how
+/// much was left out (`skipped`: bytes before `text` already left out).
+pub fn last_bytes(text: &str, max_bytes: usize, skipped: u64) -> String {
+    if text.len() <= max_bytes && skipped == 0 {
+        return text.to_string();
+    }
+    let mut start = text.len().saturating_sub(max_bytes);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let start = text[start..].find('\n').map_or(start, |n| start + n + 1);
+    format!(
+        "[Stageline] The first {} bytes of this log are only on the desktop that ran the part.\n{}",
+        skipped + start as u64,
+        &text[start..]
+    )
 }
 
 /// Reads secret values from the keychain.

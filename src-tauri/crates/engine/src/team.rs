@@ -356,13 +356,19 @@ pub trait PartCoordinator: Send + Sync {
         part: SharedPart,
         log: std::sync::Arc<dyn crate::ports::LogSink>,
     ) -> crate::ports::BoxFuture<'static, Result<Turn, crate::PortError>>;
-    /// Shares this desktop's result of a part it ran and gives the lease up.
+    /// Shares this desktop's result of a part it ran, with its log (the
+    /// end of it, as `Logs::text` gives it), and gives the lease up.
     fn finished(
         &self,
         part: SharedPart,
         result: SharedResult,
+        log: Option<String>,
     ) -> crate::ports::BoxFuture<'static, Result<(), crate::PortError>>;
 }
+
+/// How much of a part's log is shared with the team when it ends (its end:
+/// where a failure is).
+pub const SHARED_LOG_BYTES: usize = 4 * 1024 * 1024;
 
 /// Every stack is solo: every part is this desktop's.
 #[derive(Debug, Clone, Copy, Default)]
@@ -386,6 +392,7 @@ impl PartCoordinator for SoloCoordinator {
         &self,
         _part: SharedPart,
         _result: SharedResult,
+        _log: Option<String>,
     ) -> crate::ports::BoxFuture<'static, Result<(), crate::PortError>> {
         Box::pin(async { Ok(()) })
     }

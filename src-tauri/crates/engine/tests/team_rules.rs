@@ -235,3 +235,30 @@ fn a_desktop_whose_clock_is_off_s3s_by_more_than_ten_seconds_runs_no_team_stage(
         )
     };
 }
+
+#[test]
+fn a_shared_log_is_the_end_of_the_parts_log_from_a_lines_start() {
+    use stageline_engine::ports::last_bytes;
+    assert_eq!(
+        last_bytes("one\ntwo\n", 100, 0),
+        "one\ntwo\n",
+        "whole when it fits"
+    );
+    let cut = last_bytes("first line\nsecond\nthird\n", 12, 0);
+    assert_eq!(
+        cut,
+        "[Stageline] The first 18 bytes of this log are only on the desktop that ran the part.\nthird\n"
+    );
+    // A piece read from the middle of a file: its partial first line goes too.
+    let piece = last_bytes("ne\nlast\n", 100, 40);
+    assert!(
+        piece.starts_with("[Stageline] The first 43 bytes"),
+        "{piece}"
+    );
+    assert!(piece.ends_with("\nlast\n"), "{piece}");
+    let wide = last_bytes("ééééé\nz\n", 5, 0);
+    assert!(
+        wide.ends_with("\nz\n"),
+        "cut on a character boundary: {wide}"
+    );
+}

@@ -188,6 +188,32 @@ fn result_name(part: &SharedPart) -> String {
     format!("results/{}/{}/{kind}.json", part.lease, part.run_key)
 }
 
+/// Where a part's log is shared (next to nothing else: it is read only by
+/// desktops that take the part's result).
+fn log_name(part: &SharedPart) -> String {
+    result_name(part)
+        .replacen("results/", "logs/", 1)
+        .replace(".json", ".log")
+}
+
+/// Copies the shared log of a part a teammate's desktop ran into this
+/// desktop's log of it, so its stage window shows what happened. A log that
+/// cannot be read is said so; the result stands either way.
+async fn copy_teammates_log(prefix: &TeamPrefix, part: &SharedPart, log: &dyn LogSink) {
+    match prefix.read(&log_name(part)).await {
+        Ok(Some(shared)) => {
+            log.line("[Stageline] The log of the teammate's desktop that ran it:");
+            for line in String::from_utf8_lossy(&shared.bytes).lines() {
+                log.line(line);
+            }
+        }
+        Ok(None) => log.line("[Stageline] The teammate's desktop shared no log of it."),
+        Err(error) => log.line(&format!(
+            "[Stageline] Could not read the teammate's log of it: {error}"
+        )),
+    }
+}
+
 fn port_error(error: ObjectError) -> PortError {
     PortError::new(System::Aws, error.0)
 }
@@ -216,6 +242,7 @@ impl PartCoordinator for TeamCoordinator {
                     .map_err(port_error)?
                 {
                     log.line("[Stageline] A teammate's desktop ran this part; its result is taken as is.");
+                    copy_teammates_log(&prefix, &part, log.as_ref()).await;
                     return Ok(Turn::Theirs(result));
                 }
                 if let Some(refusal) = this.clock_refusal() {
@@ -239,6 +266,7 @@ impl PartCoordinator for TeamCoordinator {
                             .map_err(port_error)?
                         {
                             let _ = leases.release(&part.lease, lease.fencing).await;
+                            copy_teammates_log(&prefix, &part, log.as_ref()).await;
                             return Ok(Turn::Theirs(result));
                         }
                         let stopped_mid_run = taken_over.is_some_and(|previous| {
@@ -270,6 +298,7 @@ impl PartCoordinator for TeamCoordinator {
         &self,
         part: SharedPart,
         result: SharedResult,
+        log: Option<String>,
     ) -> BoxFuture<'static, Result<(), PortError>> {
         let this = self.clone();
         Box::pin(async move {
@@ -278,6 +307,14 @@ impl PartCoordinator for TeamCoordinator {
             };
             if let Some(renewal) = this.inner.renewing.lock().unwrap().remove(&part) {
                 renewal.abort();
+            }
+            // The log first: a teammate who sees the result finds it.
+            // Create-only, as the result: the first one recorded stands.
+            if let Some(text) = log {
+                prefix
+                    .create(&log_name(&part), text.as_bytes())
+                    .await
+                    .map_err(port_error)?;
             }
             // Create-only: a result recorded first (by a desktop that took
             // the part over) stands.

@@ -153,7 +153,7 @@ impl TeamPrefix {
                 .put_object()
                 .bucket(&self.bucket)
                 .key(self.key(name))
-                .content_type("application/json")
+                .content_type(content_type(name))
                 .body(ByteStream::from(bytes.to_vec()));
             let request = match if_match {
                 Some(etag) => request.if_match(etag),
@@ -227,6 +227,15 @@ pub(crate) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(
             .unwrap_or("refused")
             .to_string(),
         other => format!("S3 could not be reached ({})", DisplayErrorContext(other)),
+    }
+}
+
+/// Logs are text; every other team object is JSON.
+fn content_type(name: &str) -> &'static str {
+    if name.ends_with(".log") {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/json"
     }
 }
 

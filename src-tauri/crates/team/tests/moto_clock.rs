@@ -1,7 +1,7 @@
 //! R22 against moto's S3: a desktop whose clock is more than ten seconds off
 //! S3's (read from the `Date` of S3's answers) takes no lease and says why
 //! in the part's log; a teammate with a right clock runs the part, and the
-//! first desktop takes that result as is.
+//! first desktop takes that result as is, with the teammate's log of it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,11 +80,20 @@ async fn a_desktop_with_a_wrong_clock_runs_nothing_and_takes_a_teammates_result(
     let built = SharedResult::Built {
         image: "shop:c1".into(),
     };
-    right.finished(dev_build(), built.clone()).await.unwrap();
+    let their_log = "Step 1/3 : FROM node:20\nbuilt shop:c1\n".to_string();
+    right
+        .finished(dev_build(), built.clone(), Some(their_log))
+        .await
+        .unwrap();
     let turn = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .expect("the skewed desktop sees the result")
         .unwrap()
         .unwrap();
     assert_eq!(turn, Turn::Theirs(built));
+    let lines = log.0.lock().unwrap().clone();
+    assert!(
+        lines.ends_with(&["Step 1/3 : FROM node:20".into(), "built shop:c1".into()]),
+        "the teammate's log is in this desktop's log of the part: {lines:?}"
+    );
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use crate::domain::{Artifact, PartKind, Run, RunTrigger};
 use crate::flow::{PartContext, PartOutcome};
-use crate::ids::StackId;
+use crate::ids::{RunId, StackId};
 use crate::pipeline::Ports;
 use crate::ports::{DeployOutcome, LogSink};
-use crate::team::{Fence, SharedPart, SharedResult, Turn};
+use crate::team::{Fence, SharedPart, SharedResult, Turn, SHARED_LOG_BYTES};
 
 /// The part as every desktop names it. Runs the flow started are started by
 /// every desktop alike (the commit names them); a retry or redeploy asked
@@ -44,7 +44,7 @@ pub(super) fn shared_build(stack_id: StackId, sha: &str) -> SharedPart {
 pub(super) async fn coordinated<F, Fut>(
     ports: &Ports,
     part: SharedPart,
-    log: Arc<dyn LogSink>,
+    (run_id, log): (RunId, Arc<dyn LogSink>),
     here: F,
 ) -> SharedResult
 where
@@ -65,8 +65,14 @@ where
     match turn {
         Turn::Theirs(result) => result,
         Turn::Mine { taken_over, fence } => {
+            // Only a team part's log is read back: a solo one stays here.
+            let team_part = fence.is_some();
             let result = here(taken_over, fence).await;
-            if let Err(error) = ports.coordinator.finished(part, result.clone()).await {
+            let text = team_part
+                .then(|| ports.logs.text(run_id, part.kind, SHARED_LOG_BYTES))
+                .flatten();
+            let shared = ports.coordinator.finished(part, result.clone(), text);
+            if let Err(error) = shared.await {
                 log.line(&format!(
                     "[Stageline] Could not share this part's result with the team: {}",
                     error.message

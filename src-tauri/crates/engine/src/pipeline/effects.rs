@@ -21,7 +21,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             let release_id = context.release.id;
             let part = shared_build(context.stack.id, &context.release.commit.sha);
             let log = ports.logs.open(run_id, PartKind::Build);
-            let result = coordinated(&ports, part, log, |_, _| async {
+            let result = coordinated(&ports, part, (run_id, log), |_, _| async {
                 build(run_id, &context, &ports, &config).await.into()
             })
             .await
@@ -31,7 +31,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::Release { run, context } => {
             let part = shared_part(&run, &context, PartKind::Release);
             let log = ports.logs.open(run.id, PartKind::Release);
-            let result = coordinated(&ports, part, log, |_, _| async {
+            let result = coordinated(&ports, part, (run.id, log), |_, _| async {
                 release(run.id, &context, &ports, &config)
                     .await
                     .map(|(image, access)| PartOutcome::Released { image, access })
@@ -49,7 +49,8 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             let part = shared_part(&run, &context, PartKind::Deploy);
             let log = ports.logs.open(run.id, PartKind::Deploy);
             let (here_log, job_run, job_context, job_ports) = (log.clone(), &run, &context, &ports);
-            let result = coordinated(&ports, part, log, |taken_over, fence| async move {
+            let run_log = (run.id, log);
+            let result = coordinated(&ports, part, run_log, |taken_over, fence| async move {
                 deploy_here(job_run, job_context, job_ports, here_log, taken_over, fence)
                     .await
                     .into()
@@ -116,7 +117,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::Verify { run, context } => {
             let part = shared_part(&run, &context, PartKind::Verify);
             let log = ports.logs.open(run.id, PartKind::Verify);
-            let result = coordinated(&ports, part, log, |_, _| async {
+            let result = coordinated(&ports, part, (run.id, log), |_, _| async {
                 super::verify::verify(&run, &context, &ports, &config)
                     .await
                     .map(|()| PartOutcome::Verified)

@@ -481,6 +481,12 @@ impl Logs for MemLogs {
             lines: self.lines.clone(),
         })
     }
+
+    fn text(&self, run: RunId, part: PartKind, max_bytes: usize) -> Option<String> {
+        let lines = self.lines(run, part);
+        (!lines.is_empty())
+            .then(|| crate::ports::last_bytes(&(lines.join("\n") + "\n"), max_bytes, 0))
+    }
 }
 
 /// Every event emitted.
