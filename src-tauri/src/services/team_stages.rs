@@ -10,7 +10,7 @@ use stageline_engine::validation::{FieldError, FieldErrors};
 use stageline_engine::{
     Account, ErrorCode, Stack, StackId, Stage, StageId, StageLifecycle, StageSettings,
 };
-use stageline_team::definition::{change_stage, insert_stage, DefinitionError};
+use stageline_team::definition::{change_stage, insert_stage, DefinitionError, SharedStack};
 use stageline_team::TeamChangeError;
 
 use crate::core::Core;
@@ -52,17 +52,7 @@ pub async fn create(
         after,
         settings: settings.clone(),
     };
-    let reply = core
-        .team_definitions
-        .change(
-            &core.pipeline,
-            stack_id,
-            insert_stage(after_name, settings),
-            here,
-        )
-        .await
-        .map_err(team_error)?;
-    stage_of(reply)
+    written_then_here(core, stack_id, insert_stage(after_name, settings), here).await
 }
 
 /// New settings for a team stack's stage: the settings changed here are
@@ -84,12 +74,7 @@ pub async fn update(
         settings: settings.clone(),
     };
     let change = change_stage(before.settings.clone(), settings);
-    let reply = core
-        .team_definitions
-        .change(&core.pipeline, stack.id, change, here)
-        .await
-        .map_err(team_error)?;
-    stage_of(reply)
+    written_then_here(core, stack.id, change, here).await
 }
 
 /// R12 on a team stack: the desired count is the team's, so every
@@ -104,15 +89,22 @@ pub async fn scale(core: &Core, stack: &Stack, before: &Stage, count: u32) -> Ap
         .await??;
     let here = Input::Scale { stage_id, count };
     let change = change_stage(before.settings.clone(), after);
-    let reply = core
-        .team_definitions
-        .change(&core.pipeline, stack.id, change, here)
-        .await
-        .map_err(team_error)?;
-    stage_of(reply)
+    written_then_here(core, stack.id, change, here).await
 }
 
-fn stage_of(reply: Reply) -> AppResult<Stage> {
+/// Writes `change` into the team's definition, then sends `here` to this
+/// desktop's engine; the stage as it is here after both.
+async fn written_then_here(
+    core: &Core,
+    stack_id: StackId,
+    change: impl Fn(&mut SharedStack) -> Result<(), String>,
+    here: Input,
+) -> AppResult<Stage> {
+    let reply = core
+        .team_definitions
+        .change(&core.pipeline, stack_id, change, here)
+        .await
+        .map_err(team_error)?;
     match reply {
         Reply::Stage(stage) => Ok(stage),
         _ => Err(AppError::internal("The stage was not changed.")),

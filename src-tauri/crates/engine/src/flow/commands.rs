@@ -294,17 +294,7 @@ impl Tx<'_> {
     /// R12: only the desired count changes (read and written inside the
     /// engine, so a concurrent settings change is never undone).
     pub fn scale_stage(&mut self, stage_id: StageId, count: u32) -> Result<Reply, EngineError> {
-        let stage = self
-            .s
-            .stages
-            .get(&stage_id)
-            .ok_or(EngineError::NotFound("The stage"))?
-            .clone();
-        if !stage.is_active() {
-            return Err(EngineError::Conflict(
-                "This stage is being deleted.".to_string(),
-            ));
-        }
+        let stage = self.s.active_stage(stage_id)?.clone();
         let mut errors = FieldErrors::default();
         check_desired_count(count, &mut errors);
         errors.into_result()?;

@@ -253,16 +253,7 @@ pub fn reconcile_delay(failures: u32) -> Duration {
 impl Tx<'_> {
     /// The stage is active and runs nothing now (R16: one run per stage).
     fn ensure_idle(&self, stage_id: crate::ids::StageId) -> Result<(), EngineError> {
-        let stage = self
-            .s
-            .stages
-            .get(&stage_id)
-            .ok_or(EngineError::NotFound("The stage"))?;
-        if !stage.is_active() {
-            return Err(EngineError::Conflict(
-                "This stage is being deleted.".to_string(),
-            ));
-        }
+        self.s.active_stage(stage_id)?;
         if self.s.running_at(stage_id).is_some() {
             return Err(EngineError::Conflict(
                 "This stage is running a release; wait for it to finish.".to_string(),

@@ -301,6 +301,20 @@ impl FlowState {
         })
     }
 
+    /// The stage, refused when it is gone or being deleted.
+    pub fn active_stage(&self, stage_id: StageId) -> Result<&Stage, EngineError> {
+        let stage = self
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?;
+        if !stage.is_active() {
+            return Err(EngineError::Conflict(
+                "This stage is being deleted.".to_string(),
+            ));
+        }
+        Ok(stage)
+    }
+
     /// The account a stack is to deploy with, refused beside the account
     /// field when this desktop has none of that id.
     pub fn chosen_account(&self, id: AccountId) -> Result<&Account, FieldErrors> {
@@ -343,15 +357,7 @@ impl FlowState {
         stage_id: StageId,
         settings: &crate::domain::StageSettings,
     ) -> Result<(), EngineError> {
-        let stage = self
-            .stages
-            .get(&stage_id)
-            .ok_or(EngineError::NotFound("The stage"))?;
-        if !stage.is_active() {
-            return Err(EngineError::Conflict(
-                "This stage is being deleted.".to_string(),
-            ));
-        }
+        let stage = self.active_stage(stage_id)?;
         let mut errors = FieldErrors::default();
         if settings.name != stage.settings.name {
             errors.add("name", "A stage's name cannot change (it names its AWS stack); delete and re-create the stage instead.");
