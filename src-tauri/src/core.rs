@@ -195,6 +195,10 @@ impl Core {
         });
         core.load_git_tokens().await;
         crate::services::team::connect_all(&core).await;
+        // Team stage deletions a stop interrupted: the team learns of them.
+        for deletion in core.team_definitions.resume_deletions(&core.pipeline).await {
+            crate::services::team_stages::finish_in_background(&core, deletion);
+        }
         crate::services::team::keep_team_in_sync(Arc::downgrade(&core));
         crate::watchers::watch_all(&core).await;
         let accounts = core

@@ -627,3 +627,163 @@ async fn a_stage_added_on_one_desktop_appears_on_the_other_and_deploys_once() {
     assert_eq!(laptop.stages().await.len(), 3);
     assert_eq!(aws.deploys_of("canary"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stage_deleted_on_one_desktop_waits_for_its_turn_is_torn_down_once_and_goes_from_the_other(
+) {
+    use stageline_team::definition::{read_definition, share_definition, SharedStack};
+    use stageline_team::{LeaseAnswer, TeamChangeError, TeamDefinitions};
+
+    let team = team_prefix("deletion").await;
+    let aws = Aws::shared();
+    let laptop = desktop("laptop", &aws, &team, false).await;
+    let desk = desktop("desk", &aws, &team, false).await;
+    for desktop in [&laptop, &desk] {
+        desktop.mark_shared(&team).await;
+    }
+    let stack = test_stack(STACK.0, "shop", AccountId(1));
+    let settings: Vec<StageSettings> = laptop
+        .stages()
+        .await
+        .into_iter()
+        .map(|s| s.settings)
+        .collect();
+    share_definition(&team, &SharedStack::of(&stack, settings).unwrap())
+        .await
+        .unwrap();
+    tokio::join!(laptop.commit(1), desk.commit(1));
+    for desktop in [&laptop, &desk] {
+        desktop.wait_deployed("prod", 1).await;
+    }
+    let on_laptop = TeamDefinitions::new(laptop.coordinator.clone());
+    let on_desk = TeamDefinitions::new(desk.coordinator.clone());
+    let prod = laptop.stages().await[1].id;
+
+    // A mistyped confirmation is refused before any S3 call.
+    let refused = on_laptop
+        .delete_stage(&laptop.pipeline, prod, "yes".into())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("Type the word delete"),
+        "{refused}"
+    );
+
+    // While the desk runs a part of prod (it holds prod's lease), the
+    // laptop's deletion is refused and nothing changes anywhere.
+    let desks_leases = StageLeases::with_times(seen_by_another_desktop(&team).await, "desk", TIMES);
+    let LeaseAnswer::Held { lease, .. } = desks_leases
+        .acquire("stages/prod", Some(&commit(2).sha), wall_clock_ms())
+        .await
+        .unwrap()
+    else {
+        panic!("the desk takes prod's lease");
+    };
+    let refused = on_laptop
+        .delete_stage(&laptop.pipeline, prod, "delete".into())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, TeamChangeError::StageBusy(_)),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("running prod now"),
+        "{refused}"
+    );
+    assert_eq!(laptop.stage_names().await, ["dev", "prod"]);
+    let shared = read_definition(&team).await.unwrap().unwrap();
+    assert_eq!(shared.stages.len(), 2, "the team still has prod");
+    assert!(aws.deployer.as_ref().unwrap().deleted().is_empty());
+    desks_leases
+        .release("stages/prod", lease.fencing)
+        .await
+        .unwrap();
+
+    // Once the desk's part ended: torn down here, gone from the team.
+    let deletion = on_laptop
+        .delete_stage(&laptop.pipeline, prod, "delete".into())
+        .await
+        .unwrap();
+    // While the laptop deletes, prod's turn is the laptop's.
+    let asked = desks_leases
+        .acquire("stages/prod", Some(&commit(2).sha), wall_clock_ms())
+        .await
+        .unwrap();
+    assert!(
+        matches!(asked, LeaseAnswer::HeldElsewhere { .. }),
+        "{asked:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(30), deletion.finish(&laptop.pipeline))
+        .await
+        .expect("the deletion ends");
+    assert_eq!(laptop.stage_names().await, ["dev"]);
+    let shared = read_definition(&team).await.unwrap().unwrap();
+    let names: Vec<&str> = shared.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["dev"], "the team's definition lost prod");
+
+    on_desk.follow_once(&desk.pipeline).await.unwrap();
+    assert_eq!(desk.stage_names().await, ["dev"], "the desk forgot prod");
+    let deleted = aws.deployer.as_ref().unwrap().deleted();
+    assert_eq!(
+        deleted
+            .iter()
+            .filter(|name| name.as_str() == "prod")
+            .count(),
+        1,
+        "prod's AWS stack torn down once: {deleted:?}"
+    );
+    // The lease was given up: the desk may take it at once.
+    let asked = desks_leases
+        .acquire("stages/prod", Some("next"), wall_clock_ms())
+        .await
+        .unwrap();
+    assert!(matches!(asked, LeaseAnswer::Held { .. }), "{asked:?}");
+}
+
+/// Which part of prod's current run a teammate's desktop runs, as this
+/// desktop's dashboard shows it.
+fn prods_teammate_part(s: &stageline_engine::flow::FlowState) -> Option<PartKind> {
+    s.dashboard()
+        .into_iter()
+        .flat_map(|stack| stack.stages)
+        .find(|v| v.stage.settings.name == "prod")
+        .and_then(|v| v.teammate_runs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_part_a_teammates_desktop_runs_is_shown_so_until_its_result_comes() {
+    let team = team_prefix("waiting").await;
+    let aws = Aws::shared();
+    let laptop = desktop("laptop", &aws, &team, false).await;
+    aws.deployer.as_ref().unwrap().hold("prod");
+    laptop.commit(1).await;
+    wait_for(&laptop.pipeline, "prod deploys on the laptop", 30, |s| {
+        let prod = s
+            .stages_of(STACK)
+            .into_iter()
+            .find(|st| st.settings.name == "prod")
+            .unwrap();
+        s.latest_run(prod.id)
+            .is_some_and(|r| r.part(PartKind::Deploy).status == PartStatus::Running)
+    })
+    .await;
+
+    let desk = desktop("desk", &aws, &team, false).await;
+    desk.commit(1).await;
+    wait_for(
+        &desk.pipeline,
+        "the desk shows that the laptop deploys prod",
+        30,
+        |s| prods_teammate_part(s) == Some(PartKind::Deploy),
+    )
+    .await;
+    let on_laptop = laptop.pipeline.read(prods_teammate_part).await.unwrap();
+    assert_eq!(on_laptop, None, "the laptop runs it itself");
+
+    aws.deployer.as_ref().unwrap().release("prod");
+    desk.wait_deployed("prod", 1).await;
+    let on_desk = desk.pipeline.read(prods_teammate_part).await.unwrap();
+    assert_eq!(on_desk, None, "the result came: nobody runs it now");
+    assert_eq!(aws.deploys_of("prod"), 1, "prod deployed once");
+}

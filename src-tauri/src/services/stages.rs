@@ -1,5 +1,7 @@
 //! Stages: settings with their secrets, inserted, updated and deleted through the engine.
 
+use std::sync::Arc;
+
 use stageline_engine::flow::{Input, Reply};
 use stageline_engine::{StackId, Stage, StageId};
 
@@ -99,8 +101,12 @@ async fn finish_team_change(
 }
 
 /// R9: deletes a stage once the word `delete` is typed (checked by the engine).
-pub async fn delete(core: &Core, id: StageId, confirmation: String) -> AppResult<()> {
+pub async fn delete(core: &Arc<Core>, id: StageId, confirmation: String) -> AppResult<()> {
     let before = stage(core, id).await?;
+    if team_stages::shared(core, before.stack_id).await?.is_some() {
+        // Team secrets are in Secrets Manager, not this keychain.
+        return team_stages::delete(core, id, confirmation).await;
+    }
     core.pipeline
         .send(Input::DeleteStage {
             stage_id: id,

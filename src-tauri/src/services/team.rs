@@ -5,6 +5,7 @@
 
 use stageline_engine::flow::{Input, Reply};
 use stageline_engine::pipeline::move_secrets_to_team;
+use stageline_engine::team::team_poll_due;
 use stageline_engine::validation::{check_team_place, FieldErrors};
 use stageline_engine::{
     Account, AccountId, ApprovalId, Decision, DecisionSource, ErrorCode, Stack, StackId, Stage,
@@ -273,45 +274,47 @@ pub async fn decide(
         })
 }
 
-/// How often this desktop looks whether a team approval waits here, and
-/// then asks the team's S3 about it (a request a teammate's desktop shared
-/// is learnt by this desktop's own pipeline reaching the same gate).
-const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Every how many rounds the team stacks' definitions are looked at (one
-/// conditional `GetObject` per team stack: 15 s).
-const DEFINITIONS_EVERY: u32 = 5;
+/// How often this desktop looks whether a team stack is busy here (a cheap
+/// read of its own state); the team's S3 is read only when
+/// `team_poll_due` says so (every 3 s while busy, 30 s while idle).
+const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Keeps this desktop's team stacks in step with the team's: shares the
 /// pending approvals' requests and applies teammates' decisions (no S3 call
 /// at all while no team approval waits), and follows each stack's shared
-/// definition (a teammate's new stage or changed settings).
+/// definition (a teammate's new stage or changed settings) — often while a
+/// team stack runs or waits for a decision, seldom while all are idle.
 pub fn keep_team_in_sync(core: std::sync::Weak<Core>) {
     tokio::spawn(async move {
-        for round in 0u32.. {
+        let mut last_definitions: Option<std::time::Instant> = None;
+        loop {
             let Some(core) = core.upgrade() else {
                 return;
             };
-            let waiting = core
+            let (waiting, busy) = core
                 .pipeline
                 .read(|s| {
-                    s.pending_approvals()
-                        .any(|a| s.stack(a.stack_id).is_some_and(|st| st.team.is_some()))
+                    let waiting = s
+                        .pending_approvals()
+                        .any(|a| s.stack(a.stack_id).is_some_and(|st| st.team.is_some()));
+                    (waiting, s.team_busy())
                 })
                 .await
-                .unwrap_or(false);
+                .unwrap_or((false, false));
             if waiting {
                 if let Err(error) = core.team_approvals.sync_once(&core.pipeline).await {
                     tracing::warn!(%error, "could not sync the team's approvals");
                 }
             }
-            if round % DEFINITIONS_EVERY == 0 {
+            let since = last_definitions.map_or(i64::MAX, |at| at.elapsed().as_millis() as i64);
+            if team_poll_due(busy, since) {
+                last_definitions = Some(std::time::Instant::now());
                 if let Err(error) = core.team_definitions.follow_once(&core.pipeline).await {
                     tracing::warn!(%error, "could not follow a team stack's definition");
                 }
             }
             drop(core);
-            tokio::time::sleep(SYNC_EVERY).await;
+            tokio::time::sleep(LOOK_EVERY).await;
         }
     });
 }

@@ -11,7 +11,9 @@ use stageline_engine::{
     Account, ErrorCode, Stack, StackId, Stage, StageId, StageLifecycle, StageSettings,
 };
 use stageline_team::definition::{change_stage, insert_stage, DefinitionError, SharedStack};
-use stageline_team::TeamChangeError;
+use stageline_team::{TeamChangeError, TeamDeletion};
+
+use std::sync::Arc;
 
 use crate::core::Core;
 use crate::error::{AppError, AppResult};
@@ -92,6 +94,29 @@ pub async fn scale(core: &Core, stack: &Stack, before: &Stage, count: u32) -> Ap
     written_then_here(core, stack.id, change, here).await
 }
 
+/// R9 on a team stack: deleted while this desktop holds the stage's lease
+/// (refused while a teammate's desktop runs a part of it), taken out of the
+/// team's definition, the lease given up once its AWS stack is gone.
+pub async fn delete(core: &Arc<Core>, stage_id: StageId, confirmation: String) -> AppResult<()> {
+    let deletion = core
+        .team_definitions
+        .delete_stage(&core.pipeline, stage_id, confirmation)
+        .await
+        .map_err(team_error)?;
+    finish_in_background(core, deletion);
+    Ok(())
+}
+
+/// Drives a team stage's deletion to its end while the app runs.
+pub fn finish_in_background(core: &Arc<Core>, deletion: TeamDeletion) {
+    let core = Arc::downgrade(core);
+    tokio::spawn(async move {
+        if let Some(core) = core.upgrade() {
+            deletion.finish(&core.pipeline).await;
+        }
+    });
+}
+
 /// Writes `change` into the team's definition, then sends `here` to this
 /// desktop's engine; the stage as it is here after both.
 async fn written_then_here(
@@ -150,7 +175,9 @@ fn team_error(error: TeamChangeError) -> AppError {
     let code = match error {
         TeamChangeError::Engine(error) => return error.into(),
         TeamChangeError::Definition(DefinitionError::Refused(_) | DefinitionError::Busy)
-        | TeamChangeError::NotShared => ErrorCode::Conflict,
+        | TeamChangeError::NotShared
+        | TeamChangeError::StageBusy(_)
+        | TeamChangeError::Refused(_) => ErrorCode::Conflict,
         TeamChangeError::Definition(_) | TeamChangeError::Objects(_) => ErrorCode::Aws,
     };
     AppError {

@@ -351,10 +351,12 @@ pub enum Turn {
 pub trait PartCoordinator: Send + Sync {
     /// Waits until this desktop holds the part's lease (renewed while it
     /// runs), or until another desktop's result of the part is known.
+    /// `waiting` is called when it starts waiting for a teammate's desktop.
     fn turn(
         &self,
         part: SharedPart,
         log: std::sync::Arc<dyn crate::ports::LogSink>,
+        waiting: WaitingNotice,
     ) -> crate::ports::BoxFuture<'static, Result<Turn, crate::PortError>>;
     /// Shares this desktop's result of a part it ran, with its log (the
     /// end of it, as `Logs::text` gives it), and gives the lease up.
@@ -365,6 +367,9 @@ pub trait PartCoordinator: Send + Sync {
         log: Option<String>,
     ) -> crate::ports::BoxFuture<'static, Result<(), crate::PortError>>;
 }
+
+/// Told once when a part's turn waits for a teammate's desktop.
+pub type WaitingNotice = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// How much of a part's log is shared with the team when it ends (its end:
 /// where a failure is).
@@ -379,6 +384,7 @@ impl PartCoordinator for SoloCoordinator {
         &self,
         _part: SharedPart,
         _log: std::sync::Arc<dyn crate::ports::LogSink>,
+        _waiting: WaitingNotice,
     ) -> crate::ports::BoxFuture<'static, Result<Turn, crate::PortError>> {
         Box::pin(async {
             Ok(Turn::Mine {
@@ -418,4 +424,19 @@ pub fn clock_refusal(skew: Option<Millis>) -> Option<String> {
     Some(format!(
         "This computer's clock is {seconds} s {way} AWS's; your teammates' desktops run this team stack's stages until it is set right (turn on automatic time)."
     ))
+}
+
+/// How often a desktop looks at the team's state while one of its team
+/// stacks runs a part or waits for a decision: a teammate's result,
+/// decision or new stage matters within seconds.
+pub const TEAM_POLL_BUSY: Millis = 3_000;
+
+/// How often it looks while every team stack is idle: each look is a paid
+/// request (the README's cost), and nothing a teammate does then is urgent.
+pub const TEAM_POLL_IDLE: Millis = 30_000;
+
+/// Whether the team's state is due to be read again, `since_last` after the
+/// last read, given whether a team stack here is busy (runs or waits).
+pub fn team_poll_due(busy: bool, since_last: Millis) -> bool {
+    since_last >= if busy { TEAM_POLL_BUSY } else { TEAM_POLL_IDLE }
 }

@@ -177,3 +177,32 @@ async fn only_a_team_stack_follows_a_definition_and_never_an_empty_one() {
     assert!(empty.to_string().contains("no stages"), "{empty}");
     assert_eq!(names(&flow).await, ["dev"], "nothing removed");
 }
+
+#[tokio::test]
+async fn the_team_is_read_often_while_a_team_stack_waits_and_seldom_while_idle() {
+    use stageline_engine::team::{team_poll_due, TEAM_POLL_BUSY, TEAM_POLL_IDLE};
+
+    // A solo stack waiting for a decision costs the team nothing.
+    let solo = Flow::new(&[("prod", true)]).await;
+    solo.commit(1).await;
+    solo.wait_approval("prod", 1).await;
+    assert!(!solo.pipeline.read(|s| s.team_busy()).await.unwrap());
+
+    let flow = shared_flow(&[("prod", true)]).await;
+    flow.settle().await;
+    assert!(
+        !flow.pipeline.read(|s| s.team_busy()).await.unwrap(),
+        "idle before any commit"
+    );
+    flow.commit(1).await;
+    flow.wait_approval("prod", 1).await;
+    assert!(
+        flow.pipeline.read(|s| s.team_busy()).await.unwrap(),
+        "prod waits for a decision"
+    );
+
+    assert!(team_poll_due(true, TEAM_POLL_BUSY));
+    assert!(!team_poll_due(true, TEAM_POLL_BUSY - 1));
+    assert!(!team_poll_due(false, TEAM_POLL_BUSY));
+    assert!(team_poll_due(false, TEAM_POLL_IDLE));
+}

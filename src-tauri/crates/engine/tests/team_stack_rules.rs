@@ -217,7 +217,7 @@ async fn joining_opens_the_teams_stages_in_order_or_nothing() {
 }
 
 #[tokio::test]
-async fn a_team_stack_and_its_stages_are_not_deleted_from_one_desktop() {
+async fn a_team_stage_is_deleted_only_under_its_lease_and_a_team_stack_not_from_one_desktop() {
     let flow = Flow::new(&[("prod", false)]).await;
     let stack_id = flow.stack;
     set_team(&flow, stack_id, Some(place("team-state", "stageline/shop")))
@@ -240,10 +240,57 @@ async fn a_team_stack_and_its_stages_are_not_deleted_from_one_desktop() {
             "{refused}"
         );
     }
-    let stages = flow.stage_ids().await.len();
-    assert_eq!(stages, 2, "nothing deleted");
-    set_team(&flow, stack_id, None).await.unwrap();
-    flow.delete_stage(prod).await.unwrap();
+    assert_eq!(flow.stage_ids().await.len(), 2, "nothing deleted");
+    assert!(flow.fakes.deployer.deleted().is_empty());
+
+    // The dashboard offers deleting the stage (through its lease).
+    let offered = flow
+        .pipeline
+        .read(move |s| {
+            s.dashboard()
+                .into_iter()
+                .flat_map(|stack| stack.stages)
+                .find(|v| v.stage.id == prod)
+                .map(|v| v.delete_refusal)
+        })
+        .await
+        .unwrap();
+    assert_eq!(offered, Some(None), "no refusal shown for a team stage");
+
+    // Held: the usual R9 rules, then torn down.
+    let mistyped = flow
+        .pipeline
+        .send(Input::DeleteTeamStage {
+            stage_id: prod,
+            confirmation: "Delete".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        mistyped.to_string().contains("Type the word delete"),
+        "{mistyped}"
+    );
+    flow.pipeline
+        .send(Input::DeleteTeamStage {
+            stage_id: prod,
+            confirmation: "delete".into(),
+        })
+        .await
+        .unwrap();
+    flow.settle().await;
+    assert_eq!(flow.fakes.deployer.deleted(), ["prod"]);
+    assert_eq!(flow.stage_ids().await.len(), 1);
+    // The last stage stays, as on a solo stack.
+    let dev = flow.stage("dev").await;
+    let last = flow
+        .pipeline
+        .send(Input::DeleteTeamStage {
+            stage_id: dev,
+            confirmation: "delete".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(last.to_string().contains("only stage"), "{last}");
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use stageline_engine::ids::{Millis, StackId};
 use stageline_engine::ports::{BoxFuture, LogSink};
 use stageline_engine::team::{
     clock_refusal, Fence, Lease, LeaseTimes, PartCoordinator, SharedPart, SharedResult, Turn,
+    WaitingNotice,
 };
 use stageline_engine::{PortError, System};
 
@@ -107,7 +108,17 @@ impl TeamCoordinator {
             .collect()
     }
 
-    fn leases(&self, prefix: TeamPrefix) -> StageLeases {
+    /// This desktop's clock now.
+    pub(crate) fn now(&self) -> Millis {
+        (self.inner.clock)()
+    }
+
+    /// How long leases last and how often they are renewed.
+    pub(crate) fn times(&self) -> LeaseTimes {
+        self.inner.times
+    }
+
+    pub(crate) fn leases(&self, prefix: TeamPrefix) -> StageLeases {
         StageLeases::with_times(prefix, self.inner.me.clone(), self.inner.times)
     }
 
@@ -223,6 +234,7 @@ impl PartCoordinator for TeamCoordinator {
         &self,
         part: SharedPart,
         log: Arc<dyn LogSink>,
+        waiting: WaitingNotice,
     ) -> BoxFuture<'static, Result<Turn, PortError>> {
         let this = self.clone();
         Box::pin(async move {
@@ -249,6 +261,7 @@ impl PartCoordinator for TeamCoordinator {
                     if !said_clock {
                         log.line(&format!("[Stageline] {refusal}"));
                         said_clock = true;
+                        waiting();
                     }
                     tokio::time::sleep(this.inner.poll).await;
                     continue;
@@ -284,6 +297,7 @@ impl PartCoordinator for TeamCoordinator {
                         if !said_waiting {
                             log.line("[Stageline] A teammate's desktop is running this stage; waiting for it…");
                             said_waiting = true;
+                            waiting();
                         }
                         tokio::time::sleep(this.inner.poll).await;
                     }

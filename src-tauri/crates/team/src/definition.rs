@@ -174,6 +174,22 @@ pub fn insert_stage(
     }
 }
 
+/// A change taking the stage named `name` out (a stage already gone is
+/// fine: deleting is finished again after a restart). Refused when it is
+/// the team's last stage: a stack needs at least one.
+pub fn remove_stage(name: String) -> impl Fn(&mut SharedStack) -> Result<(), String> {
+    move |stack| {
+        if stack.stages.len() == 1 && stack.stages[0].name == name {
+            return Err(format!(
+                "{name} is the team's only stage of {}; a stack needs at least one stage.",
+                stack.name
+            ));
+        }
+        stack.stages.retain(|s| s.name != name);
+        Ok(())
+    }
+}
+
 /// A change of one stage's settings on this desktop, from `before` to
 /// `after` (name and region stay: they name its AWS stack). Applied setting
 /// by setting to the stage as the team has it now, so a teammate's change to

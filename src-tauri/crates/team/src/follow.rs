@@ -31,6 +31,12 @@ pub enum TeamChangeError {
     Engine(#[from] EngineError),
     #[error("This stack is not shared with a team on this computer.")]
     NotShared,
+    /// A teammate's desktop holds the stage's lease (it runs a part of it).
+    #[error("A teammate's desktop is running {0} now; delete it once that run ends (within a minute, if that desktop has stopped).")]
+    StageBusy(String),
+    /// This desktop may not take the stage's lease now.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The definitions of the stacks `coordinator` shares, on this desktop.
@@ -85,6 +91,30 @@ impl TeamDefinitions {
             }
         }
         first_failure.map_or(Ok(()), Err)
+    }
+
+    /// The coordinator of the stacks followed.
+    pub fn coordinator(&self) -> &TeamCoordinator {
+        &self.coordinator
+    }
+
+    /// Writes `change` into the team's definition of `stack_id` (re-applied
+    /// on a fresh read when a teammate changed it in between), and nothing
+    /// here: the caller has applied it already.
+    pub async fn write(
+        &self,
+        stack_id: StackId,
+        change: impl Fn(&mut SharedStack) -> Result<(), String>,
+    ) -> Result<(), TeamChangeError> {
+        let prefix = self
+            .coordinator
+            .prefix(stack_id)
+            .ok_or(TeamChangeError::NotShared)?;
+        let mut seen = self.seen.lock().await;
+        change_definition(&prefix, change).await?;
+        // The next poll reads the version written (and finds it applied).
+        seen.remove(&stack_id);
+        Ok(())
     }
 
     /// Writes `change` into the team's definition of `stack_id` (re-applied

@@ -16,10 +16,12 @@ pub mod bucket;
 pub mod clock_watch;
 pub mod coordinator;
 pub mod definition;
+pub mod deletion;
 pub mod follow;
 pub mod identity;
 pub mod leases;
 pub mod objects;
+pub mod stage_hold;
 pub mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,7 +31,9 @@ pub use approvals::{
 };
 pub use clock_watch::ClockWatch;
 pub use coordinator::{TeamCoordinator, WallClock};
+pub use deletion::TeamDeletion;
 pub use follow::{TeamChangeError, TeamDefinitions};
 pub use leases::{LeaseAnswer, StageLeases};
 pub use objects::{Fresh, ObjectError, TeamPrefix, Versioned, Written};
+pub use stage_hold::{HoldAnswer, StageHold};
 pub use sync::{TeamApprovals, TeamDecideError};

@@ -58,20 +58,29 @@ async fn a_desktop_with_a_wrong_clock_runs_nothing_and_takes_a_teammates_result(
     let right = desktop("right", 0, seen_by_another_desktop(&prefix).await);
 
     let log = Arc::new(Lines::default());
+    let notices = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let waiting = tokio::spawn({
-        let (skewed, log) = (skewed.clone(), log.clone());
-        async move { skewed.turn(dev_build(), log).await }
+        let (skewed, log, notices) = (skewed.clone(), log.clone(), notices.clone());
+        let notice = Arc::new(move || {
+            notices.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        async move { skewed.turn(dev_build(), log, notice).await }
     });
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(!waiting.is_finished(), "no lease for a clock 42 s ahead");
     let lines = log.0.lock().unwrap().clone();
     assert_eq!(lines.len(), 1, "said once: {lines:?}");
     assert!(lines[0].contains("42 s ahead of AWS's"), "{lines:?}");
+    assert_eq!(
+        notices.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the engine is told once that the part waits"
+    );
     assert!(skewed.clock_refusal().is_some());
     assert_eq!(right.clock_refusal(), None, "within a second of S3's");
 
     let Turn::Mine { .. } = right
-        .turn(dev_build(), Arc::new(Lines::default()))
+        .turn(dev_build(), Arc::new(Lines::default()), Arc::new(|| {}))
         .await
         .unwrap()
     else {

@@ -49,7 +49,7 @@ async fn desktop(name: &str, prefix: stageline_team::TeamPrefix) -> TeamCoordina
 
 async fn my_turn(coordinator: &TeamCoordinator) -> (bool, stageline_engine::team::Fence) {
     match coordinator
-        .turn(prod_deploy(), Arc::new(DiscardedLog))
+        .turn(prod_deploy(), Arc::new(DiscardedLog), Arc::new(|| {}))
         .await
         .unwrap()
     {

@@ -382,20 +382,15 @@ impl Tx<'_> {
         &mut self,
         stage_id: StageId,
         confirmation: &str,
+        team_lease_held: bool,
     ) -> Result<(), EngineError> {
-        check_delete_confirmation(confirmation)?;
-        let stage = self
-            .s
-            .stages
-            .get(&stage_id)
-            .ok_or(EngineError::NotFound("The stage"))?;
-        if matches!(stage.lifecycle, StageLifecycle::Deleting) {
-            return Err(EngineError::Conflict(
-                "This stage is already being deleted.".to_string(),
-            ));
-        }
-        if let Some(reason) = self.s.delete_refusal(stage_id) {
-            return Err(EngineError::Conflict(reason));
+        let stack_id = self.s.check_stage_delete(stage_id, confirmation)?.stack_id;
+        let team = self.s.stacks.get(&stack_id).filter(|s| s.team.is_some());
+        if let (Some(stack), false) = (team, team_lease_held) {
+            return Err(EngineError::Conflict(format!(
+                "{} is shared with a team: its stages are deleted through the team, while this desktop holds the stage's turn.",
+                stack.name
+            )));
         }
         self.begin_stage_delete(stage_id);
         Ok(())

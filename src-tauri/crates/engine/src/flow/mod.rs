@@ -58,6 +58,13 @@ pub enum Input {
         stage_id: StageId,
         confirmation: String,
     },
+    /// R9 on a team stack (R22): this desktop holds the stage's lease, so
+    /// no teammate's desktop runs a part of it while its AWS stack is torn
+    /// down (the team's definition loses the stage once this is accepted).
+    DeleteTeamStage {
+        stage_id: StageId,
+        confirmation: String,
+    },
     /// Retry deleting a stage whose AWS stack failed to delete.
     RetryDeleteStage(StageId),
     /// R2: the branch has a new head.
@@ -93,6 +100,13 @@ pub enum Input {
     FollowTeamDefinition {
         stack_id: StackId,
         stages: Vec<crate::domain::StageSettings>,
+    },
+    /// R22: a teammate's desktop runs `part` of the run (`waiting`: this
+    /// desktop waits for its result), or no longer does.
+    TeammateRunsPart {
+        run_id: RunId,
+        part: PartKind,
+        waiting: bool,
     },
     /// The watcher's warning about a stack (`None` clears it).
     StackWarning {

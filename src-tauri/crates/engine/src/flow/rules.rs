@@ -55,7 +55,14 @@ pub fn apply_input(
             stage_id,
             confirmation,
         } => {
-            tx.delete_stage(stage_id, &confirmation)?;
+            tx.delete_stage(stage_id, &confirmation, false)?;
+            Reply::Done
+        }
+        Input::DeleteTeamStage {
+            stage_id,
+            confirmation,
+        } => {
+            tx.delete_stage(stage_id, &confirmation, true)?;
             Reply::Done
         }
         Input::RetryDeleteStage(stage_id) => {
@@ -97,6 +104,14 @@ pub fn apply_input(
         }
         Input::FollowTeamDefinition { stack_id, stages } => {
             tx.follow_team_definition(stack_id, stages)?;
+            Reply::Done
+        }
+        Input::TeammateRunsPart {
+            run_id,
+            part,
+            waiting,
+        } => {
+            tx.teammate_runs_part(run_id, part, waiting);
             Reply::Done
         }
         Input::StackWarning { stack_id, message } => {

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{Account, Approval, ApprovalStatus, Release, Run, Stack, Stage};
+use crate::domain::{
+    Account, Approval, ApprovalStatus, Release, Run, Stack, Stage, StageLifecycle,
+};
 use crate::error::EngineError;
 use crate::ids::{AccountId, ApprovalId, ReleaseId, RunId, StackId, StageId};
 use crate::order::{flow_order, insert_position};
@@ -47,6 +49,10 @@ pub struct FlowState {
     pub(crate) stack_warnings: HashMap<StackId, BTreeMap<WarningSource, String>>,
     /// Requested effects whose result is not in yet, by stage and kind (R17).
     pub(crate) requests: BTreeMap<(StageId, &'static str), Request>,
+    /// R22: the part of each run here that a teammate's desktop runs now
+    /// (this desktop waits for its result). Not persisted: after a restart
+    /// the part asks for its turn again.
+    pub(crate) teammate_parts: HashMap<RunId, crate::domain::PartKind>,
     /// Failed reconcile attempts of runs interrupted mid-deploy (for the backoff).
     pub(crate) reconcile_attempts: HashMap<RunId, u32>,
     /// The highest id the state has seen (the store's at load, then every new one).
@@ -158,6 +164,21 @@ impl FlowState {
     /// Every approval waiting for a decision.
     pub fn pending_approvals(&self) -> impl Iterator<Item = &Approval> {
         self.pending_approvals.values()
+    }
+
+    /// R22: the part of the run that a teammate's desktop runs now, if this
+    /// desktop waits for its result (the part shows as running there).
+    pub fn teammate_part(&self, run: &Run) -> Option<crate::domain::PartKind> {
+        let kind = *self.teammate_parts.get(&run.id)?;
+        (run.part(kind).status == crate::domain::PartStatus::Running).then_some(kind)
+    }
+
+    /// Whether a team stack here runs a part or waits for a decision (R22):
+    /// then the team's state is read often (`team::team_poll_due`).
+    pub fn team_busy(&self) -> bool {
+        let team = |stack_id| self.stack(stack_id).is_some_and(|s| s.team.is_some());
+        self.active_runs().any(|r| team(r.stack_id))
+            || self.pending_approvals().any(|a| team(a.stack_id))
     }
 
     /// The stack's stages (all lifecycles), in position order.
@@ -276,13 +297,6 @@ impl FlowState {
     /// of a stack is deleted with the stack).
     pub fn delete_refusal(&self, stage: StageId) -> Option<String> {
         let stage = self.stages.get(&stage)?;
-        if let Some(refusal) = self
-            .stacks
-            .get(&stage.stack_id)
-            .and_then(team_delete_refusal)
-        {
-            return Some(refusal);
-        }
         let only = stage.is_active()
             && self
                 .flow_of(stage.stack_id)
@@ -299,6 +313,31 @@ impl FlowState {
                 stage.settings.name
             )
         })
+    }
+
+    /// R9: the stage, if deleting it may begin now: the word `delete` was
+    /// typed, it is not being deleted already and it is not its stack's
+    /// only stage. Asked by the engine and, on a team stack, before the
+    /// stage's lease is taken.
+    pub fn check_stage_delete(
+        &self,
+        stage_id: StageId,
+        confirmation: &str,
+    ) -> Result<&Stage, EngineError> {
+        crate::order::check_delete_confirmation(confirmation)?;
+        let stage = self
+            .stages
+            .get(&stage_id)
+            .ok_or(EngineError::NotFound("The stage"))?;
+        if matches!(stage.lifecycle, StageLifecycle::Deleting) {
+            return Err(EngineError::Conflict(
+                "This stage is already being deleted.".to_string(),
+            ));
+        }
+        if let Some(reason) = self.delete_refusal(stage_id) {
+            return Err(EngineError::Conflict(reason));
+        }
+        Ok(stage)
     }
 
     /// The stage, refused when it is gone or being deleted.
@@ -431,8 +470,9 @@ impl FlowState {
     }
 }
 
-/// R22: a team stack's stages are the team's AWS stacks. Deleting them is
-/// not shared with teammates yet, so this desktop does not do it alone.
+/// R22: a team stack is the team's AWS stacks. Deleting it all is not done
+/// through the team (each stage can be, one by one), so this desktop does
+/// not do it alone.
 pub fn team_delete_refusal(stack: &crate::domain::Stack) -> Option<String> {
     stack.team.as_ref().map(|_| {
         format!(

@@ -1,13 +1,14 @@
 //! Team stacks on this desktop (R22): a stack shared at a team place, made
 //! solo again, or joined from a teammate's shared definition.
 
+use crate::domain::PartKind;
 use crate::domain::{EnvValue, EnvVar, Stack, Stage, StageLifecycle, StageSettings, TeamPlace};
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::state::WarningSource;
 use crate::flow::tx::Tx;
 use crate::flow::Reply;
-use crate::ids::{StackId, StageId};
+use crate::ids::{RunId, StackId, StageId};
 use crate::ports::Change;
 use crate::validation::{check_stage_settings, check_team_place, FieldErrors};
 
@@ -247,6 +248,24 @@ impl Tx<'_> {
                     other.name
                 ),
             );
+        }
+    }
+
+    /// R22: a teammate's desktop runs `part` of an active run here (or no
+    /// longer does): the dashboard shows who runs it. Nothing is stored.
+    pub fn teammate_runs_part(&mut self, run_id: RunId, part: PartKind, waiting: bool) {
+        let Some(run) = self.s.active_runs.get(&run_id).cloned() else {
+            self.s.teammate_parts.remove(&run_id);
+            return;
+        };
+        let changed = if waiting {
+            self.s.teammate_parts.insert(run_id, part) != Some(part)
+        } else {
+            self.s.teammate_parts.remove(&run_id).is_some()
+        };
+        if changed {
+            let status = run.part(part).status;
+            self.event(PipelineEvent::PartChanged { run, part, status });
         }
     }
 }

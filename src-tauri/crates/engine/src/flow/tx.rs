@@ -59,6 +59,7 @@ impl<'a> Tx<'a> {
         if run.status.is_finished() {
             self.s.active_runs.remove(&run.id);
             self.s.reconcile_attempts.remove(&run.id);
+            self.s.teammate_parts.remove(&run.id);
         } else {
             self.s.active_runs.insert(run.id, run.clone());
         }

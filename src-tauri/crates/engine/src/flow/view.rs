@@ -40,6 +40,9 @@ pub struct StageView {
     /// R21: why releases are held out of it now, in words (a freeze, a closed
     /// deploy window); `None` when they may enter.
     pub hold_reason: Option<String>,
+    /// R22: the part of its current run that a teammate's desktop runs now
+    /// (this desktop waits for its result).
+    pub teammate_runs: Option<crate::domain::PartKind>,
 }
 
 /// One stack and its stages in order.
@@ -77,6 +80,7 @@ impl FlowState {
                 let flow = self.flow(stage.id);
                 let latest_run = self.latest_run(stage.id).cloned();
                 StageView {
+                    teammate_runs: latest_run.as_ref().and_then(|r| self.teammate_part(r)),
                     latest_release: latest_run.as_ref().and_then(|r| release(r.release_id)),
                     latest_run,
                     deployed: flow.deployed.and_then(release),

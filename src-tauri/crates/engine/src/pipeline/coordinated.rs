@@ -2,14 +2,15 @@
 //! others adopt the result it shares. Solo stacks always run here.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::domain::{Artifact, PartKind, Run, RunTrigger};
-use crate::flow::{PartContext, PartOutcome};
+use crate::flow::{Input, PartContext, PartOutcome};
 use crate::ids::{RunId, StackId};
-use crate::pipeline::Ports;
+use crate::pipeline::{Feedback, Ports};
 use crate::ports::{DeployOutcome, LogSink};
-use crate::team::{Fence, SharedPart, SharedResult, Turn, SHARED_LOG_BYTES};
+use crate::team::{Fence, SharedPart, SharedResult, Turn, WaitingNotice, SHARED_LOG_BYTES};
 
 /// The part as every desktop names it. Runs the flow started are started by
 /// every desktop alike (the commit names them); a retry or redeploy asked
@@ -41,17 +42,43 @@ pub(super) fn shared_build(stack_id: StackId, sha: &str) -> SharedPart {
 /// Runs `here` if it is this desktop's turn (`here` is told whether the
 /// turn was taken over from a desktop that stopped mid-part, and the lease
 /// it runs under), else adopts the result another desktop shared.
+/// While the turn waits for a teammate's desktop, the run's part shows who
+/// runs it (`feedback`: `TeammateRunsPart`).
 pub(super) async fn coordinated<F, Fut>(
     ports: &Ports,
     part: SharedPart,
-    (run_id, log): (RunId, Arc<dyn LogSink>),
+    (run_id, log, feedback): (RunId, Arc<dyn LogSink>, &Feedback),
     here: F,
 ) -> SharedResult
 where
     F: FnOnce(bool, Option<Fence>) -> Fut,
     Fut: Future<Output = SharedResult>,
 {
-    let turn = match ports.coordinator.turn(part.clone(), log.clone()).await {
+    let waited = Arc::new(AtomicBool::new(false));
+    let notice: WaitingNotice = {
+        let (feedback, waited, kind) = (feedback.clone(), waited.clone(), part.kind);
+        Arc::new(move || {
+            if !waited.swap(true, Ordering::SeqCst) {
+                feedback(Input::TeammateRunsPart {
+                    run_id,
+                    part: kind,
+                    waiting: true,
+                });
+            }
+        })
+    };
+    let turn = ports
+        .coordinator
+        .turn(part.clone(), log.clone(), notice)
+        .await;
+    if waited.load(Ordering::SeqCst) {
+        feedback(Input::TeammateRunsPart {
+            run_id,
+            part: part.kind,
+            waiting: false,
+        });
+    }
+    let turn = match turn {
         Ok(turn) => turn,
         Err(error) => {
             return SharedResult::Failed {

@@ -8,20 +8,25 @@ use crate::ids::RunId;
 use crate::images::{choose_stage_image, short_digest, StageImage, TaggedImages};
 use crate::pipeline::coordinated::{coordinated, shared_build, shared_part};
 use crate::pipeline::workspace::checkout;
-use crate::pipeline::{PipelineConfig, Ports};
+use crate::pipeline::{Feedback, PipelineConfig, Ports};
 use crate::ports::{
     BuildJob, DeployJob, DeployOutcome, DeployedState, Deployer, ImageRef, ImageScope, LogSink,
     ResolvedVar, Secrets, StageFacts,
 };
 
 /// Runs one effect; the input it yields (if any) goes back to the pipeline.
-pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig) -> Option<Input> {
+pub(super) async fn perform(
+    effect: Effect,
+    ports: Ports,
+    config: PipelineConfig,
+    feedback: Feedback,
+) -> Option<Input> {
     match effect {
         Effect::Build { run_id, context } => {
             let release_id = context.release.id;
             let part = shared_build(context.stack.id, &context.release.commit.sha);
             let log = ports.logs.open(run_id, PartKind::Build);
-            let result = coordinated(&ports, part, (run_id, log), |_, _| async {
+            let result = coordinated(&ports, part, (run_id, log, &feedback), |_, _| async {
                 build(run_id, &context, &ports, &config).await.into()
             })
             .await
@@ -31,7 +36,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::Release { run, context } => {
             let part = shared_part(&run, &context, PartKind::Release);
             let log = ports.logs.open(run.id, PartKind::Release);
-            let result = coordinated(&ports, part, (run.id, log), |_, _| async {
+            let result = coordinated(&ports, part, (run.id, log, &feedback), |_, _| async {
                 release(run.id, &context, &ports, &config)
                     .await
                     .map(|(image, access)| PartOutcome::Released { image, access })
@@ -49,7 +54,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
             let part = shared_part(&run, &context, PartKind::Deploy);
             let log = ports.logs.open(run.id, PartKind::Deploy);
             let (here_log, job_run, job_context, job_ports) = (log.clone(), &run, &context, &ports);
-            let run_log = (run.id, log);
+            let run_log = (run.id, log, &feedback);
             let result = coordinated(&ports, part, run_log, |taken_over, fence| async move {
                 deploy_here(job_run, job_context, job_ports, here_log, taken_over, fence)
                     .await
@@ -117,7 +122,7 @@ pub(super) async fn perform(effect: Effect, ports: Ports, config: PipelineConfig
         Effect::Verify { run, context } => {
             let part = shared_part(&run, &context, PartKind::Verify);
             let log = ports.logs.open(run.id, PartKind::Verify);
-            let result = coordinated(&ports, part, (run.id, log), |_, _| async {
+            let result = coordinated(&ports, part, (run.id, log, &feedback), |_, _| async {
                 super::verify::verify(&run, &context, &ports, &config)
                     .await
                     .map(|()| PartOutcome::Verified)

@@ -285,6 +285,10 @@ enum TaskKey {
     Build(ReleaseId),
 }
 
+/// How an effect tells the engine something before it ends (a part whose
+/// turn waits for a teammate's desktop).
+pub(crate) type Feedback = Arc<dyn Fn(Input) + Send + Sync>;
+
 struct Actor {
     engine: Engine,
     ports: Ports,
@@ -359,7 +363,13 @@ impl Actor {
             Effect::ReconcileDeploy { delay, .. } => *delay,
             _ => Duration::ZERO,
         };
-        let work = effects::perform(effect, self.ports.clone(), self.config.clone());
+        let feedback: Feedback = {
+            let inbox = self.inbox.clone();
+            Arc::new(move |input| {
+                let _ = inbox.send(Message::Input(Box::new(input), None));
+            })
+        };
+        let work = effects::perform(effect, self.ports.clone(), self.config.clone(), feedback);
         let inbox = self.inbox.clone();
         let handle = self.tasks.spawn(async move {
             if !delay.is_zero() {
