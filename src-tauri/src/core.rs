@@ -63,6 +63,8 @@ pub struct Core {
     pub team_approvals: TeamApprovals,
     /// The team stacks' shared definitions, followed here and changed here first.
     pub team_definitions: TeamDefinitions,
+    /// The team stacks' run history in their S3 (runs teammates made).
+    pub team_history: stageline_team::TeamHistory,
     /// HTTPS tokens of remote repositories, read from the keychain at start
     /// and when a stack is created (Git asks for them synchronously).
     pub git_tokens: Arc<RwLock<HashMap<StackId, String>>>,
@@ -189,6 +191,7 @@ impl Core {
             watchers: Mutex::new(Watchers::default()),
             team_approvals: TeamApprovals::new(team.clone()),
             team_definitions: TeamDefinitions::new(team.clone()),
+            team_history: stageline_team::TeamHistory::new(team.clone()),
             team,
             git_tokens,
             config,

@@ -113,6 +113,7 @@ pub fn run() {
             commands::pipeline::retry_run,
             commands::pipeline::redeploy,
             commands::pipeline::run_history,
+            commands::pipeline::teammates_runs,
             commands::logs::follow_log,
             commands::logs::unfollow_log,
             commands::logs::read_log,

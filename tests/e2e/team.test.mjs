@@ -156,6 +156,29 @@ test("two desktops run one team stack: a stage change followed, deployed once pe
   assert.equal(changeSetsOf("shop-dev") - changeSetsBefore, 1, "dev deployed once for the release");
   await shot(bo.browser, "team-04-both-await-approval");
 
+  // A redeploy Ada asks for on her desktop alone is in the team's history: Bo's dev window lists it.
+  const devOnAda = await stageView(ada.browser, "shop", "dev");
+  await invoke(ada.browser, "redeploy", { stageId: devOnAda.stage.id, releaseId: devOnAda.deployed.id, comment: "again" });
+  await waitFor(ada.browser, "Ada's redeploy of dev ends", async () => {
+    const run = (await stageView(ada.browser, "shop", "dev")).latestRun;
+    return run?.trigger.kind === "redeploy" && run.status === "succeeded";
+  }, 3 * minute);
+  const devOnBo = (await stageView(bo.browser, "shop", "dev")).stage;
+  await waitFor(bo.browser, "Bo's desktop reads Ada's redeploy from the team's history", async () =>
+    (await invoke(bo.browser, "teammates_runs", { stageId: devOnBo.id })).some((r) => r.trigger.kind === "redeploy"), 30000);
+  const boMain = await bo.browser.getWindowHandle();
+  const boWindows = await bo.browser.getWindowHandles();
+  await invoke(bo.browser, "open_stage_window", { stageId: devOnBo.id });
+  await waitFor(bo.browser, "Bo's dev window opens", async () => (await bo.browser.getWindowHandles()).length > boWindows.length, 20000);
+  await bo.browser.switchToWindow((await bo.browser.getWindowHandles()).find((h) => !boWindows.includes(h)));
+  const teammatesRuns = await bo.browser.$('[data-testid="teammates-runs"]');
+  await teammatesRuns.waitForDisplayed({ timeout: 20000 });
+  await shot(bo.browser, "team-04b-a-teammates-redeploy-in-history");
+  // WebKit's driver leaves out text cut with an ellipsis: the sha and the outcome are whole.
+  assert.match(await teammatesRuns.getText(), new RegExp(`On teammates' desktops[\\s\\S]*${release.slice(0, 7)}[\\s\\S]*Deployed`));
+  await bo.browser.closeWindow();
+  await bo.browser.switchToWindow(boMain);
+
   // Prod's deploy will hang at ExecuteChangeSet on whichever desktop holds its lease.
   proxy.holdWhen((body) => body.includes("Action=ExecuteChangeSet") && body.includes("StackName=shop-prod"));
   const { pendingApproval } = await stageView(ada.browser, "shop", "prod");
@@ -171,6 +194,13 @@ test("two desktops run one team stack: a stage change followed, deployed once pe
   const holder = leaseHolder("prod");
   assert.ok(holder, "one desktop holds prod's lease");
   const survivor = holder === ada ? bo : ada;
+  // The other desktop's card says who deploys prod while it waits for the result.
+  await waitFor(survivor.browser, `${survivor.name}'s window shows that a teammate's desktop deploys prod`, async () =>
+    (await stageView(survivor.browser, "shop", "prod"))?.teammateRuns === "deploy", 30000);
+  const note = await survivor.browser.$('[data-testid="teammate-runs-prod"]');
+  await note.waitForDisplayed({ timeout: 10000 });
+  assert.match(await note.getText(), /Deploy runs on a teammate's desktop/);
+  await shot(survivor.browser, "team-05b-a-teammate-deploys");
   execFileSync("kill", ["-KILL", appPid(holder)]);
   await holder.browser.deleteSession().catch(() => {});
   holder.browser = null;

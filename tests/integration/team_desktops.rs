@@ -787,3 +787,77 @@ async fn a_part_a_teammates_desktop_runs_is_shown_so_until_its_result_comes() {
     assert_eq!(on_desk, None, "the result came: nobody runs it now");
     assert_eq!(aws.deploys_of("prod"), 1, "prod deployed once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_desktop_sees_the_teams_run_history_with_runs_made_on_a_teammates_desktop() {
+    use stageline_team::TeamHistory;
+
+    let team = team_prefix("history").await;
+    let aws = Aws::shared();
+    let laptop = desktop("laptop", &aws, &team, false).await;
+    let desk = desktop("desk", &aws, &team, false).await;
+    for desktop in [&laptop, &desk] {
+        desktop.mark_shared(&team).await;
+    }
+    tokio::join!(laptop.commit(1), desk.commit(1));
+    for desktop in [&laptop, &desk] {
+        desktop.wait_deployed("prod", 1).await;
+    }
+    // Sam redeploys dev's release on the laptop alone: a run the desk's
+    // own pipeline never makes.
+    let dev = laptop.stages().await[0].id;
+    let release = laptop
+        .pipeline
+        .read(move |s| s.flow(dev).deployed.and_then(|id| s.release(id).cloned()))
+        .await
+        .unwrap()
+        .expect("dev runs a release");
+    laptop
+        .pipeline
+        .send(Input::Redeploy {
+            stage_id: dev,
+            release,
+            image: None,
+            decision: Decision {
+                by: "sam".into(),
+                at: wall_clock_ms(),
+                comment: "again".into(),
+                via: DecisionSource::Dashboard,
+            },
+        })
+        .await
+        .unwrap();
+    wait_for(&laptop.pipeline, "the redeploy ends", 30, move |s| {
+        s.latest_run(dev)
+            .is_some_and(|r| r.trigger != RunTrigger::Flow && r.status.is_finished())
+    })
+    .await;
+
+    let on_desk = TeamHistory::new(desk.coordinator.clone());
+    let sha = commit(1).sha;
+    let started = std::time::Instant::now();
+    let runs = loop {
+        let runs = on_desk.runs(STACK, "dev", 50).await.unwrap();
+        if runs.len() == 2 || started.elapsed() > Duration::from_secs(10) {
+            break runs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let keys: Vec<&str> = runs.iter().map(|r| r.run_key.as_str()).collect();
+    assert_eq!(
+        runs.len(),
+        2,
+        "the flow's run once, then the redeploy: {keys:?}"
+    );
+    assert!(
+        runs[0].run_key.starts_with(&format!("{sha}-here-")),
+        "newest first: {keys:?}"
+    );
+    assert_ne!(runs[0].trigger, RunTrigger::Flow);
+    assert_eq!(runs[1].run_key, sha, "the run both desktops made, once");
+    assert!(runs.iter().all(|r| r.status == RunStatus::Succeeded));
+    assert_eq!(runs[1].commit.sha, sha);
+    // Read again: from what was read (summaries never change), the same.
+    assert_eq!(on_desk.runs(STACK, "dev", 50).await.unwrap(), runs);
+    assert_eq!(on_desk.runs(STACK, "dev", 1).await.unwrap().len(), 1);
+}

@@ -62,7 +62,20 @@ pub async fn redeploy(
 /// The stage's runs, newest first.
 #[tauri::command]
 pub async fn run_history(core: CoreState<'_>, stage_id: StageId) -> AppResult<Vec<RunRecord>> {
-    Ok(core.store.run_history(stage_id, 50).await?)
+    Ok(core
+        .store
+        .run_history(stage_id, crate::services::team::HISTORY_LIMIT)
+        .await?)
+}
+
+/// R22: the runs of a team stack's stage that teammates' desktops made and
+/// this one has not (none for a solo stack), newest first.
+#[tauri::command]
+pub async fn teammates_runs(
+    core: CoreState<'_>,
+    stage_id: StageId,
+) -> AppResult<Vec<stageline_engine::team::SharedRunSummary>> {
+    crate::services::team::teammates_runs(&core, stage_id).await
 }
 
 /// The approvals asked at a stage and how each was decided, newest first.

@@ -5,11 +5,11 @@
 
 use stageline_engine::flow::{Input, Reply};
 use stageline_engine::pipeline::move_secrets_to_team;
-use stageline_engine::team::team_poll_due;
+use stageline_engine::team::{run_key, team_poll_due, SharedRunSummary};
 use stageline_engine::validation::{check_team_place, FieldErrors};
 use stageline_engine::{
     Account, AccountId, ApprovalId, Decision, DecisionSource, ErrorCode, Stack, StackId, Stage,
-    TeamPlace,
+    StageId, TeamPlace,
 };
 use stageline_git::{check_repository, GitCredentials};
 use stageline_team::bucket::{check_team_bucket, prepare_team_bucket};
@@ -317,4 +317,38 @@ pub fn keep_team_in_sync(core: std::sync::Weak<Core>) {
             tokio::time::sleep(LOOK_EVERY).await;
         }
     });
+}
+
+/// How many of a stage's newest runs the stage window shows, here and the team's.
+pub const HISTORY_LIMIT: u32 = 50;
+
+/// R22: the newest runs of a team stack's stage that the team's S3 holds
+/// and this desktop's history does not (a rollback or retry made on a
+/// teammate's desktop, releases that passed while this one was off).
+pub async fn teammates_runs(core: &Core, stage_id: StageId) -> AppResult<Vec<SharedRunSummary>> {
+    let stage = core
+        .pipeline
+        .read(move |s| s.stage(stage_id).cloned())
+        .await?
+        .ok_or(stageline_engine::EngineError::NotFound("The stage"))?;
+    let here: std::collections::HashSet<String> = core
+        .store
+        .run_history(stage_id, HISTORY_LIMIT)
+        .await?
+        .iter()
+        .map(|record| run_key(&record.run, &record.release.commit.sha))
+        .collect();
+    let team = core
+        .team_history
+        .runs(stage.stack_id, &stage.settings.name, HISTORY_LIMIT as usize)
+        .await
+        .map_err(|error| AppError {
+            code: ErrorCode::Aws,
+            message: error.to_string(),
+            fields: Vec::new(),
+        })?;
+    Ok(team
+        .into_iter()
+        .filter(|run| !here.contains(&run.run_key))
+        .collect())
 }

@@ -15,6 +15,7 @@ import type { NewAccount } from "./bindings/NewAccount";
 import type { NewStack } from "./bindings/NewStack";
 import type { ReleaseId } from "./bindings/ReleaseId";
 import type { RunId } from "./bindings/RunId";
+import type { SharedRunSummary } from "./bindings/SharedRunSummary";
 import type { RunRecord } from "./bindings/RunRecord";
 import type { Stack } from "./bindings/Stack";
 import type { StackId } from "./bindings/StackId";
@@ -97,6 +98,7 @@ export const api = {
   redeploy: (stageId: StageId, releaseId: ReleaseId, comment: string) =>
     call<void>("redeploy", { stageId, releaseId, comment }),
   runHistory: (stageId: StageId) => call<RunRecord[]>("run_history", { stageId }),
+  teammatesRuns: (stageId: StageId) => call<SharedRunSummary[]>("teammates_runs", { stageId }),
   approvalHistory: (stageId: StageId) => call<Approval[]>("approval_history", { stageId }),
   stackInsights: (stackId: StackId, days: number) => call<StackInsights>("stack_insights", { stackId, days }),
   openStageWindow: (stageId: StageId) => call<void>("open_stage_window", { stageId }),

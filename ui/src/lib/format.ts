@@ -66,7 +66,7 @@ export function databaseLabel(database: Database): string | null {
 }
 
 /** What a run is doing, in a few words. */
-export function runSummary(run: Run): string {
+export function runSummary(run: Pick<Run, "status" | "parts" | "trigger">): string {
   if (run.status === "running") {
     const part = run.parts.find((p) => p.status === "running");
     return part ? runningLabel[part.kind] : "Starting…";

@@ -366,6 +366,45 @@ pub trait PartCoordinator: Send + Sync {
         result: SharedResult,
         log: Option<String>,
     ) -> crate::ports::BoxFuture<'static, Result<(), crate::PortError>>;
+    /// Shares the summary of a team stack's run that ended on this desktop
+    /// (`stack_id`'s history). Solo stacks share nothing.
+    fn run_finished(
+        &self,
+        _stack_id: crate::ids::StackId,
+        _summary: SharedRunSummary,
+    ) -> crate::ports::BoxFuture<'static, Result<(), crate::PortError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A finished run of a team stack as its desktop shares it, so teammates'
+/// stage windows show runs their own desktops did not make (a rollback or a
+/// retry asked for there, a release that passed while they were offline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SharedRunSummary {
+    /// The run as every desktop names it (`run_key`).
+    pub run_key: String,
+    pub stage_name: String,
+    pub commit: crate::domain::Commit,
+    pub status: crate::domain::RunStatus,
+    pub trigger: crate::domain::RunTrigger,
+    pub parts: Vec<crate::domain::Part>,
+    pub created_at: Millis,
+    pub finished_at: Millis,
+    /// The image it deployed (`repo@sha256:…`), when it got that far.
+    pub image: Option<String>,
+}
+
+/// A run as every desktop names it: runs the flow started are started by
+/// every desktop alike (the commit names them); a retry, redeploy or
+/// rollback asked for on a desktop is known by that desktop's run id.
+pub fn run_key(run: &crate::domain::Run, sha: &str) -> String {
+    match run.trigger {
+        crate::domain::RunTrigger::Flow | crate::domain::RunTrigger::NewStage => sha.to_string(),
+        _ => format!("{sha}-here-{}", run.id),
+    }
 }
 
 /// Told once when a part's turn waits for a teammate's desktop.

@@ -346,4 +346,23 @@ impl PartCoordinator for TeamCoordinator {
             Ok(())
         })
     }
+
+    fn run_finished(
+        &self,
+        stack_id: StackId,
+        summary: stageline_engine::team::SharedRunSummary,
+    ) -> BoxFuture<'static, Result<(), PortError>> {
+        let prefix = self.prefix(stack_id);
+        Box::pin(async move {
+            let Some(prefix) = prefix else {
+                return Ok(());
+            };
+            crate::history::share_summary(&prefix, &summary)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(%error, run = %summary.run_key, "could not share a run's summary");
+                    port_error(error)
+                })
+        })
+    }
 }

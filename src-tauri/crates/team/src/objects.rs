@@ -177,6 +177,26 @@ impl TeamPrefix {
         unreachable!("the last attempt returns")
     }
 
+    /// The names (relative to the prefix) of the first `max` objects under
+    /// `folder`, in key order (one `ListObjectsV2`, whatever the folder holds).
+    pub async fn list_first(&self, folder: &str, max: i32) -> Result<Vec<String>, ObjectError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(self.key(folder))
+            .max_keys(max)
+            .send()
+            .await
+            .map_err(|e| failure("list", folder, &e))?;
+        let start = self.prefix.len() + 1;
+        Ok(page
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(|key| key[start..].to_string()))
+            .collect())
+    }
+
     /// The names (relative to the prefix) of every object under `folder`.
     pub async fn list(&self, folder: &str) -> Result<Vec<String>, ObjectError> {
         let mut names = Vec::new();

@@ -227,6 +227,11 @@ pub struct PartContext {
 /// Work for the outside world, run after the transition is persisted.
 #[derive(Debug, Clone)]
 pub enum Effect {
+    /// R22: a team stack's run ended here; its summary goes to the team.
+    ShareRunSummary {
+        stack_id: StackId,
+        summary: crate::team::SharedRunSummary,
+    },
     /// Check out the release's commit and run build.yml (once per commit, R3);
     /// its log is kept with `run_id`, the run that asked for it.
     Build { run_id: RunId, context: PartContext },

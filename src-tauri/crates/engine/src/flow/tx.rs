@@ -57,7 +57,9 @@ impl<'a> Tx<'a> {
     /// Records a run: active while running, and the stage's latest if newest.
     pub fn put_run(&mut self, run: &Run) {
         if run.status.is_finished() {
-            self.s.active_runs.remove(&run.id);
+            if self.s.active_runs.remove(&run.id).is_some() {
+                self.share_run_summary(run);
+            }
             self.s.reconcile_attempts.remove(&run.id);
             self.s.teammate_parts.remove(&run.id);
         } else {
@@ -73,6 +75,40 @@ impl<'a> Tx<'a> {
             self.s.latest_runs.insert(run.stage_id, run.clone());
         }
         self.change(Change::PutRun(run.clone()));
+    }
+
+    /// R22: a team stack's run that just ended here goes to the team's
+    /// history (a superseded one never ran).
+    fn share_run_summary(&mut self, run: &Run) {
+        let shared = self
+            .s
+            .stacks
+            .get(&run.stack_id)
+            .is_some_and(|s| s.team.is_some());
+        let (Some(stage), Some(release)) = (
+            self.s.stages.get(&run.stage_id),
+            self.s.releases.get(&run.release_id),
+        ) else {
+            return;
+        };
+        if !shared || run.status == RunStatus::Superseded {
+            return;
+        }
+        let summary = crate::team::SharedRunSummary {
+            run_key: crate::team::run_key(run, &release.commit.sha),
+            stage_name: stage.settings.name.clone(),
+            commit: release.commit.clone(),
+            status: run.status,
+            trigger: run.trigger.clone(),
+            parts: run.parts.clone(),
+            created_at: run.created_at,
+            finished_at: run.finished_at.unwrap_or(self.now),
+            image: run.image.clone(),
+        };
+        self.effect(Effect::ShareRunSummary {
+            stack_id: run.stack_id,
+            summary,
+        });
     }
 
     pub fn put_release(&mut self, release: &Release) {

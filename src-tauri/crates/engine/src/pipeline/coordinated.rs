@@ -5,26 +5,19 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::domain::{Artifact, PartKind, Run, RunTrigger};
+use crate::domain::{Artifact, PartKind, Run};
 use crate::flow::{Input, PartContext, PartOutcome};
 use crate::ids::{RunId, StackId};
 use crate::pipeline::{Feedback, Ports};
 use crate::ports::{DeployOutcome, LogSink};
 use crate::team::{Fence, SharedPart, SharedResult, Turn, WaitingNotice, SHARED_LOG_BYTES};
 
-/// The part as every desktop names it. Runs the flow started are started by
-/// every desktop alike (the commit names them); a retry or redeploy asked
-/// for here is known only here.
+/// The part as every desktop names it (its run by `team::run_key`).
 pub(super) fn shared_part(run: &Run, context: &PartContext, kind: PartKind) -> SharedPart {
-    let sha = &context.release.commit.sha;
-    let run_key = match run.trigger {
-        RunTrigger::Flow | RunTrigger::NewStage => sha.to_string(),
-        _ => format!("{sha}-here-{}", run.id),
-    };
     SharedPart {
         stack_id: run.stack_id,
         lease: format!("stages/{}", context.stage.settings.name),
-        run_key,
+        run_key: crate::team::run_key(run, &context.release.commit.sha),
         kind,
     }
 }

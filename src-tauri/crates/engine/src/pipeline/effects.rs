@@ -88,6 +88,12 @@ pub(super) async fn perform(
             let result = ports.source.head(&stack).await.map_err(|e| e.message);
             Some(Input::HeadFetched { stage_id, result })
         }
+        Effect::ShareRunSummary { stack_id, summary } => {
+            // A summary not shared is missed only in teammates' history
+            // (this desktop keeps the run); the coordinator logs why.
+            let _ = ports.coordinator.run_finished(stack_id, summary).await;
+            None
+        }
         Effect::DeleteStageStack {
             account,
             stack,
