@@ -789,7 +789,7 @@ async fn a_part_a_teammates_desktop_runs_is_shown_so_until_its_result_comes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_desktop_sees_the_teams_run_history_with_runs_made_on_a_teammates_desktop() {
+async fn a_rollback_made_on_one_desktop_is_in_the_teams_history_and_followed_by_the_other() {
     use stageline_team::TeamHistory;
 
     let team = team_prefix("history").await;
@@ -799,19 +799,23 @@ async fn every_desktop_sees_the_teams_run_history_with_runs_made_on_a_teammates_
     for desktop in [&laptop, &desk] {
         desktop.mark_shared(&team).await;
     }
-    tokio::join!(laptop.commit(1), desk.commit(1));
-    for desktop in [&laptop, &desk] {
-        desktop.wait_deployed("prod", 1).await;
+    // The desktops' clocks move on between releases, as the runs' ends do.
+    for n in [1, 2] {
+        tokio::join!(laptop.commit(n), desk.commit(n));
+        for desktop in [&laptop, &desk] {
+            desktop.wait_deployed("prod", n).await;
+            desktop.fakes.clock.advance(60_000);
+        }
     }
-    // Sam redeploys dev's release on the laptop alone: a run the desk's
-    // own pipeline never makes.
+    // Sam redeploys commit 1 to dev on the laptop alone (a rollback): a run
+    // the desk's own pipeline never makes.
     let dev = laptop.stages().await[0].id;
     let release = laptop
-        .pipeline
-        .read(move |s| s.flow(dev).deployed.and_then(|id| s.release(id).cloned()))
+        .store
+        .release_of_commit(STACK, &commit(1).sha)
         .await
         .unwrap()
-        .expect("dev runs a release");
+        .expect("the laptop has commit 1's release");
     laptop
         .pipeline
         .send(Input::Redeploy {
@@ -821,7 +825,7 @@ async fn every_desktop_sees_the_teams_run_history_with_runs_made_on_a_teammates_
             decision: Decision {
                 by: "sam".into(),
                 at: wall_clock_ms(),
-                comment: "again".into(),
+                comment: "back to 1".into(),
                 via: DecisionSource::Dashboard,
             },
         })
@@ -834,11 +838,11 @@ async fn every_desktop_sees_the_teams_run_history_with_runs_made_on_a_teammates_
     .await;
 
     let on_desk = TeamHistory::new(desk.coordinator.clone());
-    let sha = commit(1).sha;
+    let (first, second) = (commit(1).sha, commit(2).sha);
     let started = std::time::Instant::now();
     let runs = loop {
         let runs = on_desk.runs(STACK, "dev", 50).await.unwrap();
-        if runs.len() == 2 || started.elapsed() > Duration::from_secs(10) {
+        if runs.len() == 3 || started.elapsed() > Duration::from_secs(10) {
             break runs;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -846,18 +850,55 @@ async fn every_desktop_sees_the_teams_run_history_with_runs_made_on_a_teammates_
     let keys: Vec<&str> = runs.iter().map(|r| r.run_key.as_str()).collect();
     assert_eq!(
         runs.len(),
-        2,
-        "the flow's run once, then the redeploy: {keys:?}"
+        3,
+        "each flow run once, and the redeploy: {keys:?}"
     );
     assert!(
-        runs[0].run_key.starts_with(&format!("{sha}-here-")),
+        runs[0].run_key.starts_with(&format!("{first}-here-")),
         "newest first: {keys:?}"
     );
     assert_ne!(runs[0].trigger, RunTrigger::Flow);
-    assert_eq!(runs[1].run_key, sha, "the run both desktops made, once");
+    assert_eq!([keys[1], keys[2]], [second.as_str(), first.as_str()]);
     assert!(runs.iter().all(|r| r.status == RunStatus::Succeeded));
-    assert_eq!(runs[1].commit.sha, sha);
     // Read again: from what was read (summaries never change), the same.
     assert_eq!(on_desk.runs(STACK, "dev", 50).await.unwrap(), runs);
     assert_eq!(on_desk.runs(STACK, "dev", 1).await.unwrap().len(), 1);
+
+    // The desk follows it: its dev runs commit 1 too, without deploying.
+    let deploys_before = aws.deploys_of("dev");
+    on_desk
+        .follow_once(&desk.pipeline, &desk.store)
+        .await
+        .unwrap();
+    assert_eq!(
+        deployed_sha_of(&desk, "dev").await.as_deref(),
+        Some(first.as_str()),
+        "the desk's dev shows the laptop's rollback"
+    );
+    assert_eq!(
+        deployed_sha_of(&desk, "prod").await.as_deref(),
+        Some(second.as_str())
+    );
+    assert_eq!(
+        aws.deploys_of("dev"),
+        deploys_before,
+        "followed, not redeployed"
+    );
+    // Following again records nothing more.
+    let desks_dev = desk.stages().await[0].id;
+    let runs_here = desk.store.run_history(desks_dev, 50).await.unwrap().len();
+    on_desk
+        .follow_once(&desk.pipeline, &desk.store)
+        .await
+        .unwrap();
+    let again = desk.store.run_history(desks_dev, 50).await.unwrap().len();
+    assert_eq!(again, runs_here);
+}
+
+async fn deployed_sha_of(desktop: &Desktop, stage: &'static str) -> Option<String> {
+    desktop
+        .pipeline
+        .read(move |s| deployed_sha(s, STACK, stage))
+        .await
+        .unwrap()
 }

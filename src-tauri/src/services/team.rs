@@ -5,7 +5,7 @@
 
 use stageline_engine::flow::{Input, Reply};
 use stageline_engine::pipeline::move_secrets_to_team;
-use stageline_engine::team::{run_key, team_poll_due, SharedRunSummary};
+use stageline_engine::team::{run_key, team_poll_due, SharedRunSummary, TEAM_HISTORY_EVERY};
 use stageline_engine::validation::{check_team_place, FieldErrors};
 use stageline_engine::{
     Account, AccountId, ApprovalId, Decision, DecisionSource, ErrorCode, Stack, StackId, Stage,
@@ -287,6 +287,7 @@ const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 pub fn keep_team_in_sync(core: std::sync::Weak<Core>) {
     tokio::spawn(async move {
         let mut last_definitions: Option<std::time::Instant> = None;
+        let mut last_history: Option<std::time::Instant> = None;
         loop {
             let Some(core) = core.upgrade() else {
                 return;
@@ -311,6 +312,18 @@ pub fn keep_team_in_sync(core: std::sync::Weak<Core>) {
                 last_definitions = Some(std::time::Instant::now());
                 if let Err(error) = core.team_definitions.follow_once(&core.pipeline).await {
                     tracing::warn!(%error, "could not follow a team stack's definition");
+                }
+            }
+            let due =
+                last_history.is_none_or(|at| at.elapsed().as_millis() as i64 >= TEAM_HISTORY_EVERY);
+            if due {
+                last_history = Some(std::time::Instant::now());
+                if let Err(error) = core
+                    .team_history
+                    .follow_once(&core.pipeline, &core.store)
+                    .await
+                {
+                    tracing::warn!(%error, "could not follow the team's run history");
                 }
             }
             drop(core);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use stageline_engine::ports::{BoxFuture, Change, Snapshot, Store};
-use stageline_engine::{Approval, ApprovalId, PortError, ReleaseId, StageId};
+use stageline_engine::{Approval, ApprovalId, PortError, ReleaseId, StackId, StageId};
 
 /// A Git command in `repo` with a fixed identity and no user configuration.
 pub fn git(repo: &Path, args: &[&str]) -> String {
@@ -84,5 +84,13 @@ impl<S: Store> Store for CrashingStore<S> {
         release: ReleaseId,
     ) -> BoxFuture<'_, Result<Option<stageline_engine::ports::DeployedRelease>, PortError>> {
         self.inner.deployed_release(stage, release)
+    }
+
+    fn release_of_commit(
+        &self,
+        stack: StackId,
+        sha: &str,
+    ) -> BoxFuture<'_, Result<Option<stageline_engine::Release>, PortError>> {
+        self.inner.release_of_commit(stack, sha)
     }
 }

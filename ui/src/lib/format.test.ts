@@ -18,7 +18,7 @@ describe("formatting", () => {
   });
   it("says a release superseded while it waited never ran", () => {
     const run: Run = {
-      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "superseded", trigger: { kind: "flow" }, image: null, buildAccess: null,
+      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "superseded", trigger: { kind: "flow" }, image: null, buildAccess: null, followedFrom: null,
       parts: [], createdAt: 0, finishedAt: 0,
     };
     expect(runSummary(run)).toBe("Superseded: a newer release took its place");
@@ -28,7 +28,7 @@ describe("formatting", () => {
       kind: "deploy" as const, status: "succeeded" as const, startedAt: 0, finishedAt: 1, message, unchanged,
     });
     const run = (unchanged: boolean, message: string | null): Run => ({
-      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "succeeded", trigger: { kind: "flow" }, image: null, buildAccess: null,
+      id: 1, stackId: 1, stageId: 1, releaseId: 1, status: "succeeded", trigger: { kind: "flow" }, image: null, buildAccess: null, followedFrom: null,
       parts: [deploy(unchanged, message)], createdAt: 0, finishedAt: 1,
     });
     expect(runSummary(run(true, "Keine Änderungen"))).toBe("Deployed (no changes)");

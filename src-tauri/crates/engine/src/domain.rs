@@ -520,6 +520,10 @@ pub struct Run {
     /// had; `None` until it ran, and for redeploys and older runs.
     #[serde(default)]
     pub build_access: Option<BuildAccess>,
+    /// R22: the team's name of the run when it was made on a teammate's
+    /// desktop and followed here (`team::run_key`); `None` for runs made here.
+    #[serde(default)]
+    pub followed_from: Option<String>,
 }
 
 /// Runs written before a part existed (verify) read it as skipped, so

@@ -213,6 +213,13 @@ pub trait Store: Send + Sync {
         stage: StageId,
         release: ReleaseId,
     ) -> BoxFuture<'_, Result<Option<DeployedRelease>, PortError>>;
+    /// The stack's release of commit `sha`, if the stack has one (R22: a
+    /// teammate's run names its release by commit).
+    fn release_of_commit(
+        &self,
+        stack: StackId,
+        sha: &str,
+    ) -> BoxFuture<'_, Result<Option<Release>, PortError>>;
 }
 
 /// What a part's workspace holds besides the commit's own files.

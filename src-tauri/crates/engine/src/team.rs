@@ -401,6 +401,9 @@ pub struct SharedRunSummary {
 /// every desktop alike (the commit names them); a retry, redeploy or
 /// rollback asked for on a desktop is known by that desktop's run id.
 pub fn run_key(run: &crate::domain::Run, sha: &str) -> String {
+    if let Some(key) = &run.followed_from {
+        return key.clone();
+    }
     match run.trigger {
         crate::domain::RunTrigger::Flow | crate::domain::RunTrigger::NewStage => sha.to_string(),
         _ => format!("{sha}-here-{}", run.id),
@@ -473,6 +476,11 @@ pub const TEAM_POLL_BUSY: Millis = 3_000;
 /// How often it looks while every team stack is idle: each look is a paid
 /// request (the README's cost), and nothing a teammate does then is urgent.
 pub const TEAM_POLL_IDLE: Millis = 30_000;
+
+/// How often a desktop reads the team's run history to follow what
+/// teammates' desktops redeployed, rolled back or retried (one listing per
+/// stage: rare events, so seldom).
+pub const TEAM_HISTORY_EVERY: Millis = 120_000;
 
 /// Whether the team's state is due to be read again, `since_last` after the
 /// last read, given whether a team stack here is busy (runs or waits).

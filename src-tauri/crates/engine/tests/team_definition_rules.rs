@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use stageline_engine::flow::Input;
+use stageline_engine::testing::commit;
 use stageline_engine::*;
 
 fn place() -> TeamPlace {
@@ -205,4 +206,168 @@ async fn the_team_is_read_often_while_a_team_stack_waits_and_seldom_while_idle()
     assert!(!team_poll_due(true, TEAM_POLL_BUSY - 1));
     assert!(!team_poll_due(false, TEAM_POLL_BUSY));
     assert!(team_poll_due(false, TEAM_POLL_IDLE));
+}
+
+/// The summary of a run a teammate's desktop made at `stage` of `release`,
+/// ending at `finished_at`.
+fn teammates_run(
+    stage: &str,
+    release: &Release,
+    trigger: RunTrigger,
+    status: RunStatus,
+    finished_at: i64,
+) -> stageline_engine::team::SharedRunSummary {
+    stageline_engine::team::SharedRunSummary {
+        run_key: format!("{}-here-999", release.commit.sha),
+        stage_name: stage.into(),
+        commit: release.commit.clone(),
+        status,
+        trigger,
+        parts: Vec::new(),
+        created_at: finished_at - 1_000,
+        finished_at,
+        image: None,
+    }
+}
+
+/// The store's release of commit `n`.
+async fn stored_release(flow: &Flow, n: u32) -> Release {
+    use stageline_engine::ports::Store;
+    flow.fakes
+        .store
+        .release_of_commit(flow.stack, &commit(n).sha)
+        .await
+        .unwrap()
+        .expect("the store has the commit's release")
+}
+
+async fn follow_run(
+    flow: &Flow,
+    release: &Release,
+    summary: stageline_engine::team::SharedRunSummary,
+) {
+    flow.pipeline
+        .send(Input::FollowTeammateRun {
+            stack_id: flow.stack,
+            release: release.clone(),
+            summary,
+        })
+        .await
+        .unwrap();
+    flow.settle().await;
+}
+
+#[tokio::test]
+async fn a_teammates_newer_redeploy_is_followed_once_and_older_or_failed_runs_are_not() {
+    let flow = shared_flow(&[("prod", false)]).await;
+    flow.commit(1).await;
+    flow.wait_deployed("prod", 1).await;
+    flow.commit(2).await;
+    flow.wait_deployed("prod", 2).await;
+    let first = stored_release(&flow, 1).await;
+    let latest_end = flow
+        .latest_run("dev")
+        .await
+        .and_then(|r| r.finished_at)
+        .unwrap();
+    let redeploy = RunTrigger::Redeploy {
+        decision: by_ada("back to 1"),
+    };
+    let runs_before = flow.fakes.deployer.deploys().len();
+
+    // Older than this desktop's own last run at dev, or failed: nothing.
+    let older = teammates_run(
+        "dev",
+        &first,
+        redeploy.clone(),
+        RunStatus::Succeeded,
+        latest_end - 1,
+    );
+    follow_run(&flow, &first, older).await;
+    let failed = teammates_run(
+        "dev",
+        &first,
+        redeploy.clone(),
+        RunStatus::Failed,
+        latest_end + 5,
+    );
+    follow_run(&flow, &first, failed).await;
+    assert_eq!(flow.deployed_sha("dev").await, Some(commit(2).sha));
+
+    // A newer success: dev runs commit 1 here too, without deploying again,
+    // and it goes no further (a redeploy stays where it is, R7).
+    let newer = teammates_run(
+        "dev",
+        &first,
+        redeploy.clone(),
+        RunStatus::Succeeded,
+        latest_end + 10,
+    );
+    follow_run(&flow, &first, newer.clone()).await;
+    assert_eq!(flow.deployed_sha("dev").await, Some(commit(1).sha));
+    assert_eq!(flow.deployed_sha("prod").await, Some(commit(2).sha));
+    let latest = flow.latest_run("dev").await.unwrap();
+    assert!(matches!(latest.trigger, RunTrigger::Redeploy { .. }));
+    // Known here by the team's name of it, so the stage window does not
+    // list it again among the teammates' runs.
+    assert_eq!(
+        latest.followed_from.as_deref(),
+        Some(newer.run_key.as_str())
+    );
+    let key = stageline_engine::team::run_key(&latest, &first.commit.sha);
+    assert_eq!(key, newer.run_key);
+    assert_eq!(latest.status, RunStatus::Succeeded);
+    assert_eq!(
+        flow.fakes.deployer.deploys().len(),
+        runs_before,
+        "nothing deployed here"
+    );
+
+    // Read again: the same run is not recorded twice.
+    follow_run(&flow, &first, newer).await;
+    let again = flow.latest_run("dev").await.unwrap();
+    assert_eq!(again.id, latest.id);
+
+    // A solo stack follows nothing.
+    let solo = Flow::new(&[]).await;
+    solo.commit(1).await;
+    solo.wait_deployed("dev", 1).await;
+    let release = stored_release(&solo, 1).await;
+    let before = solo.latest_run("dev").await.unwrap().id;
+    let summary = teammates_run(
+        "dev",
+        &release,
+        redeploy,
+        RunStatus::Succeeded,
+        i64::MAX / 2,
+    );
+    follow_run(&solo, &release, summary).await;
+    assert_eq!(solo.latest_run("dev").await.unwrap().id, before);
+}
+
+#[tokio::test]
+async fn a_teammates_retry_that_flows_on_sends_the_release_to_the_next_stage_here() {
+    let flow = shared_flow(&[("prod", false)]).await;
+    flow.fakes.deployer.fail("dev");
+    flow.commit(1).await;
+    flow.wait_run("dev", RunStatus::Failed).await;
+    flow.fakes.deployer.heal("dev");
+    let release = stored_release(&flow, 1).await;
+    let failed_end = flow.latest_run("dev").await.unwrap().finished_at.unwrap();
+    let retry = RunTrigger::Retry {
+        decision: by_ada("once more"),
+        flows_on: true,
+    };
+    let summary = teammates_run(
+        "dev",
+        &release,
+        retry,
+        RunStatus::Succeeded,
+        failed_end + 10,
+    );
+    follow_run(&flow, &release, summary).await;
+    flow.wait_deployed("dev", 1).await;
+    // Prod runs it here (a flow run: the teammate's desktop, holding prod's
+    // lease, would share its result; solo fakes run it here).
+    flow.wait_deployed("prod", 1).await;
 }

@@ -228,6 +228,25 @@ impl Store for SqliteStore {
         })
     }
 
+    fn release_of_commit(
+        &self,
+        stack: StackId,
+        sha: &str,
+    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+        let sha = sha.to_string();
+        Box::pin(async move {
+            let row: Option<(String,)> = sqlx::query_as(
+                "SELECT data FROM releases WHERE stack_id = ? AND sha = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(stack.0)
+            .bind(sha)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| store_error("read a release", e))?;
+            row.map(|(json,)| from_json(&json)).transpose()
+        })
+    }
+
     fn deployed_release(
         &self,
         stage: StageId,

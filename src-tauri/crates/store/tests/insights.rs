@@ -61,6 +61,7 @@ fn run(id: i64, stage: i64, release: i64, status: RunStatus, finished: Millis) -
         finished_at: Some(finished),
         image: None,
         build_access: None,
+        followed_from: None,
     }
 }
 

@@ -90,6 +90,7 @@ async fn everything_written_is_loaded_back() {
         image: Some("repo@sha256:abc".into()),
         // Kept as written: the stage card marks runs that had the account's credentials.
         build_access: Some(stageline_engine::domain::BuildAccess::AccountSession),
+        followed_from: None,
     };
     let approval = Approval {
         id: ApprovalId(12),
@@ -281,6 +282,7 @@ async fn a_superseded_row_is_history_not_the_stages_latest_run() {
         finished_at: None,
         image: None,
         build_access: None,
+        followed_from: None,
     };
     store
         .apply(vec![
@@ -382,6 +384,7 @@ async fn history_is_not_loaded_but_can_be_read() {
             finished_at: Some(n),
             image: None,
             build_access: None,
+            followed_from: None,
         };
         if n == 49 {
             run.status = RunStatus::Failed;

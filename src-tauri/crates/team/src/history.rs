@@ -8,11 +8,18 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use stageline_engine::flow::Input;
 use stageline_engine::ids::{Millis, StackId};
+use stageline_engine::pipeline::Pipeline;
+use stageline_engine::ports::Store;
 use stageline_engine::team::SharedRunSummary;
+use stageline_engine::{RunStatus, RunTrigger};
 
 use crate::coordinator::TeamCoordinator;
 use crate::objects::{to_json, ObjectError, TeamPrefix};
+
+/// How many of each stage's newest team runs a desktop follows each time.
+const FOLLOWED_RUNS: usize = 5;
 
 /// Keys hold this minus the run's end, so later runs sort first.
 const NEWEST_FIRST: Millis = 9_999_999_999_999;
@@ -95,5 +102,53 @@ impl TeamHistory {
         }
         runs.truncate(limit);
         Ok(runs)
+    }
+
+    /// Follows what teammates' desktops ran at every stage of the stacks
+    /// shared here: the newest few runs of each stage, oldest first, through
+    /// the engine's `FollowTeammateRun` (which takes only a success newer than
+    /// anything this desktop ran there). One `ListObjectsV2` per stage.
+    pub async fn follow_once(
+        &self,
+        pipeline: &Pipeline,
+        store: &dyn Store,
+    ) -> Result<(), ObjectError> {
+        for (stack_id, _) in self.coordinator.shared() {
+            let stages = pipeline
+                .read(move |s| {
+                    s.flow_of(stack_id)
+                        .iter()
+                        .map(|stage| stage.settings.name.clone())
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+            for name in stages {
+                let mut runs = self.runs(stack_id, &name, FOLLOWED_RUNS).await?;
+                runs.reverse();
+                for summary in runs {
+                    let made_here_only =
+                        !matches!(summary.trigger, RunTrigger::Flow | RunTrigger::NewStage);
+                    if summary.status != RunStatus::Succeeded || !made_here_only {
+                        continue;
+                    }
+                    let Ok(Some(release)) =
+                        store.release_of_commit(stack_id, &summary.commit.sha).await
+                    else {
+                        // A commit this desktop never saw: listed in the stage window only.
+                        continue;
+                    };
+                    let input = Input::FollowTeammateRun {
+                        stack_id,
+                        release,
+                        summary,
+                    };
+                    if let Err(error) = pipeline.send(input).await {
+                        tracing::warn!(%error, "could not follow a teammate's run");
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

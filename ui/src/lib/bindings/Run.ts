@@ -25,4 +25,9 @@ image: string | null,
  * Whose AWS rights the run's release part (and build, when it ran one)
  * had; `None` until it ran, and for redeploys and older runs.
  */
-buildAccess: BuildAccess | null, };
+buildAccess: BuildAccess | null, 
+/**
+ * R22: the team's name of the run when it was made on a teammate's
+ * desktop and followed here (`team::run_key`); `None` for runs made here.
+ */
+followedFrom: string | null, };

@@ -108,6 +108,15 @@ pub enum Input {
         part: PartKind,
         waiting: bool,
     },
+    /// R22: a run a teammate's desktop made (a redeploy, rollback or retry
+    /// asked for there) succeeded at the stage named in `summary`: this
+    /// desktop's stage runs `release` now too, if that run is newer than
+    /// everything this desktop ran there.
+    FollowTeammateRun {
+        stack_id: StackId,
+        release: Release,
+        summary: crate::team::SharedRunSummary,
+    },
     /// The watcher's warning about a stack (`None` clears it).
     StackWarning {
         stack_id: StackId,

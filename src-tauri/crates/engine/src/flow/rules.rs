@@ -106,6 +106,14 @@ pub fn apply_input(
             tx.follow_team_definition(stack_id, stages)?;
             Reply::Done
         }
+        Input::FollowTeammateRun {
+            stack_id,
+            release,
+            summary,
+        } => {
+            tx.follow_teammate_run(stack_id, release, summary);
+            Reply::Done
+        }
         Input::TeammateRunsPart {
             run_id,
             part,

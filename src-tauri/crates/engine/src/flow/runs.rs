@@ -180,6 +180,7 @@ impl Tx<'_> {
             finished_at: None,
             image: None,
             build_access: None,
+            followed_from: None,
         };
         if let Some(reason) = skip_verify {
             let verify = run.part_mut(PartKind::Verify);
@@ -348,7 +349,8 @@ impl Tx<'_> {
     /// R3/R4: the run succeeded: the stage now runs the release, which flows on.
     pub(super) fn succeed_run(&mut self, mut run: Run) {
         run.status = RunStatus::Succeeded;
-        run.finished_at = Some(self.now);
+        // Now, unless it ended elsewhere (a teammate's run followed here).
+        run.finished_at = Some(run.finished_at.unwrap_or(self.now));
         self.put_run(&run);
         self.event(PipelineEvent::RunFinished { run: run.clone() });
         let mut flow = self.s.flow(run.stage_id);

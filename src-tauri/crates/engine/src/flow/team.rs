@@ -1,8 +1,8 @@
 //! Team stacks on this desktop (R22): a stack shared at a team place, made
 //! solo again, or joined from a teammate's shared definition.
 
-use crate::domain::PartKind;
 use crate::domain::{EnvValue, EnvVar, Stack, Stage, StageLifecycle, StageSettings, TeamPlace};
+use crate::domain::{PartKind, Release, Run, RunStatus, RunTrigger};
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::state::WarningSource;
@@ -10,6 +10,7 @@ use crate::flow::tx::Tx;
 use crate::flow::Reply;
 use crate::ids::{RunId, StackId, StageId};
 use crate::ports::Change;
+use crate::team::SharedRunSummary;
 use crate::validation::{check_stage_settings, check_team_place, FieldErrors};
 
 impl Tx<'_> {
@@ -267,6 +268,67 @@ impl Tx<'_> {
             let status = run.part(part).status;
             self.event(PipelineEvent::PartChanged { run, part, status });
         }
+    }
+
+    /// R22: a teammate's desktop redeployed, rolled back or retried at a
+    /// stage: the run is recorded here as it ended there and the stage runs
+    /// its release (a retry that flows on sends it on, and this desktop's
+    /// next stage then takes the teammate's results of it). Ignored unless
+    /// it succeeded and is newer than everything this desktop ran at the
+    /// stage, with nothing running or waiting there (then this desktop's
+    /// own run decides), so reading the same summary again changes nothing.
+    pub fn follow_teammate_run(
+        &mut self,
+        stack_id: StackId,
+        release: Release,
+        summary: SharedRunSummary,
+    ) {
+        let shared = self
+            .s
+            .stacks
+            .get(&stack_id)
+            .is_some_and(|s| s.team.is_some());
+        let stage = self
+            .s
+            .flow_of(stack_id)
+            .into_iter()
+            .find(|s| s.settings.name == summary.stage_name)
+            .map(|s| s.id);
+        let made_by_every_desktop =
+            matches!(summary.trigger, RunTrigger::Flow | RunTrigger::NewStage);
+        let (Some(stage_id), true, false) = (stage, shared, made_by_every_desktop) else {
+            return;
+        };
+        let newer = self.s.latest_run(stage_id).is_none_or(|latest| {
+            latest.status.is_finished()
+                && latest.finished_at.unwrap_or(latest.created_at) < summary.finished_at
+        });
+        let busy = self.s.running_at(stage_id).is_some() || self.s.pending_at(stage_id).is_some();
+        if summary.status != RunStatus::Succeeded
+            || !newer
+            || busy
+            || release.stack_id != stack_id
+            || release.commit.sha != summary.commit.sha
+        {
+            return;
+        }
+        self.put_release(&release);
+        let run = Run {
+            id: RunId(self.new_id()),
+            stack_id,
+            stage_id,
+            release_id: release.id,
+            status: RunStatus::Running,
+            trigger: summary.trigger,
+            parts: summary.parts,
+            created_at: summary.created_at,
+            // When it ended there: the same summary read again is not newer.
+            finished_at: Some(summary.finished_at),
+            image: summary.image,
+            build_access: None,
+            followed_from: Some(summary.run_key),
+        };
+        self.succeed_run(run);
     }
 }
 

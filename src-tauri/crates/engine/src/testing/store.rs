@@ -126,6 +126,7 @@ impl MemStore {
                     finished_at: Some(0),
                     image: None,
                     build_access: None,
+                    followed_from: None,
                 },
             );
         }
@@ -312,6 +313,21 @@ impl Store for MemStore {
 
     fn approval(&self, id: ApprovalId) -> BoxFuture<'_, Result<Option<Approval>, PortError>> {
         let found = self.data.lock().unwrap().approvals.get(&id).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn release_of_commit(
+        &self,
+        stack: StackId,
+        sha: &str,
+    ) -> BoxFuture<'_, Result<Option<Release>, PortError>> {
+        let data = self.data.lock().unwrap();
+        let found = data
+            .releases
+            .values()
+            .filter(|r| r.stack_id == stack && r.commit.sha == sha)
+            .max_by_key(|r| r.id)
+            .cloned();
         Box::pin(async move { Ok(found) })
     }
 

@@ -169,6 +169,7 @@ pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize
                     finished_at: Some(at),
                     image: release.artifact.as_ref().map(|a| a.image.clone()),
                     build_access: Some(BuildAccess::BuildRole),
+                    followed_from: None,
                 }));
             }
             let behind = (position == 1 && s % 7 == 3) || pending;
