@@ -902,3 +902,57 @@ async fn deployed_sha_of(desktop: &Desktop, stage: &'static str) -> Option<Strin
         .await
         .unwrap()
 }
+
+/// A small deterministic generator (no dependency): the interleavings of a
+/// seed are the same on every run, so a failure can be replayed.
+struct Interleaving(u64);
+
+impl Interleaving {
+    fn next_ms(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_engines_on_their_own_sqlite_files_race_for_every_stage_and_each_part_runs_once() {
+    for seed in 1..=4u64 {
+        let team = team_prefix(&format!("race-{seed}")).await;
+        let aws = Aws::shared();
+        let mut desktops = Vec::new();
+        for name in ["laptop", "desk", "tower"] {
+            desktops.push(desktop(name, &aws, &team, false).await);
+        }
+        // Each desktop sees the commit after its own pause: the order in
+        // which they ask for each stage's lease differs from seed to seed.
+        let mut interleaving = Interleaving(seed);
+        let pauses: Vec<u64> = desktops.iter().map(|_| interleaving.next_ms(400)).collect();
+        let commit_after = |i: usize| {
+            let (desktop, pause) = (&desktops[i], pauses[i]);
+            async move {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                desktop.commit(1).await;
+            }
+        };
+        tokio::join!(commit_after(0), commit_after(1), commit_after(2));
+        for desktop in &desktops {
+            desktop.wait_deployed("dev", 1).await;
+            desktop.wait_deployed("prod", 1).await;
+        }
+        let builds: usize = desktops
+            .iter()
+            .map(|d| d.fakes.builder.count(PartKind::Build))
+            .sum();
+        assert_eq!(builds, 1, "seed {seed} ({pauses:?} ms): one build");
+        for stage in ["dev", "prod"] {
+            assert_eq!(
+                aws.deploys_of(stage),
+                1,
+                "seed {seed} ({pauses:?} ms): {stage} deployed once"
+            );
+        }
+    }
+}
