@@ -204,14 +204,9 @@ impl Core {
         }
         crate::services::team::keep_team_in_sync(Arc::downgrade(&core));
         crate::watchers::watch_all(&core).await;
-        let accounts = core
-            .pipeline
-            .read(|s| s.accounts().cloned().collect::<Vec<_>>())
-            .await
-            .unwrap_or_default();
-        for account in accounts {
-            core.learn_account_number(account);
-        }
+        // The accounts' numbers are not asked for here: each part and deploy
+        // asks STS the first time it needs one, so an idle app never builds
+        // an AWS client (issue "Everyday use": idle memory).
         Ok(core)
     }
 
@@ -236,8 +231,8 @@ impl Core {
         }
     }
 
-    /// Asks AWS (in the background) for the account's number, which names
-    /// its image repositories; until known, a placeholder is used.
+    /// Asks AWS (in the background) for a new or changed account's number,
+    /// which names its image repositories; until known, a placeholder is used.
     pub fn learn_account_number(&self, account: Account) {
         let learning = self.deployer.learn_account_number(account);
         tokio::spawn(async move {

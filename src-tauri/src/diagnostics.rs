@@ -85,6 +85,14 @@ impl Events for Recorded {
         record(&event);
         self.0.emit(event);
     }
+
+    fn wants_dashboard(&self) -> bool {
+        self.0.wants_dashboard()
+    }
+
+    fn dashboard(&self, update: stageline_engine::flow::DashboardUpdate) {
+        self.0.dashboard(update);
+    }
 }
 
 /// One line per pipeline event: which run, stage or approval, and its new

@@ -1,11 +1,10 @@
 //! Pipeline events to the UI (every window listens to `pipeline`).
 
+use stageline_engine::events::{DASHBOARD_EVENT, PIPELINE_EVENT};
+use stageline_engine::flow::DashboardUpdate;
 use stageline_engine::ports::Events;
 use stageline_engine::PipelineEvent;
 use tauri::{AppHandle, Emitter};
-
-/// The name of the event every window listens to.
-pub const PIPELINE_EVENT: &str = "pipeline";
 
 /// Forwards engine events to every window.
 pub struct WindowEvents {
@@ -20,5 +19,15 @@ impl Events for WindowEvents {
         crate::notifications::notify(&self.app, &event);
         crate::tray::refresh(&self.app);
         let _ = self.app.emit(PIPELINE_EVENT, &event);
+    }
+
+    fn wants_dashboard(&self) -> bool {
+        true
+    }
+
+    /// The dashboard and the stage windows (which show their stage's card)
+    /// listen; Tauri sends an event only to windows that listen to it.
+    fn dashboard(&self, update: DashboardUpdate) {
+        let _ = self.app.emit(DASHBOARD_EVENT, &update);
     }
 }

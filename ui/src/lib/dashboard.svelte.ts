@@ -1,10 +1,14 @@
-// The dashboard's live state: refreshed from the backend whenever the
-// pipeline reports a transition.
+// The dashboard's live state: loaded whole at start and after the user's own
+// changes; in between it applies the backend's updates of the stacks that
+// changed (`applyDashboardUpdate`).
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { api, toApiError } from "./api";
+import { applyDashboardUpdate } from "./dashboardUpdate";
 import { tickDelay } from "./stackList";
+import { DASHBOARD_EVENT } from "./bindings/rules";
 import type { Account } from "./bindings/Account";
+import type { DashboardUpdate } from "./bindings/DashboardUpdate";
 import type { StackView } from "./bindings/StackView";
 
 class Dashboard {
@@ -40,7 +44,19 @@ class Dashboard {
     }
   }
 
-  /** Coalesces bursts of events into one refresh. */
+  /** Applies the stacks that changed; loads everything when it cannot. */
+  apply(update: DashboardUpdate): void {
+    const next = applyDashboardUpdate(this.stacks, this.accounts, update);
+    if (next === null) {
+      this.scheduleRefresh();
+      return;
+    }
+    this.stacks = next;
+    // A run may have started (tick each second) or ended (tick slowly).
+    this.#clock();
+  }
+
+  /** Coalesces requests for a whole reload into one. */
   scheduleRefresh(): void {
     if (this.#pending) return;
     this.#pending = setTimeout(() => {
@@ -50,7 +66,7 @@ class Dashboard {
   }
 
   async start(): Promise<void> {
-    await listen("pipeline", () => this.scheduleRefresh());
+    await listen<DashboardUpdate>(DASHBOARD_EVENT, (event) => this.apply(event.payload));
     document.addEventListener("visibilitychange", () => this.#clock());
     this.regions = await api.regions().catch(() => []);
     await this.refresh();

@@ -112,7 +112,7 @@ impl CloudFormationDeployer {
 
     /// Asks AWS for the account's number (STS GetCallerIdentity) and keeps it
     /// for `stage_facts`. The app calls it when an account is added or edited
-    /// and at start; deploys call it too.
+    /// (not at start: an idle app builds no AWS client); deploys call it too.
     pub fn learn_account_number(
         &self,
         account: Account,

@@ -7,6 +7,11 @@ use crate::domain::{Approval, PartKind, PartStatus, Release, Run, Stage};
 use crate::ids::{ReleaseId, StackId, StageId};
 use crate::verification::{Freeze, StageService};
 
+/// The name every window gets each [`PipelineEvent`] under.
+pub const PIPELINE_EVENT: &str = "pipeline";
+/// The name the dashboard gets each [`crate::flow::DashboardUpdate`] under.
+pub const DASHBOARD_EVENT: &str = "dashboard";
+
 /// One pipeline transition, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "camelCase")]

@@ -34,6 +34,14 @@ pub trait Clock: Send + Sync {
 /// Where pipeline events go (the UI, in the app).
 pub trait Events: Send + Sync {
     fn emit(&self, event: PipelineEvent);
+    /// Whether this sink shows a dashboard: then the pipeline also sends it
+    /// the changed stacks' views, coalesced ([`Events::dashboard`]).
+    fn wants_dashboard(&self) -> bool {
+        false
+    }
+    /// The stacks that changed since the last update, as the dashboard shows
+    /// them, so a dashboard applies them instead of reloading everything.
+    fn dashboard(&self, _update: crate::flow::DashboardUpdate) {}
 }
 
 /// Receives one part's output, line by line.

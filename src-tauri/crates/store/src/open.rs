@@ -37,12 +37,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        // Up to 4 connections while busy; idle ones close after 30 s (each has
-        // a worker thread and a page cache), so an idle app keeps one.
+        // Up to 4 connections while busy; idle ones close after 5 s (each has
+        // a worker thread and a page cache), so an idle app keeps one. A
+        // connection opens in about a millisecond, so a busy pipeline loses
+        // nothing by reopening one.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .idle_timeout(Duration::from_secs(30))
+            .idle_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .context("connecting")?;

@@ -20,3 +20,6 @@ export const MAX_ALARM_NAME_LENGTH = 255;
 /** R20: when a pending approval expires (hours). */
 export const APPROVAL_EXPIRY_RANGE = [1, 720] as const;
 export const DEFAULT_APPROVAL_EXPIRY_HOURS = 168;
+/** The names of the events the backend sends the windows. */
+export const PIPELINE_EVENT = "pipeline";
+export const DASHBOARD_EVENT = "dashboard";

@@ -14,7 +14,7 @@ mod view;
 
 pub use rules::{apply_input, reconcile_delay};
 pub use state::FlowState;
-pub use view::{PendingApproval, StackView, StageView};
+pub use view::{DashboardUpdate, PendingApproval, StackView, StageView};
 
 use std::time::Duration;
 

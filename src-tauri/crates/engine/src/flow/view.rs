@@ -1,10 +1,14 @@
 //! What the dashboard shows, read from the live state.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::domain::{Approval, Release, Run, Stack, Stage};
+use crate::events::PipelineEvent;
 use crate::flow::FlowState;
+use crate::ids::{StackId, StageId};
 use crate::verification::{Freeze, StageService};
 
 /// A release waiting for a decision, with the release itself.
@@ -62,13 +66,66 @@ pub struct StackView {
     pub freeze: Option<Freeze>,
 }
 
+/// What changed on the dashboard: the changed stacks' views and the order
+/// of every stack, which the dashboard applies instead of reloading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DashboardUpdate {
+    /// Each changed stack that still exists, as the dashboard shows it.
+    pub stacks: Vec<StackView>,
+    /// Every stack's id in the dashboard's order; a stack missing from it is gone.
+    pub order: Vec<StackId>,
+}
+
 impl FlowState {
     /// Every stack as the dashboard shows it, by name.
     pub fn dashboard(&self) -> Vec<StackView> {
-        let mut stacks: Vec<StackView> =
-            self.stacks().map(|stack| self.stack_view(stack)).collect();
-        stacks.sort_by(|a, b| a.stack.name.cmp(&b.stack.name));
+        self.stacks_in_order()
+            .into_iter()
+            .map(|stack| self.stack_view(stack))
+            .collect()
+    }
+
+    /// The views of the `changed` stacks, and every stack's place.
+    pub fn dashboard_update(&self, changed: &BTreeSet<StackId>) -> DashboardUpdate {
+        let stacks = self.stacks_in_order();
+        DashboardUpdate {
+            order: stacks.iter().map(|stack| stack.id).collect(),
+            stacks: stacks
+                .into_iter()
+                .filter(|stack| changed.contains(&stack.id))
+                .map(|stack| self.stack_view(stack))
+                .collect(),
+        }
+    }
+
+    /// The dashboard's order: by name.
+    fn stacks_in_order(&self) -> Vec<&Stack> {
+        let mut stacks: Vec<&Stack> = self.stacks().collect();
+        stacks.sort_by(|a, b| a.name.cmp(&b.name));
         stacks
+    }
+
+    /// The stack an event changes the view of.
+    pub fn stack_of_event(&self, event: &PipelineEvent) -> Option<StackId> {
+        let of_stage = |id: StageId| self.stage(id).map(|stage| stage.stack_id);
+        match event {
+            PipelineEvent::ReleaseCreated { release } => Some(release.stack_id),
+            PipelineEvent::RunStarted { run }
+            | PipelineEvent::PartChanged { run, .. }
+            | PipelineEvent::RunFinished { run } => Some(run.stack_id),
+            PipelineEvent::ApprovalRequested { approval, .. }
+            | PipelineEvent::ApprovalDecided { approval } => Some(approval.stack_id),
+            PipelineEvent::ReleaseSuperseded { stage_id, .. }
+            | PipelineEvent::ReleaseQueued { stage_id, .. }
+            | PipelineEvent::ServiceChanged { stage_id, .. } => of_stage(*stage_id),
+            PipelineEvent::StageChanged { stage } => Some(stage.stack_id),
+            PipelineEvent::StageRemoved { stack_id, .. }
+            | PipelineEvent::StackChanged { stack_id }
+            | PipelineEvent::FreezeChanged { stack_id, .. }
+            | PipelineEvent::StackWarning { stack_id, .. } => Some(*stack_id),
+        }
     }
 
     fn stack_view(&self, stack: &Stack) -> StackView {

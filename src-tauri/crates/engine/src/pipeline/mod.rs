@@ -4,11 +4,13 @@
 //! in parallel; nothing a caller does waits on a build or a deploy.
 
 mod coordinated;
+mod dashboard_feed;
 mod effects;
 mod team_secrets;
 mod verify;
 mod workspace;
 
+pub use dashboard_feed::DASHBOARD_EVERY;
 pub use effects::{prepare_deploy_job, resolve, SecretSources};
 pub use team_secrets::{move_secrets_to_team, team_secret_name, MovedSecrets};
 
@@ -24,7 +26,7 @@ use crate::domain::{ApprovalStatus, Decision};
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::{apply_input, Effect, FlowState, Input, Reply};
-use crate::ids::{ApprovalId, ReleaseId, RunId, StageId};
+use crate::ids::{ApprovalId, ReleaseId, RunId, StackId, StageId};
 use crate::ports::{Builder, Clock, Deployer, Events, Logs, Secrets, Source, Store};
 
 /// The outside world, as the engine sees it.
@@ -161,12 +163,17 @@ impl Engine {
 pub struct Pipeline {
     inbox: mpsc::UnboundedSender<Message>,
     actor: JoinHandle<()>,
+    /// The dashboard's feed, when the events go to a dashboard.
+    feed: Option<JoinHandle<()>>,
     store: Arc<dyn Store>,
 }
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
         self.actor.abort();
+        if let Some(feed) = &self.feed {
+            feed.abort();
+        }
     }
 }
 
@@ -176,6 +183,13 @@ impl Pipeline {
         let engine = Engine::open(ports.store.clone(), ports.clock.clone()).await?;
         let (inbox, receiver) = mpsc::unbounded_channel();
         let store = ports.store.clone();
+        let (dashboard, feed) = match ports.events.wants_dashboard() {
+            true => {
+                let (changed, feed) = dashboard_feed::start(inbox.clone(), ports.events.clone());
+                (Some(changed), Some(feed))
+            }
+            false => (None, None),
+        };
         let actor = Actor {
             engine,
             ports,
@@ -183,11 +197,13 @@ impl Pipeline {
             inbox: inbox.clone(),
             tasks: JoinSet::new(),
             handles: HashMap::new(),
+            dashboard,
         };
         let actor = tokio::spawn(actor.run(receiver));
         let pipeline = Pipeline {
             inbox,
             actor,
+            feed,
             store,
         };
         pipeline.send(Input::Started).await?;
@@ -297,6 +313,8 @@ struct Actor {
     /// Dropping the actor drops this set, which aborts every effect.
     tasks: JoinSet<()>,
     handles: HashMap<TaskKey, AbortHandle>,
+    /// Where the stacks each transition changed go, for the dashboard's feed.
+    dashboard: Option<mpsc::UnboundedSender<StackId>>,
 }
 
 impl Actor {
@@ -318,6 +336,16 @@ impl Actor {
     /// One transition: decide, persist, tell, then act.
     async fn step(&mut self, input: Input, unattended: bool) -> Result<Reply, EngineError> {
         let applied = self.engine.apply(input, unattended).await?;
+        if let Some(dashboard) = &self.dashboard {
+            let state = self.engine.state();
+            for stack in applied
+                .events
+                .iter()
+                .filter_map(|e| state.stack_of_event(e))
+            {
+                let _ = dashboard.send(stack);
+            }
+        }
         for event in applied.events {
             self.ports.events.emit(event);
         }

@@ -506,3 +506,30 @@ impl Events for RecordingEvents {
         self.events.lock().unwrap().push(event);
     }
 }
+
+/// Every event and every dashboard update: a sink that shows a dashboard.
+#[derive(Default)]
+pub struct RecordingDashboard {
+    pub events: RecordingEvents,
+    updates: Mutex<Vec<crate::flow::DashboardUpdate>>,
+}
+
+impl RecordingDashboard {
+    pub fn updates(&self) -> Vec<crate::flow::DashboardUpdate> {
+        self.updates.lock().unwrap().clone()
+    }
+}
+
+impl Events for RecordingDashboard {
+    fn emit(&self, event: PipelineEvent) {
+        self.events.emit(event);
+    }
+
+    fn wants_dashboard(&self) -> bool {
+        true
+    }
+
+    fn dashboard(&self, update: crate::flow::DashboardUpdate) {
+        self.updates.lock().unwrap().push(update);
+    }
+}

@@ -561,7 +561,10 @@ pub fn rules_typescript() -> String {
          export const MAX_ALARM_NAME_LENGTH = {MAX_ALARM_NAME_LENGTH};\n\
          /** R20: when a pending approval expires (hours). */\n\
          export const APPROVAL_EXPIRY_RANGE = [{}, {}] as const;\n\
-         export const DEFAULT_APPROVAL_EXPIRY_HOURS = {};\n",
+         export const DEFAULT_APPROVAL_EXPIRY_HOURS = {};\n\
+         /** The names of the events the backend sends the windows. */\n\
+         export const PIPELINE_EVENT = \"{}\";\n\
+         export const DASHBOARD_EVENT = \"{}\";\n",
         list(&reserved),
         crate::order::DEFAULT_CONTAINER_PORT,
         crate::order::DEFAULT_HEALTH_PATH,
@@ -571,5 +574,7 @@ pub fn rules_typescript() -> String {
         APPROVAL_EXPIRY_RANGE.start(),
         APPROVAL_EXPIRY_RANGE.end(),
         crate::verification::DEFAULT_APPROVAL_EXPIRY_HOURS,
+        crate::events::PIPELINE_EVENT,
+        crate::events::DASHBOARD_EVENT,
     )
 }
