@@ -1,10 +1,7 @@
 //! Accounts: keys to the keychain, a profile checked in the AWS files.
 
 use stageline_engine::flow::Input;
-use stageline_engine::validation::{
-    check_account_name_unique, check_display_name, check_endpoint_url, check_profile_name,
-    check_region, FieldErrors,
-};
+use stageline_engine::validation::check_typed_keys;
 use stageline_engine::{Account, AccountId, CredentialSource};
 use stageline_secrets::{check_profile_readable, AwsKeys, ProfileFiles};
 
@@ -20,43 +17,38 @@ fn home() -> std::path::PathBuf {
 /// account is saved: an account whose credentials cannot be read is refused,
 /// and nothing of it is kept.
 pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
-    let mut errors = FieldErrors::default();
-    check_display_name("name", "Account name", &input.name, &mut errors);
-    // The engine enforces unique names too; asked first so no key is written
-    // to the keychain for an account that will be refused.
-    let candidate = Account {
-        id: AccountId(0),
-        name: input.name.clone(),
-        credentials: CredentialSource::Profile {
-            profile: String::new(),
-        },
-        default_region: String::new(),
-        endpoint_url: None,
-    };
-    let accounts = list(core).await?;
-    check_account_name_unique(&candidate, &accounts, &mut errors);
-    check_region("defaultRegion", &input.default_region, &mut errors);
     let endpoint_url = input
         .endpoint_url
         .filter(|u| !u.trim().is_empty())
         .map(|u| u.trim().to_string());
-    if let Some(url) = &endpoint_url {
-        check_endpoint_url(url, &mut errors);
-    }
-    match &input.credentials {
-        CredentialsInput::Keys {
-            access_key_id,
-            secret_access_key,
-            ..
-        } => {
-            if access_key_id.trim().is_empty() || access_key_id.chars().any(char::is_whitespace) {
-                errors.add("accessKeyId", "Access key ID is required (no spaces).");
-            }
-            if secret_access_key.is_empty() {
-                errors.add("secretAccessKey", "Secret access key is required.");
-            }
-        }
-        CredentialsInput::Profile { profile } => check_profile_name(profile, &mut errors),
+    // The engine's rules, asked before anything goes to the keychain.
+    let candidate = Account {
+        id: AccountId(0),
+        name: input.name.trim().to_string(),
+        credentials: match &input.credentials {
+            CredentialsInput::Keys { .. } => CredentialSource::Keychain {
+                keychain_ref: String::new(),
+            },
+            CredentialsInput::Profile { profile } => CredentialSource::Profile {
+                profile: profile.clone(),
+            },
+        },
+        default_region: input.default_region.clone(),
+        endpoint_url: endpoint_url.clone(),
+    };
+    let mut errors = core
+        .pipeline
+        .read(move |s| s.check_account(&candidate))
+        .await?
+        .err()
+        .unwrap_or_default();
+    if let CredentialsInput::Keys {
+        access_key_id,
+        secret_access_key,
+        ..
+    } = &input.credentials
+    {
+        check_typed_keys(access_key_id, secret_access_key, &mut errors);
     }
     errors.into_result()?;
 

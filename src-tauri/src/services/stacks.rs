@@ -1,10 +1,7 @@
 //! Stacks: the repository and branch checked through Git before anything is saved.
 
 use stageline_engine::flow::{Input, Reply, StackView};
-use stageline_engine::validation::{
-    check_branch_name, check_poll_interval, check_repository_location, check_stack_name,
-    FieldErrors,
-};
+use stageline_engine::validation::FieldErrors;
 use stageline_engine::{Stack, StackId};
 use stageline_git::{check_repository, GitCredentials};
 
@@ -28,23 +25,32 @@ pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
 /// Creates the stack without watching its branch yet (its stages can be set
 /// up before the head flows in); `crate::watchers::watch` starts it.
 pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> {
-    let mut errors = FieldErrors::default();
-    let name = input.name.trim().to_string();
-    let repository = input.repository.trim().to_string();
-    let branch = input.branch.trim().to_string();
-    check_stack_name(&name, &mut errors);
-    check_repository_location(&repository, &mut errors);
-    check_branch_name(&branch, &mut errors);
-    check_poll_interval(input.poll_interval_secs, &mut errors);
-    let account_id = input.account_id;
-    let account = core
+    let stack = Stack {
+        id: StackId(stageline_engine::ports::Clock::new_id(core.clock.as_ref())),
+        name: input.name.trim().to_string(),
+        repository: input.repository.trim().to_string(),
+        branch: input.branch.trim().to_string(),
+        account_id: input.account_id,
+        poll_interval_secs: input.poll_interval_secs,
+        created_at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
+        deleting: false,
+        // Set by the engine: its first stage's region.
+        home_region: String::new(),
+        team: None,
+    };
+    // The engine's rules, asked before Git is.
+    let candidate = stack.clone();
+    let region = core
         .pipeline
-        .read(move |s| s.chosen_account(account_id).cloned())
-        .await?;
-    if let Err(refused) = &account {
-        errors.0.extend(refused.0.iter().cloned());
-    }
-    errors.into_result()?;
+        .read(move |s| {
+            s.check_new_stack(&candidate)?;
+            Ok::<_, FieldErrors>(
+                s.chosen_account(candidate.account_id)?
+                    .default_region
+                    .clone(),
+            )
+        })
+        .await??;
     let https_token = input
         .https_token
         .filter(|t| !t.trim().is_empty())
@@ -53,23 +59,10 @@ pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> 
         https_token: https_token.clone(),
         ssh_key_file: None,
     };
-    check_repository(&repository, &branch, credentials)
+    check_repository(&stack.repository, &stack.branch, credentials)
         .await
         .map_err(FieldErrors::from)?;
 
-    let stack = Stack {
-        id: StackId(stageline_engine::ports::Clock::new_id(core.clock.as_ref())),
-        name,
-        repository,
-        branch,
-        account_id,
-        poll_interval_secs: input.poll_interval_secs,
-        created_at: stageline_engine::ports::Clock::now(core.clock.as_ref()),
-        deleting: false,
-        // Set by the engine: its first stage's region.
-        home_region: String::new(),
-        team: None,
-    };
     if let Some(token) = &https_token {
         core.keychain
             .put(&crate::core::git_token_ref(stack.id), token)
@@ -78,7 +71,6 @@ pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> 
             tokens.insert(stack.id, token.to_string());
         }
     }
-    let region = account.map(|a| a.default_region).unwrap_or_default();
     let Reply::Stack(stack) = core
         .pipeline
         .send(Input::CreateStack {

@@ -251,3 +251,68 @@ async fn account_names_are_unique() {
     second.name = "Other account".into();
     flow.pipeline.send(Input::PutAccount(second)).await.unwrap();
 }
+
+/// The fields a `PutAccount` or `CreateStack` is refused for, and that
+/// nothing was kept.
+async fn refused_fields(flow: &Flow, input: Input) -> Vec<String> {
+    let before = flow.pipeline.read(|s| s.dashboard()).await.unwrap();
+    let accounts_before = flow.pipeline.read(|s| s.accounts().count()).await.unwrap();
+    let error = flow.pipeline.send(input).await.unwrap_err();
+    let EngineError::Invalid(fields) = error else {
+        panic!("expected a validation error, got {error:?}")
+    };
+    assert_eq!(flow.pipeline.read(|s| s.dashboard()).await.unwrap(), before);
+    assert_eq!(
+        flow.pipeline.read(|s| s.accounts().count()).await.unwrap(),
+        accounts_before
+    );
+    fields.0.iter().map(|f| f.field.clone()).collect()
+}
+
+#[tokio::test]
+async fn the_engine_checks_an_accounts_fields_itself() {
+    let flow = Flow::new(&[]).await;
+    let mut bad = test_account(7);
+    bad.name = "  ".into();
+    bad.default_region = "mars-north-1".into();
+    bad.endpoint_url = Some("ftp://127.0.0.1".into());
+    let fields = refused_fields(&flow, Input::PutAccount(bad)).await;
+    assert_eq!(fields, ["name", "defaultRegion", "endpointUrl"]);
+    let mut profile = test_account(8);
+    profile.name = "Profile account".into();
+    profile.credentials = CredentialSource::Profile {
+        profile: "has space".into(),
+    };
+    assert_eq!(
+        refused_fields(&flow, Input::PutAccount(profile)).await,
+        ["profile"]
+    );
+}
+
+#[tokio::test]
+async fn the_engine_checks_a_new_stacks_fields_itself() {
+    let flow = Flow::new(&[]).await;
+    let mut bad = test_stack(9, "Not A Name", AccountId(1));
+    bad.repository = "relative/path".into();
+    bad.branch = "two..dots".into();
+    bad.poll_interval_secs = 1;
+    bad.account_id = AccountId(404);
+    let fields = refused_fields(
+        &flow,
+        Input::CreateStack {
+            stack: bad,
+            first_region: "us-east-1".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        fields,
+        [
+            "name",
+            "repository",
+            "branch",
+            "pollIntervalSecs",
+            "accountId"
+        ]
+    );
+}

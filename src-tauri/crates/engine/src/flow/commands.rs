@@ -7,19 +7,57 @@ use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::state::WarningSource;
 use crate::flow::tx::Tx;
-use crate::flow::{Effect, Reply};
+use crate::flow::{Effect, FlowState, Reply};
 use crate::ids::{AccountId, StackId, StageId};
 use crate::order::{check_delete_confirmation, close_gap, first_stage};
 use crate::ports::Change;
 use crate::ports::Request;
-use crate::validation::{check_account_name_unique, check_desired_count, FieldErrors};
+use crate::validation::{
+    check_account, check_account_name_unique, check_desired_count, check_stack_fields,
+    check_team_place, FieldErrors,
+};
+
+impl FlowState {
+    /// A new or changed account: its fields, and a name no other account
+    /// has. The engine's `PutAccount` checks it; the app asks first, so
+    /// nothing goes to the keychain for an account that will be refused.
+    pub fn check_account(&self, account: &Account) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        check_account(account, &mut errors);
+        check_account_name_unique(account, self.accounts.values(), &mut errors);
+        errors.into_result()
+    }
+
+    /// A new stack: its fields, a unique name, an account of this desktop
+    /// and, when shared, a team place no other stack here uses. The engine's
+    /// `CreateStack` checks it; the app asks first, before Git is asked.
+    pub fn check_new_stack(&self, stack: &Stack) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        check_stack_fields(stack, &mut errors);
+        if self.stacks.values().any(|s| s.name == stack.name) {
+            errors.add(
+                "name",
+                format!(
+                    "A stack named \"{}\" already exists; stack names must be unique.",
+                    stack.name
+                ),
+            );
+        }
+        if let Err(refused) = self.chosen_account(stack.account_id) {
+            errors.0.extend(refused.0);
+        }
+        if let Some(place) = &stack.team {
+            check_team_place(place, &mut errors);
+            self.refuse_taken_team_place(stack.id, place, &mut errors);
+        }
+        errors.into_result()
+    }
+}
 
 impl Tx<'_> {
     /// A new or changed account; names are unique (as stack names are).
     pub fn put_account(&mut self, account: Account) -> Result<(), EngineError> {
-        let mut errors = FieldErrors::default();
-        check_account_name_unique(&account, self.s.accounts.values(), &mut errors);
-        errors.into_result()?;
+        self.s.check_account(&account)?;
         self.s.accounts.insert(account.id, account.clone());
         self.change(Change::PutAccount(account));
         Ok(())
@@ -46,9 +84,7 @@ impl Tx<'_> {
         mut stack: Stack,
         first_region: &str,
     ) -> Result<Reply, EngineError> {
-        let mut errors = FieldErrors::default();
-        self.check_new_stack(&stack, &mut errors);
-        errors.into_result()?;
+        self.s.check_new_stack(&stack)?;
         // R3a: the stack's image repository lives in its first stage's region.
         stack.home_region = first_region.to_string();
         let dev = first_stage(&stack, StageId(self.new_id()), first_region);
@@ -58,25 +94,6 @@ impl Tx<'_> {
         self.change(Change::InsertStage(dev));
         self.event(PipelineEvent::StackChanged { stack_id: stack.id });
         Ok(Reply::Stack(stack))
-    }
-
-    pub(super) fn check_new_stack(&self, stack: &Stack, errors: &mut FieldErrors) {
-        if self.s.stacks.values().any(|s| s.name == stack.name) {
-            errors.add(
-                "name",
-                format!(
-                    "A stack named \"{}\" already exists; stack names must be unique.",
-                    stack.name
-                ),
-            );
-        }
-        if let Err(refused) = self.s.chosen_account(stack.account_id) {
-            errors.0.extend(refused.0);
-        }
-        if let Some(place) = &stack.team {
-            crate::validation::check_team_place(place, errors);
-            self.refuse_taken_team_place(stack.id, place, errors);
-        }
     }
 
     /// Starts deleting every stage of the stack; the stack goes with the last.

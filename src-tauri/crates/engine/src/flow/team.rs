@@ -7,7 +7,7 @@ use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::state::WarningSource;
 use crate::flow::tx::Tx;
-use crate::flow::Reply;
+use crate::flow::{FlowState, Reply};
 use crate::ids::{RunId, StackId, StageId};
 use crate::ports::Change;
 use crate::team::SharedRunSummary;
@@ -22,8 +22,7 @@ impl Tx<'_> {
         mut stack: Stack,
         stages: Vec<StageSettings>,
     ) -> Result<Reply, EngineError> {
-        let mut errors = FieldErrors::default();
-        self.check_new_stack(&stack, &mut errors);
+        let mut errors = self.s.check_new_stack(&stack).err().unwrap_or_default();
         if stack.team.is_none() {
             errors.add("team", "A joined stack is shared with a team.");
         }
@@ -88,7 +87,7 @@ impl Tx<'_> {
         if let Some(place) = &team {
             let mut errors = FieldErrors::default();
             check_team_place(place, &mut errors);
-            self.refuse_taken_team_place(stack_id, place, &mut errors);
+            self.s.refuse_taken_team_place(stack_id, place, &mut errors);
             errors.into_result()?;
             if stack.team.as_ref().is_some_and(|now| now != place) {
                 return Err(EngineError::Conflict(format!(
@@ -227,31 +226,6 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Two stacks on one desktop never share one team place: they would
-    /// take each other's leases and results.
-    pub(super) fn refuse_taken_team_place(
-        &self,
-        me: StackId,
-        place: &TeamPlace,
-        errors: &mut FieldErrors,
-    ) {
-        let same = |p: &TeamPlace| p.bucket == place.bucket && p.prefix == place.prefix;
-        if let Some(other) = self
-            .s
-            .stacks
-            .values()
-            .find(|s| s.id != me && s.team.as_ref().is_some_and(same))
-        {
-            errors.add(
-                "team.prefix",
-                format!(
-                    "The stack \"{}\" on this computer is already shared at this bucket and prefix.",
-                    other.name
-                ),
-            );
-        }
-    }
-
     /// R22: a teammate's desktop runs `part` of an active run here (or no
     /// longer does): the dashboard shows who runs it. Nothing is stored.
     pub fn teammate_runs_part(&mut self, run_id: RunId, part: PartKind, waiting: bool) {
@@ -353,4 +327,30 @@ fn only_secret_places_differ(old: &StageSettings, new: &StageSettings) -> bool {
     same_vars(&old.build_env, &new.build_env)
         && same_vars(&old.runtime_env, &new.runtime_env)
         && without_env(old) == without_env(new)
+}
+
+impl FlowState {
+    /// Two stacks on one desktop never share one team place: they would
+    /// take each other's leases and results.
+    pub(super) fn refuse_taken_team_place(
+        &self,
+        me: StackId,
+        place: &TeamPlace,
+        errors: &mut FieldErrors,
+    ) {
+        let same = |p: &TeamPlace| p.bucket == place.bucket && p.prefix == place.prefix;
+        if let Some(other) = self
+            .stacks
+            .values()
+            .find(|s| s.id != me && s.team.as_ref().is_some_and(same))
+        {
+            errors.add(
+                "team.prefix",
+                format!(
+                    "The stack \"{}\" on this computer is already shared at this bucket and prefix.",
+                    other.name
+                ),
+            );
+        }
+    }
 }

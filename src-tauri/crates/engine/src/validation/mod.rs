@@ -8,7 +8,9 @@ use ts_rs::TS;
 mod team_place;
 pub use team_place::{check_bucket_name, check_team_place, MAX_TEAM_PREFIX_BYTES};
 
-use crate::domain::{Account, Database, EnvValue, EnvVar, Stage, StageSettings};
+use crate::domain::{
+    Account, CredentialSource, Database, EnvValue, EnvVar, Stack, Stage, StageSettings,
+};
 use crate::regions::is_aws_region;
 use crate::verification::{
     Verification, APPROVAL_EXPIRY_RANGE, HEALTH_TIMEOUT_RANGE, MAX_ALARMS, MAX_ALARM_NAME_LENGTH,
@@ -521,6 +523,37 @@ pub fn check_poll_interval(secs: u32, errors: &mut FieldErrors) {
             ),
         );
     }
+}
+
+/// An account as it is kept (typed keys go to the keychain, not into it):
+/// its name, default region, endpoint URL and profile name.
+pub fn check_account(account: &Account, errors: &mut FieldErrors) {
+    check_display_name("name", "Account name", &account.name, errors);
+    check_region("defaultRegion", &account.default_region, errors);
+    if let Some(url) = &account.endpoint_url {
+        check_endpoint_url(url, errors);
+    }
+    if let CredentialSource::Profile { profile } = &account.credentials {
+        check_profile_name(profile, errors);
+    }
+}
+
+/// Keys typed for an account, before they go to the keychain.
+pub fn check_typed_keys(access_key_id: &str, secret_access_key: &str, errors: &mut FieldErrors) {
+    if access_key_id.trim().is_empty() || access_key_id.chars().any(char::is_whitespace) {
+        errors.add("accessKeyId", "Access key ID is required (no spaces).");
+    }
+    if secret_access_key.is_empty() {
+        errors.add("secretAccessKey", "Secret access key is required.");
+    }
+}
+
+/// A stack's own fields: its name, repository, branch and poll interval.
+pub fn check_stack_fields(stack: &Stack, errors: &mut FieldErrors) {
+    check_stack_name(&stack.name, errors);
+    check_repository_location(&stack.repository, errors);
+    check_branch_name(&stack.branch, errors);
+    check_poll_interval(stack.poll_interval_secs, errors);
 }
 
 /// The rules the UI applies before the backend checks them again, as
