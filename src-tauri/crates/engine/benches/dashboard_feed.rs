@@ -13,6 +13,7 @@
 //!   at that moment;
 //! - after: the dashboard listens only to the feed's updates (the changed
 //!   stacks' views and the order), as it does now.
+//!
 //! Run: cargo bench -p stageline-engine --bench dashboard_feed
 
 use std::sync::{Arc, Mutex};
