@@ -1,15 +1,16 @@
 //! "What will ship" for an approval: the commits since what the stage runs,
 //! the CloudFormation changes the deploy would make, and the variables that
-//! differ from the previous stage — with a drift guard for ones missing here.
+//! differ from the previous stage — with the engine's drift guard for ones
+//! missing here.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use stageline_engine::drift::{variable_differences, VariableDifference};
 use stageline_engine::pipeline::{prepare_deploy_job, SecretSources};
 use stageline_engine::ports::DiscardedLog;
-use stageline_engine::{ApprovalId, Commit, EnvValue, EnvVar, Release, StageSettings};
+use stageline_engine::{ApprovalId, Commit, Release};
 use ts_rs::TS;
 
 use crate::core::Core;
@@ -25,31 +26,6 @@ pub struct ResourceChangeView {
     pub resource_type: String,
     /// For a modification: whether the resource is replaced (`True`, `False`, `Conditional`).
     pub replacement: Option<String>,
-}
-
-/// How a variable compares with the previous stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub enum VariableStatus {
-    /// Set upstream but not here: the drift guard flags it.
-    MissingHere,
-    /// Only this stage sets it.
-    OnlyHere,
-    /// Both set it, to different values (or one as a secret).
-    Differs,
-}
-
-/// A build or runtime variable that differs from the previous stage.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct VariableDifference {
-    pub name: String,
-    /// `build` or `runtime`.
-    pub scope: String,
-    pub status: VariableStatus,
-    pub secret: bool,
 }
 
 /// Everything the approval dialog shows about what will ship.
@@ -69,51 +45,6 @@ pub struct ApprovalPreview {
     pub changes: Vec<ResourceChangeView>,
     pub changes_error: Option<String>,
     pub variables: Vec<VariableDifference>,
-}
-
-/// Keys only: a variable's value as compared, never as shown.
-fn value_key(var: &EnvVar) -> (bool, String) {
-    match &var.value {
-        EnvValue::Plain { value } => (false, value.clone()),
-        EnvValue::Secret { .. } | EnvValue::TeamSecret { .. } => (true, String::new()),
-    }
-}
-
-fn compare(scope: &str, here: &[EnvVar], upstream: &[EnvVar]) -> Vec<VariableDifference> {
-    let here: BTreeMap<&str, &EnvVar> = here.iter().map(|v| (v.name.as_str(), v)).collect();
-    let upstream: BTreeMap<&str, &EnvVar> = upstream.iter().map(|v| (v.name.as_str(), v)).collect();
-    let mut names: Vec<&str> = here.keys().chain(upstream.keys()).copied().collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .filter_map(|name| {
-            let (status, secret) = match (here.get(name), upstream.get(name)) {
-                (None, Some(up)) => (VariableStatus::MissingHere, up.is_secret()),
-                (Some(own), None) => (VariableStatus::OnlyHere, own.is_secret()),
-                (Some(own), Some(up)) if value_key(own) != value_key(up) => {
-                    (VariableStatus::Differs, own.is_secret())
-                }
-                _ => return None,
-            };
-            Some(VariableDifference {
-                name: name.to_string(),
-                scope: scope.to_string(),
-                status,
-                secret,
-            })
-        })
-        .collect()
-}
-
-/// The variables of `here` that differ from `upstream` (build, then runtime).
-pub fn variable_differences(
-    here: &StageSettings,
-    upstream: &StageSettings,
-) -> Vec<VariableDifference> {
-    let mut all = compare("build", &here.build_env, &upstream.build_env);
-    all.extend(compare("runtime", &here.runtime_env, &upstream.runtime_env));
-    all
 }
 
 /// What approving `id` would ship.
@@ -207,55 +138,4 @@ pub async fn preview(core: &Core, id: ApprovalId) -> AppResult<ApprovalPreview> 
         changes_error,
         variables,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn var(name: &str, value: EnvValue) -> EnvVar {
-        EnvVar {
-            name: name.into(),
-            value,
-        }
-    }
-
-    fn plain(value: &str) -> EnvValue {
-        EnvValue::Plain {
-            value: value.into(),
-        }
-    }
-
-    #[test]
-    fn the_drift_guard_flags_variables_set_upstream_but_missing_here() {
-        let mut upstream = stageline_engine::order::first_stage_settings("us-east-1");
-        upstream.runtime_env = vec![
-            var(
-                "API_KEY",
-                EnvValue::Secret {
-                    keychain_ref: "env/1".into(),
-                },
-            ),
-            var("LOG_LEVEL", plain("debug")),
-            var("REGION_HINT", plain("east")),
-        ];
-        let mut here = upstream.clone();
-        here.runtime_env = vec![
-            var("LOG_LEVEL", plain("info")),
-            var("REGION_HINT", plain("east")),
-            var("EXTRA", plain("1")),
-        ];
-        let found: Vec<(String, VariableStatus, bool)> = variable_differences(&here, &upstream)
-            .into_iter()
-            .map(|d| (d.name, d.status, d.secret))
-            .collect();
-        assert_eq!(
-            found,
-            [
-                ("API_KEY".to_string(), VariableStatus::MissingHere, true),
-                ("EXTRA".to_string(), VariableStatus::OnlyHere, false),
-                ("LOG_LEVEL".to_string(), VariableStatus::Differs, false),
-            ]
-        );
-    }
 }

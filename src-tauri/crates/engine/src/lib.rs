@@ -10,6 +10,7 @@
 //! - there is no operation that reorders stages (R1).
 
 pub mod domain;
+pub mod drift;
 pub mod error;
 pub mod events;
 pub mod flow;
