@@ -9,14 +9,9 @@ use stageline_chat::{
 };
 use stageline_engine::flow::Input;
 use stageline_engine::ports::BoxFuture;
-use stageline_engine::{PartKind, Release, ReleaseId, RunId, StackId, StageId};
+use stageline_engine::{PartKind, Release, ReleaseId, RunId, StageId};
 
 use crate::core::Core;
-
-/// The keychain entry of a stack's chat webhook (its kind and URL, as JSON).
-pub fn webhook_ref(stack: StackId) -> String {
-    format!("stack/{stack}/chat-webhook")
-}
 
 /// The chat notifier and what the chat commands share with it.
 pub struct Chat {
@@ -123,7 +118,11 @@ impl Chat {
                 .await
                 .unwrap_or_default();
             for stack in stacks {
-                if let Ok(value) = core.keychain.get(&webhook_ref(stack)).await {
+                if let Ok(value) = core
+                    .keychain
+                    .get(&stageline_engine::keychain_names::chat_webhook(stack))
+                    .await
+                {
                     webhooks.set(stack, Webhook::from_keychain_value(&value));
                 }
             }

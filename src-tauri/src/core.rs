@@ -97,11 +97,6 @@ pub fn desktop_id(data_dir: &Path) -> String {
     id
 }
 
-/// The keychain entry of a stack's HTTPS token.
-pub fn git_token_ref(stack: StackId) -> String {
-    format!("stack/{stack}/https-token")
-}
-
 /// Keychain accounts' keys for the AWS clients.
 struct KeychainCredentials(Keychain);
 
@@ -223,7 +218,11 @@ impl Core {
             .await
             .unwrap_or_default();
         for stack in remote {
-            if let Ok(token) = self.keychain.get(&git_token_ref(stack)).await {
+            if let Ok(token) = self
+                .keychain
+                .get(&stageline_engine::keychain_names::https_token(stack))
+                .await
+            {
                 if let Ok(mut tokens) = self.git_tokens.write() {
                     tokens.insert(stack, token);
                 }

@@ -59,7 +59,7 @@ pub async fn create(core: &Core, input: NewAccount) -> AppResult<Account> {
             secret_access_key,
             session_token,
         } => {
-            let keychain_ref = format!("account/{id}");
+            let keychain_ref = stageline_engine::keychain_names::account_keys(id);
             let keys = AwsKeys {
                 access_key_id: access_key_id.trim().to_string(),
                 secret_access_key,

@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 use stageline_chat::{check_url, ChatEvent, ChatMessage, Webhook, WebhookKind};
+use stageline_engine::keychain_names::chat_webhook;
 use stageline_engine::StackId;
 use ts_rs::TS;
 
-use crate::chat::{webhook_ref, Chat};
+use crate::chat::Chat;
 use crate::core::Core;
 use crate::error::{AppError, AppResult};
 
@@ -80,7 +81,7 @@ pub async fn set(
     check_url(&input.url).map_err(|reason| AppError::field("url", reason))?;
     let hook =
         Webhook::new(input.kind, &input.url).map_err(|reason| AppError::field("url", reason))?;
-    let reference = webhook_ref(stack);
+    let reference = chat_webhook(stack);
     core.keychain
         .put(&reference, &hook.to_keychain_value())
         .await?;
@@ -98,7 +99,7 @@ pub async fn set(
 /// Removes the stack's webhook (from the keychain too); messages stop at once.
 pub async fn clear(core: &Core, chat: &Chat, stack: StackId) -> AppResult<ChatWebhookView> {
     stack_name(core, stack).await?;
-    core.keychain.delete(&webhook_ref(stack)).await?;
+    core.keychain.delete(&chat_webhook(stack)).await?;
     chat.webhooks.set(stack, None);
     core.pipeline
         .notify(stageline_engine::flow::Input::ChatWarning {

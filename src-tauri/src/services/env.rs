@@ -18,10 +18,9 @@ pub struct PreparedSettings {
 }
 
 fn new_reference(core: &Core) -> String {
-    format!(
-        "env/{}",
-        stageline_engine::ports::Clock::new_id(core.clock.as_ref())
-    )
+    stageline_engine::keychain_names::secret_variable(stageline_engine::ports::Clock::new_id(
+        core.clock.as_ref(),
+    ))
 }
 
 async fn prepare_list(

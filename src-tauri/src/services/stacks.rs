@@ -65,7 +65,10 @@ pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> 
 
     if let Some(token) = &https_token {
         core.keychain
-            .put(&crate::core::git_token_ref(stack.id), token)
+            .put(
+                &stageline_engine::keychain_names::https_token(stack.id),
+                token,
+            )
             .await?;
         if let Ok(mut tokens) = core.git_tokens.write() {
             tokens.insert(stack.id, token.to_string());
@@ -94,6 +97,9 @@ pub async fn delete(core: &Core, id: StackId, confirmation: String) -> AppResult
         .await?;
     crate::watchers::unwatch(core, id);
     // A stack being deleted posts no more chat messages; its webhook goes now.
-    let _ = core.keychain.delete(&crate::chat::webhook_ref(id)).await;
+    let _ = core
+        .keychain
+        .delete(&stageline_engine::keychain_names::chat_webhook(id))
+        .await;
     Ok(())
 }

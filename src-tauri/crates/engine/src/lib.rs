@@ -16,6 +16,7 @@ pub mod events;
 pub mod flow;
 pub mod ids;
 pub mod images;
+pub mod keychain_names;
 pub mod order;
 pub mod pipeline;
 pub mod ports;

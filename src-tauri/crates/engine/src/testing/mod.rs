@@ -102,7 +102,7 @@ pub fn test_account(id: i64) -> Account {
         id: AccountId(id),
         name: "Test account".to_string(),
         credentials: CredentialSource::Keychain {
-            keychain_ref: format!("account/{id}"),
+            keychain_ref: crate::keychain_names::account_keys(AccountId(id)),
         },
         default_region: "us-east-1".to_string(),
         endpoint_url: None,
