@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Message;
@@ -31,14 +31,7 @@ pub(super) fn start(
             while let Ok(more) = receiver.try_recv() {
                 stacks.insert(more);
             }
-            let (reply, answer) = oneshot::channel();
-            let read = Box::new(move |state: &crate::flow::FlowState| {
-                let _ = reply.send(state.dashboard_update(&stacks));
-            });
-            if inbox.send(Message::Read(read)).is_err() {
-                return;
-            }
-            match answer.await {
+            match super::read_through(&inbox, move |state| state.dashboard_update(&stacks)).await {
                 Ok(update) => events.dashboard(update),
                 Err(_) => return,
             }

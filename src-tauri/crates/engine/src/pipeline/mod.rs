@@ -229,14 +229,7 @@ impl Pipeline {
         &self,
         f: impl FnOnce(&FlowState) -> T + Send + 'static,
     ) -> Result<T, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        let read: ReadFn = Box::new(move |state| {
-            let _ = reply.send(f(state));
-        });
-        self.inbox
-            .send(Message::Read(read))
-            .map_err(|_| EngineError::Stopped)?;
-        answer.await.map_err(|_| EngineError::Stopped)
+        read_through(&self.inbox, f).await
     }
 
     /// R5/R16: approves or rejects a waiting release. An approval that is no
@@ -292,6 +285,21 @@ impl Pipeline {
             _ => Err(EngineError::Stopped),
         }
     }
+}
+
+/// Reads the live state through the actor's inbox, in turn with inputs.
+async fn read_through<T: Send + 'static>(
+    inbox: &mpsc::UnboundedSender<Message>,
+    f: impl FnOnce(&FlowState) -> T + Send + 'static,
+) -> Result<T, EngineError> {
+    let (reply, answer) = oneshot::channel();
+    let read: ReadFn = Box::new(move |state| {
+        let _ = reply.send(f(state));
+    });
+    inbox
+        .send(Message::Read(read))
+        .map_err(|_| EngineError::Stopped)?;
+    answer.await.map_err(|_| EngineError::Stopped)
 }
 
 /// Which running task an effect belongs to, so it can be cancelled.
