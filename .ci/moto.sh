@@ -13,9 +13,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv-moto"
 run_dir="$root/target/moto"
 # Bump when the package list changes, so an old venv is upgraded once.
-venv_version="3"
+venv_version="4"
 packages=(
-    "moto[server,cloudformation,ecs,ec2,elbv2,apigateway,rds,secretsmanager,iam,logs,s3,ecr,sts]==5.*"
+    # moto is pinned exactly: what it emulates changes within 5.x (5.2.6 began serving
+    # CloudWatch's CBOR protocol itself), and the stricter stand-ins in moto_server.py patch it.
+    "moto[server,cloudformation,ecs,ec2,elbv2,apigateway,rds,secretsmanager,iam,logs,s3,ecr,sts]==5.2.6"
     "cfn-lint==1.*"
     # The real AWS CLI (v1; v2 is not on PyPI): test buildspecs and the docker stand-in call it.
     "awscli==1.*"

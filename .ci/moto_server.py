@@ -26,11 +26,9 @@
    of host+path>"}` sets the answer for matching requests (no match: all; the
    latest control that matches wins; case-insensitive), `{"reset": true}` and
    `/moto-api/reset` clear them.
-6. The Rust SDK speaks CloudWatch's current protocol (Smithy RPC v2 CBOR),
-   which moto (5.2) does not. Such requests are translated to the JSON
-   protocol moto serves and its answers back to CBOR, typed by botocore's
-   model of CloudWatch. DescribeAlarms refuses more than 100 AlarmNames, as
-   AWS does (moto takes any number).
+6. CloudWatch's DescribeAlarms (Smithy RPC v2 CBOR, which the Rust SDK
+   speaks and moto 5.2.6 serves) refuses more than 100 AlarmNames, as AWS
+   does (moto takes any number).
 7. moto checks S3's conditional writes (`If-Match`, `If-None-Match: *` on
    PutObject and DeleteObject) and then writes, as two steps: two desktops
    racing for a team stack's stage lease could both pass the check. AWS makes
@@ -47,10 +45,9 @@ Run exactly like `moto_server`: `python moto_server.py -H 127.0.0.1 -p 5055`.
 """
 
 import json
-import struct
 import threading
 from base64 import b64encode
-from datetime import datetime
+from io import BytesIO
 from typing import Any, Callable, Iterable
 
 from moto.ec2.models import ec2_backends
@@ -59,6 +56,7 @@ from moto.ecr.responses import ECRResponse
 from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
 from moto.ec2.models.route_tables import RouteTable
 import moto.server
+from moto.core import cbor
 from moto.server import main
 
 
@@ -165,191 +163,8 @@ def _body(environ: Environ) -> bytes:
     return environ["wsgi.input"].read(length) if length else b""
 
 
-# --- 6. CloudWatch over Smithy RPC v2 CBOR --------------------------------
-
-def cbor_encode(value: Any) -> bytes:
-    out = bytearray()
-    _encode(value, out)
-    return bytes(out)
-
-
-def _head(major: int, n: int, out: bytearray) -> None:
-    if n < 24:
-        out.append(major << 5 | n)
-    elif n < 0x100:
-        out += bytes([major << 5 | 24, n])
-    elif n < 0x10000:
-        out += bytes([major << 5 | 25]) + struct.pack(">H", n)
-    elif n < 0x100000000:
-        out += bytes([major << 5 | 26]) + struct.pack(">I", n)
-    else:
-        out += bytes([major << 5 | 27]) + struct.pack(">Q", n)
-
-
-class Timestamp(float):
-    """Seconds since the epoch, encoded with CBOR's tag 1."""
-
-
-def _encode(value: Any, out: bytearray) -> None:
-    if value is None:
-        out.append(0xF6)
-    elif value is True:
-        out.append(0xF5)
-    elif value is False:
-        out.append(0xF4)
-    elif isinstance(value, Timestamp):
-        _head(6, 1, out)
-        out.append(0xFB)
-        out += struct.pack(">d", float(value))
-    elif isinstance(value, int):
-        if value >= 0:
-            _head(0, value, out)
-        else:
-            _head(1, -1 - value, out)
-    elif isinstance(value, float):
-        out.append(0xFB)
-        out += struct.pack(">d", value)
-    elif isinstance(value, (bytes, bytearray)):
-        _head(2, len(value), out)
-        out += value
-    elif isinstance(value, str):
-        data = value.encode("utf-8")
-        _head(3, len(data), out)
-        out += data
-    elif isinstance(value, (list, tuple)):
-        _head(4, len(value), out)
-        for item in value:
-            _encode(item, out)
-    elif isinstance(value, dict):
-        _head(5, len(value), out)
-        for key, item in value.items():
-            _encode(str(key), out)
-            _encode(item, out)
-    else:
-        raise TypeError(f"cannot encode {type(value).__name__} as CBOR")
-
-
-def cbor_decode(data: bytes) -> Any:
-    if not data:
-        return {}
-    value, _ = _decode(data, 0)
-    return value
-
-
-def _length(data: bytes, pos: int, info: int) -> tuple[int, int]:
-    if info < 24:
-        return info, pos
-    size = {24: 1, 25: 2, 26: 4, 27: 8}[info]
-    return int.from_bytes(data[pos:pos + size], "big"), pos + size
-
-
-def _decode(data: bytes, pos: int) -> tuple[Any, int]:
-    initial = data[pos]
-    pos += 1
-    major, info = initial >> 5, initial & 0x1F
-    if major == 7:
-        if info == 20:
-            return False, pos
-        if info == 21:
-            return True, pos
-        if info in (22, 23):
-            return None, pos
-        if info == 25:
-            return struct.unpack(">e", data[pos:pos + 2])[0], pos + 2
-        if info == 26:
-            return struct.unpack(">f", data[pos:pos + 4])[0], pos + 4
-        if info == 27:
-            return struct.unpack(">d", data[pos:pos + 8])[0], pos + 8
-        raise ValueError(f"unsupported CBOR simple value {info}")
-    if info == 31:  # indefinite length
-        items: list[Any] = []
-        while data[pos] != 0xFF:
-            item, pos = _decode(data, pos)
-            items.append(item)
-        pos += 1
-        if major == 2:
-            return b"".join(items), pos
-        if major == 3:
-            return "".join(items), pos
-        if major == 4:
-            return items, pos
-        if major == 5:
-            return dict(zip(items[0::2], items[1::2])), pos
-        raise ValueError("bad indefinite CBOR item")
-    n, pos = _length(data, pos, info)
-    if major == 0:
-        return n, pos
-    if major == 1:
-        return -1 - n, pos
-    if major == 2:
-        return data[pos:pos + n], pos + n
-    if major == 3:
-        return data[pos:pos + n].decode("utf-8"), pos + n
-    if major == 4:
-        items = []
-        for _ in range(n):
-            item, pos = _decode(data, pos)
-            items.append(item)
-        return items, pos
-    if major == 5:
-        mapping = {}
-        for _ in range(n):
-            key, pos = _decode(data, pos)
-            mapping[key], pos = _decode(data, pos)
-        return mapping, pos
-    # major 6: a tag; its item (epoch seconds for tag 1) stands for itself.
-    return _decode(data, pos)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return b64encode(value).decode("ascii")
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
-def _typed(value: Any, shape: Any) -> Any:
-    """moto's JSON answer with the types CBOR needs (timestamps, doubles)."""
-    if shape is None or value is None:
-        return value
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
-        return {k: _typed(v, shape.members.get(k)) for k, v in value.items()}
-    if kind == "list" and isinstance(value, list):
-        return [_typed(v, shape.member) for v in value]
-    if kind == "map" and isinstance(value, dict):
-        return {k: _typed(v, shape.value) for k, v in value.items()}
-    if kind == "timestamp":
-        if isinstance(value, str):
-            return Timestamp(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-        return Timestamp(value)
-    if kind in ("double", "float") and isinstance(value, (int, float)):
-        return float(value)
-    return value
-
-
-CLOUDWATCH_TARGET = "GraniteServiceVersion20100801"
-CBOR_PATH = f"/service/{CLOUDWATCH_TARGET}/operation/"
-_cloudwatch_model: Any = None
-
-
-def _cloudwatch() -> Any:
-    global _cloudwatch_model
-    if _cloudwatch_model is None:
-        import botocore.session
-
-        _cloudwatch_model = botocore.session.get_session().get_service_model("cloudwatch")
-    return _cloudwatch_model
-
-
-def _cbor_answer(start_response: StartResponse, status: int, value: Any) -> list[bytes]:
-    return _respond(start_response, status, cbor_encode(value), "application/cbor", [("smithy-protocol", "rpc-v2-cbor")])
-
-
 def _call(app: Any, environ: Environ) -> tuple[int, bytes]:
+    """moto's answer to one request, as status and body."""
     captured: dict[str, Any] = {}
     chunks: list[bytes] = []
 
@@ -366,34 +181,27 @@ def _call(app: Any, environ: Environ) -> tuple[int, bytes]:
     return captured["status"], b"".join(chunks)
 
 
-def _cloudwatch_over_cbor(app: Any, environ: Environ, start_response: StartResponse, operation: str) -> list[bytes]:
-    request = cbor_decode(_body(environ))
-    if operation == "DescribeAlarms" and len(request.get("AlarmNames") or []) > 100:
-        return _cbor_answer(start_response, 400, {
-            "__type": "ValidationError",
-            "message": "1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: "
-                       "Member must have length less than or equal to 100",
-        })
-    body = json.dumps(_jsonable(request)).encode("utf-8")
-    from io import BytesIO
+# --- 6. CloudWatch over Smithy RPC v2 CBOR --------------------------------
 
+CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
+DESCRIBE_ALARMS_MOST_NAMES = 100
+
+
+def _cloudwatch_over_cbor(app: Any, environ: Environ, start_response: StartResponse, operation: str) -> Iterable[bytes]:
+    """moto serves CBOR itself; this adds AWS's limit on DescribeAlarms' AlarmNames."""
+    body = _body(environ)
+    if operation == "DescribeAlarms":
+        request = cbor.loads(body) if body else {}
+        if len(request.get("AlarmNames") or []) > DESCRIBE_ALARMS_MOST_NAMES:
+            answer = cbor.dumps({
+                "__type": "ValidationError",
+                "message": "1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: "
+                           f"Member must have length less than or equal to {DESCRIBE_ALARMS_MOST_NAMES}",
+            })
+            return _respond(start_response, 400, answer, "application/cbor", [("smithy-protocol", "rpc-v2-cbor")])
     inner = dict(environ)
-    inner.update({
-        "PATH_INFO": "/",
-        "RAW_URI": "/",
-        "REQUEST_URI": "/",
-        "CONTENT_TYPE": "application/x-amz-json-1.0",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_X_AMZ_TARGET": f"{CLOUDWATCH_TARGET}.{operation}",
-        "HTTP_X_AMZN_QUERY_MODE": "true",
-        "wsgi.input": BytesIO(body),
-    })
-    status, answer = _call(app, inner)
-    parsed = json.loads(answer) if answer.strip() else {}
-    if status >= 400:
-        return _cbor_answer(start_response, status, parsed)
-    shape = _cloudwatch().operation_model(operation).output_shape
-    return _cbor_answer(start_response, status, _typed(parsed, shape))
+    inner["wsgi.input"] = BytesIO(body)
+    return app(inner, start_response)
 
 
 class ConditionalWrites:
