@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use stageline_aws::{AwsCredentials, CloudFormationDeployer, CredentialsLookup, DeployerOptions};
@@ -19,7 +19,6 @@ use stageline_team::{TeamApprovals, TeamCoordinator, TeamDefinitions};
 
 use crate::clock::SystemClock;
 use crate::logs::FileLogs;
-use crate::watchers::Watchers;
 
 /// Where the core keeps its files and which keychain service it uses.
 #[derive(Debug, Clone)]
@@ -56,7 +55,6 @@ pub struct Core {
     pub deployer: CloudFormationDeployer,
     pub logs: FileLogs,
     pub clock: Arc<SystemClock>,
-    pub watchers: Mutex<Watchers>,
     /// Which parts of team stacks run on this desktop (R22); solo stacks'
     /// parts all do.
     pub team: TeamCoordinator,
@@ -97,6 +95,22 @@ pub fn desktop_id(data_dir: &Path) -> String {
     id
 }
 
+/// The HTTPS tokens of the stacks' remote repositories, from the keychain.
+async fn git_tokens(store: &SqliteStore, keychain: &Keychain) -> HashMap<StackId, String> {
+    let stacks = store.stacks().await.unwrap_or_default();
+    let mut tokens = HashMap::new();
+    for stack in stacks
+        .iter()
+        .filter(|s| s.repository.starts_with("https://"))
+    {
+        let name = stageline_engine::keychain_names::https_token(stack.id);
+        if let Ok(token) = keychain.get(&name).await {
+            tokens.insert(stack.id, token);
+        }
+    }
+    tokens
+}
+
 /// Keychain accounts' keys for the AWS clients.
 struct KeychainCredentials(Keychain);
 
@@ -126,14 +140,15 @@ impl CredentialsLookup for KeychainCredentials {
 
 impl Core {
     /// Opens the database in `config.data_dir`, starts the engine (resuming
-    /// what was in flight) and the branch watchers.
+    /// what was in flight); the engine watches the branches.
     pub async fn start(
         config: CoreConfig,
         events: Arc<dyn Events>,
     ) -> Result<Arc<Core>, PortError> {
         let store = SqliteStore::open(&config.data_dir.join("stageline.db")).await?;
         let keychain = Keychain::new(config.keychain_service.clone());
-        let git_tokens: Arc<RwLock<HashMap<StackId, String>>> = Arc::default();
+        // Before the engine starts watching branches, which sign in with them.
+        let git_tokens = Arc::new(RwLock::new(git_tokens(&store, &keychain).await));
         let tokens = git_tokens.clone();
         let git = GitSource::new(config.data_dir.join("mirrors"), move |stack| {
             GitCredentials {
@@ -183,7 +198,6 @@ impl Core {
             deployer,
             logs,
             clock,
-            watchers: Mutex::new(Watchers::default()),
             team_approvals: TeamApprovals::new(team.clone()),
             team_definitions: TeamDefinitions::new(team.clone()),
             team_history: stageline_team::TeamHistory::new(team.clone()),
@@ -191,43 +205,16 @@ impl Core {
             git_tokens,
             config,
         });
-        core.load_git_tokens().await;
         crate::services::team::connect_all(&core).await;
         // Team stage deletions a stop interrupted: the team learns of them.
         for deletion in core.team_definitions.resume_deletions(&core.pipeline).await {
             crate::services::team_stages::finish_in_background(&core, deletion);
         }
         crate::services::team::keep_team_in_sync(Arc::downgrade(&core));
-        crate::watchers::watch_all(&core).await;
         // The accounts' numbers are not asked for here: each part and deploy
         // asks STS the first time it needs one, so an idle app never builds
         // an AWS client (issue "Everyday use": idle memory).
         Ok(core)
-    }
-
-    /// Reads the HTTPS tokens of the stacks' remote repositories from the keychain.
-    async fn load_git_tokens(&self) {
-        let remote = self
-            .pipeline
-            .read(|s| {
-                s.stacks()
-                    .filter(|st| st.repository.starts_with("https://"))
-                    .map(|st| st.id)
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .unwrap_or_default();
-        for stack in remote {
-            if let Ok(token) = self
-                .keychain
-                .get(&stageline_engine::keychain_names::https_token(stack))
-                .await
-            {
-                if let Ok(mut tokens) = self.git_tokens.write() {
-                    tokens.insert(stack, token);
-                }
-            }
-        }
     }
 
     /// Asks AWS (in the background) for a new or changed account's number,

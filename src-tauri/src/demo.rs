@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use stageline_engine::flow::Input;
 use stageline_engine::order::first_stage_settings;
 use stageline_engine::Database;
 
@@ -181,7 +182,7 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
     )
     .await?;
     // Its stages are set up before the branch head flows in.
-    let stack = stacks::create_unwatched(
+    let stack = stacks::create(
         core,
         NewStack {
             name: "hello-web".to_string(),
@@ -191,6 +192,7 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
             poll_interval_secs: 30,
             https_token: None,
         },
+        false,
     )
     .await?;
     let dev = core
@@ -204,7 +206,8 @@ pub async fn seed_if_empty(core: &Core, endpoint: &str) -> AppResult<()> {
         let prod = stage(data_dir, "prod", "us-west-2", true);
         stages::create(core, stack.id, Some(dev), prod).await?;
     }
-    crate::watchers::watch(core, &stack, None);
+    let watch = Input::WatchBranch { stack_id: stack.id };
+    core.pipeline.send(watch).await?;
     Ok(())
 }
 

@@ -17,7 +17,6 @@ mod logs;
 mod notifications;
 pub mod services;
 mod tray;
-mod watchers;
 mod windows;
 
 use std::sync::Arc;

@@ -108,7 +108,7 @@ async fn a_terminal_sees_the_pipeline_approves_and_reads_logs_with_and_without_t
     )
     .await
     .unwrap();
-    let stack = stacks::create_unwatched(
+    let stack = stacks::create(
         &core,
         NewStack {
             name: "shop".into(),
@@ -118,6 +118,7 @@ async fn a_terminal_sees_the_pipeline_approves_and_reads_logs_with_and_without_t
             poll_interval_secs: 30,
             https_token: None,
         },
+        false,
     )
     .await
     .unwrap();

@@ -200,15 +200,15 @@ async fn a_stack_needs_a_git_repository_with_the_branch() {
         poll_interval_secs: 30,
         https_token: None,
     };
-    let error = stacks::create(&core, stack(not_a_repo.display().to_string(), "main"))
+    let error = stacks::create(&core, stack(not_a_repo.display().to_string(), "main"), true)
         .await
         .unwrap_err();
     assert_eq!(error.fields[0].field, "repository");
-    let error = stacks::create(&core, stack(repo.clone(), "release"))
+    let error = stacks::create(&core, stack(repo.clone(), "release"), true)
         .await
         .unwrap_err();
     assert_eq!(error.fields[0].field, "branch");
-    let error = stacks::create(&core, stack(repo.clone(), "bad..name"))
+    let error = stacks::create(&core, stack(repo.clone(), "bad..name"), true)
         .await
         .unwrap_err();
     assert_eq!(error.fields[0].field, "branch");
@@ -216,7 +216,9 @@ async fn a_stack_needs_a_git_repository_with_the_branch() {
         stacks::dashboard(&core).await.unwrap().is_empty(),
         "nothing was written"
     );
-    let created = stacks::create(&core, stack(repo, "main")).await.unwrap();
+    let created = stacks::create(&core, stack(repo, "main"), true)
+        .await
+        .unwrap();
     let dashboard = stacks::dashboard(&core).await.unwrap();
     assert_eq!(dashboard[0].stack.id, created.id);
     assert_eq!(
@@ -243,6 +245,7 @@ async fn a_stages_secret_variable_lives_in_the_keychain_only() {
             poll_interval_secs: 30,
             https_token: None,
         },
+        true,
     )
     .await
     .unwrap();
@@ -346,6 +349,7 @@ async fn a_secret_value_over_the_size_limit_is_refused_before_the_keychain() {
             poll_interval_secs: 30,
             https_token: None,
         },
+        true,
     )
     .await
     .unwrap();

@@ -33,7 +33,7 @@ fn main() {
         let pipeline = Pipeline::start(ports, test_config()).await.unwrap();
         let (stack, _dev) = stack_on(&pipeline, test_account(1), "shop", &repo).await;
         let (events, mut received) = mpsc::channel(64);
-        let _watch = source.watch(&stack, Some(git(&repo, &["rev-parse", "HEAD"])), events);
+        let _watch = source.watch_events(&stack, Some(git(&repo, &["rev-parse", "HEAD"])), events);
         tokio::time::sleep(Duration::from_millis(300)).await;
 
         let mut latencies = Vec::new();

@@ -115,6 +115,7 @@ async fn act(pipeline: &Pipeline, fakes: &Fakes) -> Result<bool, EngineError> {
             .send(Input::CreateStack {
                 stack,
                 first_region: "us-east-1".into(),
+                watch: true,
             })
             .await?;
         return Ok(false);

@@ -18,7 +18,6 @@ use stageline_integration::{
     commit_files, deployed_sha, git, latest_status, make_repo, stack_on, wait_for,
 };
 use stageline_store::SqliteStore;
-use tokio::sync::mpsc;
 
 // The buildspecs "push" by writing a tag's digest into $REGISTRY (the fake
 // registry's folder), as build.yml pushes :<sha> and release.yml copies
@@ -47,7 +46,7 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
             .await
             .unwrap(),
     );
-    ports.source = Arc::new(source.clone());
+    ports.source = Arc::new(source);
     ports.builder = Arc::new(BuildspecRunner::new(Duration::from_secs(60)));
     let config = PipelineConfig {
         workspaces: dir.path().join("workspaces"),
@@ -89,11 +88,9 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
         .await
         .unwrap();
 
-    // The real watcher turns the branch head into the first release.
-    let (events, mut received) = mpsc::channel(16);
-    let _watch = source.watch(&stack, None, events);
-    let forward = Input::from;
-    pipeline.notify(forward(received.recv().await.unwrap()));
+    // The engine has the real watcher turn the branch head into the first release.
+    let watch = Input::WatchBranch { stack_id: stack.id };
+    pipeline.send(watch).await.unwrap();
     let first = git(&repo, &["rev-parse", "HEAD"]);
     let sha = first.clone();
     wait_for(&pipeline, "prod runs the first commit", 60, move |s| {
@@ -133,7 +130,6 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
     // A commit that breaks the build stops at dev (R4); prod keeps the first.
     git(&repo, &["rm", "-q", "app.txt"]);
     git(&repo, &["commit", "-q", "-m", "Remove app.txt"]);
-    pipeline.notify(forward(received.recv().await.unwrap()));
     wait_for(&pipeline, "dev's build failed", 60, |s| {
         latest_status(s, StackId(2), "dev") == Some(RunStatus::Failed)
     })
@@ -158,7 +154,6 @@ async fn commits_flow_through_real_git_and_real_buildspecs() {
 
     // The fix flows all the way.
     let fixed = commit_files(&repo, &[("app.txt", "v3")], "Fix the build");
-    pipeline.notify(forward(received.recv().await.unwrap()));
     wait_for(&pipeline, "prod runs the fix", 60, move |s| {
         deployed_sha(s, StackId(2), "prod") == Some(fixed.clone())
     })
@@ -228,7 +223,7 @@ async fn flows_while_the_user_works(user: fn(&std::path::Path, usize)) {
             .await
             .unwrap(),
     );
-    ports.source = Arc::new(source.clone());
+    ports.source = Arc::new(source);
     ports.builder = Arc::new(BuildspecRunner::new(Duration::from_secs(60)));
     let config = PipelineConfig {
         workspaces: dir.path().join("workspaces"),
@@ -260,9 +255,8 @@ async fn flows_while_the_user_works(user: fn(&std::path::Path, usize)) {
         })
         .await
         .unwrap();
-    let (events, mut received) = mpsc::channel(16);
-    let _watch = source.watch(&stack, None, events);
-    pipeline.notify(Input::from(received.recv().await.unwrap()));
+    let watch = Input::WatchBranch { stack_id: stack.id };
+    pipeline.send(watch).await.unwrap();
     let first = git(&repo, &["rev-parse", "HEAD"]);
     wait_for(&pipeline, "prod runs the first commit", 60, move |s| {
         deployed_sha(s, StackId(2), "prod") == Some(first.clone())
@@ -291,21 +285,13 @@ async fn flows_while_the_user_works(user: fn(&std::path::Path, usize)) {
         })
     };
     // The watcher may meet the user's Git mid-operation; it looks again.
-    let forward = async {
-        while let Some(event) = received.recv().await {
-            pipeline.notify(Input::from(event));
-        }
-    };
     let sha = release.clone();
-    let reached = wait_for(&pipeline, "prod runs the release", 120, move |s| {
+    wait_for(&pipeline, "prod runs the release", 120, move |s| {
         deployed_sha(s, StackId(2), "prod") == Some(sha.clone())
             || latest_status(s, StackId(2), "dev") == Some(RunStatus::Failed)
             || latest_status(s, StackId(2), "prod") == Some(RunStatus::Failed)
-    });
-    tokio::select! {
-        () = reached => {}
-        () = forward => {}
-    }
+    })
+    .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rounds = worker.join().unwrap();
     assert!(rounds > 0, "the user worked during the flow");

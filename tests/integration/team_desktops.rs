@@ -127,6 +127,7 @@ async fn desktop_with(
         .send(Input::CreateStack {
             stack,
             first_region: "us-east-1".into(),
+            watch: true,
         })
         .await
         .unwrap();

@@ -137,6 +137,7 @@ async fn a_team_stacks_secrets_are_in_secrets_manager_never_in_s3_or_sqlite() {
         .send(Input::CreateStack {
             stack: stack.clone(),
             first_region: "us-east-1".into(),
+            watch: true,
         })
         .await
         .unwrap();

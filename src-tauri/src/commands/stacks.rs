@@ -15,7 +15,7 @@ pub async fn dashboard(core: CoreState<'_>) -> AppResult<Vec<StackView>> {
 
 #[tauri::command]
 pub async fn create_stack(core: CoreState<'_>, input: NewStack) -> AppResult<Stack> {
-    stacks::create(&core, input).await
+    stacks::create(&core, input, true).await
 }
 
 #[tauri::command]

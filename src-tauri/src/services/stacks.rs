@@ -14,17 +14,11 @@ pub async fn dashboard(core: &Core) -> AppResult<Vec<StackView>> {
     Ok(core.pipeline.read(|s| s.dashboard()).await?)
 }
 
-/// Creates a stack with its `dev` stage (in the account's region) and
-/// starts watching its branch; the branch head becomes its first release.
-pub async fn create(core: &Core, input: NewStack) -> AppResult<Stack> {
-    let stack = create_unwatched(core, input).await?;
-    crate::watchers::watch(core, &stack, None);
-    Ok(stack)
-}
-
-/// Creates the stack without watching its branch yet (its stages can be set
-/// up before the head flows in); `crate::watchers::watch` starts it.
-pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> {
+/// Creates a stack with its `dev` stage (in the account's region); the
+/// engine watches its branch, whose head becomes its first release.
+/// `watch: false` holds the watch until `Input::WatchBranch` (its stages can
+/// be set up before the head flows in).
+pub async fn create(core: &Core, input: NewStack, watch: bool) -> AppResult<Stack> {
     let stack = Stack {
         id: StackId(stageline_engine::ports::Clock::new_id(core.clock.as_ref())),
         name: input.name.trim().to_string(),
@@ -79,6 +73,7 @@ pub async fn create_unwatched(core: &Core, input: NewStack) -> AppResult<Stack> 
         .send(Input::CreateStack {
             stack,
             first_region: region,
+            watch,
         })
         .await?
     else {
@@ -95,7 +90,6 @@ pub async fn delete(core: &Core, id: StackId, confirmation: String) -> AppResult
             confirmation,
         })
         .await?;
-    crate::watchers::unwatch(core, id);
     // A stack being deleted posts no more chat messages; its webhook goes now.
     let _ = core
         .keychain

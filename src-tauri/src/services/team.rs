@@ -201,7 +201,6 @@ pub async fn join(core: &Core, account_id: AccountId, place: TeamPlace) -> AppRe
         return Err(AppError::internal("The stack was not joined."));
     };
     core.team.share(stack.id, prefix);
-    crate::watchers::watch(core, &stack, None);
     Ok(stack)
 }
 

@@ -52,7 +52,9 @@ pub fn latest_status(s: &FlowState, stack: StackId, name: &str) -> Option<RunSta
 }
 
 /// Saves `account` and a stack `name` (id 2) on the repository at `repo`;
-/// returns the stack and its `dev` stage.
+/// returns the stack and its `dev` stage. Its branch is not watched: a test
+/// sets its stages up, then starts the watch (`Input::WatchBranch`) or gives
+/// the commits itself.
 pub async fn stack_on(
     pipeline: &Pipeline,
     account: Account,
@@ -66,6 +68,7 @@ pub async fn stack_on(
         .send(Input::CreateStack {
             stack: stack.clone(),
             first_region: "us-east-1".into(),
+            watch: false,
         })
         .await
         .unwrap();

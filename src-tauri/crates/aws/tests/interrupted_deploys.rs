@@ -176,6 +176,7 @@ impl World {
                 .send(Input::CreateStack {
                     stack: self.stack.clone(),
                     first_region: "us-east-1".into(),
+                    watch: true,
                 })
                 .await
                 .unwrap();

@@ -116,6 +116,7 @@ async fn an_alarm_set_to_alarm_during_the_soak_fails_verify_and_dev_rolls_back_t
         .send(Input::CreateStack {
             stack: stack.clone(),
             first_region: "us-east-1".into(),
+            watch: true,
         })
         .await
         .unwrap();

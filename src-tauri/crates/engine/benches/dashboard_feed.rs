@@ -65,6 +65,7 @@ async fn setup(pipeline: &Pipeline) {
             .send(Input::CreateStack {
                 stack: test_stack(id.0, &format!("stack-{n:02}"), AccountId(1)),
                 first_region: "us-east-1".into(),
+                watch: true,
             })
             .await
             .unwrap();

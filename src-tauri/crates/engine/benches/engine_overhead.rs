@@ -28,6 +28,7 @@ fn setup(state: &mut FlowState, fakes: &Fakes, rt: &tokio::runtime::Runtime) -> 
         Input::CreateStack {
             stack: test_stack(2, "shop", AccountId(1)),
             first_region: "us-east-1".into(),
+            watch: true,
         },
     ];
     for input in inputs.drain(..) {
@@ -155,7 +156,7 @@ fn actor_throughput() {
         let fakes = Fakes::default();
         let pipeline = fakes.start().await;
         pipeline.send(Input::PutAccount(test_account(1))).await.unwrap();
-        pipeline.send(Input::CreateStack { stack: test_stack(2, "shop", AccountId(1)), first_region: "us-east-1".into() }).await.unwrap();
+        pipeline.send(Input::CreateStack { stack: test_stack(2, "shop", AccountId(1)), first_region: "us-east-1".into(), watch: true  }).await.unwrap();
         for name in &STAGES[1..] {
             let after = pipeline.read(|s| s.flow_of(StackId(2)).last().map(|s| s.id)).await.unwrap();
             let mut settings = first_stage_settings("us-east-1");

@@ -264,7 +264,19 @@ pub trait Source: Send + Sync {
         dir: PathBuf,
         options: CheckoutOptions,
     ) -> BoxFuture<'_, Result<CheckoutReport, PortError>>;
+    /// Starts watching `stack`'s branch, replacing an earlier watch of it:
+    /// new heads and warnings go to `inputs` as engine inputs. At start the
+    /// head is compared with `last_seen_head` (the sha of the stack's newest
+    /// release), so commits made while the app was closed are reported. The
+    /// engine decides which stacks are watched ([`crate::flow::FlowState::watched_branches`]).
+    fn watch(&self, stack: &Stack, last_seen_head: Option<String>, inputs: InputSink);
+    /// Stops watching a stack's branch (nothing if it was not watched).
+    fn unwatch(&self, stack: StackId);
 }
+
+/// Where an adapter's own findings (a branch's new head) reach the engine:
+/// queued as inputs, in turn with everything else.
+pub type InputSink = Arc<dyn Fn(crate::flow::Input) + Send + Sync>;
 
 /// An environment variable with its value read from the keychain if secret.
 #[derive(Clone, PartialEq, Eq)]

@@ -26,6 +26,7 @@ async fn start(fakes: &Fakes, dashboard: &Arc<RecordingDashboard>) -> Pipeline {
             .send(Input::CreateStack {
                 stack: test_stack(id, name, AccountId(1)),
                 first_region: "us-east-1".into(),
+                watch: true,
             })
             .await
             .unwrap();

@@ -302,6 +302,7 @@ async fn the_engine_checks_a_new_stacks_fields_itself() {
         Input::CreateStack {
             stack: bad,
             first_region: "us-east-1".into(),
+            watch: true,
         },
     )
     .await;

@@ -328,6 +328,7 @@ async fn different_stacks_run_in_parallel() {
         .send(Input::CreateStack {
             stack: other.clone(),
             first_region: "eu-west-1".into(),
+            watch: true,
         })
         .await
         .unwrap();

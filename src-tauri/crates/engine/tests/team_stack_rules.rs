@@ -155,6 +155,7 @@ async fn two_stacks_of_one_desktop_never_share_one_place() {
         .send(Input::CreateStack {
             stack: other,
             first_region: "us-east-1".into(),
+            watch: true,
         })
         .await
         .unwrap_err();

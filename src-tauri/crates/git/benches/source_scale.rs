@@ -131,6 +131,7 @@ async fn measure(files: usize, packed: bool) -> Row {
         .send(Input::CreateStack {
             stack: stack.clone(),
             first_region: "us-east-1".into(),
+            watch: true,
         })
         .await
         .unwrap();
@@ -156,7 +157,7 @@ async fn measure(files: usize, packed: bool) -> Row {
     // The new stack's first release: the watcher reports the head it finds.
     let started = Instant::now();
     let (events, mut received) = mpsc::channel(64);
-    let _watch = source.watch(&stack, None, events);
+    let _watch = source.watch_events(&stack, None, events);
     let forwarding = Arc::clone(&pipeline);
     let forward = tokio::spawn(async move {
         while let Some(event) = received.recv().await {

@@ -1,14 +1,15 @@
 //! The engine's `Source` port through git2, plus what the app asks of a
 //! stack's repository besides (the commits a release ships, a watcher).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use git2::Oid;
-use stageline_engine::ports::{BoxFuture, CheckoutOptions, CheckoutReport, Source};
-use stageline_engine::{Commit, PortError, Stack, System};
+use stageline_engine::ports::{BoxFuture, CheckoutOptions, CheckoutReport, InputSink, Source};
+use stageline_engine::{Commit, PortError, Stack, StackId, System};
 use tokio::sync::mpsc;
 
 use crate::checkout::prepare_workspace;
@@ -26,6 +27,8 @@ use crate::watcher::{ReleaseWatcher, WatchEvent, WatchHandle, WatchTarget};
 pub struct GitSource {
     cache_dir: PathBuf,
     credentials: CredentialLookup,
+    /// The branches the engine has this source watch ([`Source::watch`]).
+    watches: Arc<Mutex<HashMap<StackId, WatchHandle>>>,
 }
 
 impl std::fmt::Debug for GitSource {
@@ -46,6 +49,7 @@ impl GitSource {
         GitSource {
             cache_dir,
             credentials: Arc::new(credentials),
+            watches: Arc::default(),
         }
     }
 
@@ -83,7 +87,7 @@ impl GitSource {
     /// Starts watching `stack`'s branch (see [`ReleaseWatcher`]); remote
     /// repositories share this source's mirrors. `last_seen_head` is the sha of
     /// the stack's newest release.
-    pub fn watch(
+    pub fn watch_events(
         &self,
         stack: &Stack,
         last_seen_head: Option<String>,
@@ -180,5 +184,23 @@ impl Source for GitSource {
         Box::pin(self.blocking(source, move |source| {
             prepare_workspace(source, &sha, &dir, options)
         }))
+    }
+
+    fn watch(&self, stack: &Stack, last_seen_head: Option<String>, inputs: InputSink) {
+        let (events, mut received) = mpsc::channel::<WatchEvent>(16);
+        let handle = self.watch_events(stack, last_seen_head, events);
+        // Ends when the watch does (its sender goes with it).
+        tokio::spawn(async move {
+            while let Some(event) = received.recv().await {
+                inputs(event.into());
+            }
+        });
+        let mut watches = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        watches.insert(stack.id, handle);
+    }
+
+    fn unwatch(&self, stack: StackId) {
+        let mut watches = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        watches.remove(&stack);
     }
 }

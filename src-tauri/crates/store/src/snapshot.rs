@@ -36,26 +36,10 @@ impl SqliteStore {
         rows.iter().map(|(json,)| from_json(json)).collect()
     }
 
-    async fn load_snapshot(&self) -> Result<Snapshot, PortError> {
+    /// Every stack (what the app needs before the engine starts: the
+    /// remote repositories whose tokens the watches sign in with).
+    pub async fn stacks(&self) -> Result<Vec<Stack>, PortError> {
         let read = |e| store_error("read the pipeline state", e);
-        let accounts: Vec<AccountRow> = sqlx::query_as(
-            "SELECT id, name, credentials, default_region, endpoint_url FROM accounts ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(read)?;
-        let accounts = accounts
-            .into_iter()
-            .map(|(id, name, credentials, default_region, endpoint_url)| {
-                Ok(Account {
-                    id: AccountId(id),
-                    name,
-                    credentials: from_json(&credentials)?,
-                    default_region,
-                    endpoint_url,
-                })
-            })
-            .collect::<Result<Vec<_>, PortError>>()?;
         let stacks: Vec<StackRow> = sqlx::query_as(
             "SELECT id, name, repository, branch, account_id, poll_interval_secs, created_at, deleting, home_region, team
              FROM stacks ORDER BY id",
@@ -63,7 +47,7 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(read)?;
-        let stacks = stacks
+        stacks
             .into_iter()
             .map(
                 |(
@@ -92,7 +76,30 @@ impl SqliteStore {
                     })
                 },
             )
-            .collect::<Result<Vec<Stack>, PortError>>()?;
+            .collect()
+    }
+
+    async fn load_snapshot(&self) -> Result<Snapshot, PortError> {
+        let read = |e| store_error("read the pipeline state", e);
+        let accounts: Vec<AccountRow> = sqlx::query_as(
+            "SELECT id, name, credentials, default_region, endpoint_url FROM accounts ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read)?;
+        let accounts = accounts
+            .into_iter()
+            .map(|(id, name, credentials, default_region, endpoint_url)| {
+                Ok(Account {
+                    id: AccountId(id),
+                    name,
+                    credentials: from_json(&credentials)?,
+                    default_region,
+                    endpoint_url,
+                })
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
+        let stacks = self.stacks().await?;
         let stages: Vec<StageRow> =
             sqlx::query_as("SELECT id, stack_id, position, settings, lifecycle FROM stages ORDER BY stack_id, position")
                 .fetch_all(&self.pool)

@@ -443,6 +443,7 @@ async fn the_engine_flows_and_restarts_on_a_real_file() {
         .send(Input::CreateStack {
             stack: stack.clone(),
             first_region: "us-east-1".into(),
+            watch: true,
         })
         .await
         .unwrap();

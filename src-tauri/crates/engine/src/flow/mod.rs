@@ -36,6 +36,14 @@ pub enum Input {
     CreateStack {
         stack: Stack,
         first_region: String,
+        /// Whether its branch is watched at once (R2). `false`: not until
+        /// [`Input::WatchBranch`], so its stages can be set up before the
+        /// head flows in (as the demo does); a restart watches it anyway.
+        watch: bool,
+    },
+    /// Starts watching the branch of a stack created with `watch: false`.
+    WatchBranch {
+        stack_id: StackId,
     },
     /// Deletes every stage's AWS stack, then the stack; `confirmation` must be `delete`.
     DeleteStack {

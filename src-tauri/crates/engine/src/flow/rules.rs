@@ -36,7 +36,19 @@ pub fn apply_input(
         Input::CreateStack {
             stack,
             first_region,
-        } => tx.create_stack(stack, &first_region)?,
+            watch,
+        } => {
+            let stack_id = stack.id;
+            let reply = tx.create_stack(stack, &first_region)?;
+            if !watch {
+                tx.s.unwatched.insert(stack_id);
+            }
+            reply
+        }
+        Input::WatchBranch { stack_id } => {
+            tx.s.unwatched.remove(&stack_id);
+            Reply::Done
+        }
         Input::DeleteStack {
             stack_id,
             confirmation,

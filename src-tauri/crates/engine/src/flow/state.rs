@@ -1,7 +1,7 @@
 //! What the engine holds in memory: configuration and the pipeline's live
 //! state, never its history (so its cost does not grow with past runs).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::domain::{
     Account, Approval, ApprovalStatus, Release, Run, Stack, Stage, StageLifecycle,
@@ -53,6 +53,9 @@ pub struct FlowState {
     /// (this desktop waits for its result). Not persisted: after a restart
     /// the part asks for its turn again.
     pub(crate) teammate_parts: HashMap<RunId, crate::domain::PartKind>,
+    /// Stacks created with `watch: false` whose branch is not watched yet
+    /// (`Input::WatchBranch` starts it). Not persisted: a restart watches them.
+    pub(crate) unwatched: BTreeSet<StackId>,
     /// Failed reconcile attempts of runs interrupted mid-deploy (for the backoff).
     pub(crate) reconcile_attempts: HashMap<RunId, u32>,
     /// The highest id the state has seen (the store's at load, then every new one).
@@ -257,6 +260,20 @@ impl FlowState {
         self.newest_release
             .get(&stack)
             .and_then(|id| self.releases.get(id))
+    }
+
+    /// R2: the stacks whose branch is watched, each with the sha of its
+    /// newest release (what the watch compares the head with at start):
+    /// every stack not being deleted, but one created with `watch: false`
+    /// until `Input::WatchBranch`.
+    pub fn watched_branches(&self) -> impl Iterator<Item = (&Stack, Option<&str>)> {
+        self.stacks
+            .values()
+            .filter(|stack| !stack.deleting && !self.unwatched.contains(&stack.id))
+            .map(|stack| {
+                let newest = self.newest_release_of(stack.id);
+                (stack, newest.map(|release| release.commit.sha.as_str()))
+            })
     }
 
     /// Every warning about a stack (from the watcher, a failed scale…).

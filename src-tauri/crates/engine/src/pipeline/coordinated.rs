@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::domain::{Artifact, PartKind, Run};
 use crate::flow::{Input, PartContext, PartOutcome};
 use crate::ids::{RunId, StackId};
-use crate::pipeline::{Feedback, Ports};
-use crate::ports::{DeployOutcome, LogSink};
+use crate::pipeline::Ports;
+use crate::ports::{DeployOutcome, InputSink, LogSink};
 use crate::team::{Fence, SharedPart, SharedResult, Turn, WaitingNotice, SHARED_LOG_BYTES};
 
 /// The part as every desktop names it (its run by `team::run_key`).
@@ -40,7 +40,7 @@ pub(super) fn shared_build(stack_id: StackId, sha: &str) -> SharedPart {
 pub(super) async fn coordinated<F, Fut>(
     ports: &Ports,
     part: SharedPart,
-    (run_id, log, feedback): (RunId, Arc<dyn LogSink>, &Feedback),
+    (run_id, log, feedback): (RunId, Arc<dyn LogSink>, &InputSink),
     here: F,
 ) -> SharedResult
 where

@@ -8,10 +8,10 @@ use crate::ids::RunId;
 use crate::images::{choose_stage_image, short_digest, StageImage, TaggedImages};
 use crate::pipeline::coordinated::{coordinated, shared_build, shared_part};
 use crate::pipeline::workspace::checkout;
-use crate::pipeline::{Feedback, PipelineConfig, Ports};
+use crate::pipeline::{PipelineConfig, Ports};
 use crate::ports::{
-    BuildJob, DeployJob, DeployOutcome, DeployedState, Deployer, ImageRef, ImageScope, LogSink,
-    ResolvedVar, Secrets, StageFacts,
+    BuildJob, DeployJob, DeployOutcome, DeployedState, Deployer, ImageRef, ImageScope, InputSink,
+    LogSink, ResolvedVar, Secrets, StageFacts,
 };
 
 /// Runs one effect; the input it yields (if any) goes back to the pipeline.
@@ -19,7 +19,7 @@ pub(super) async fn perform(
     effect: Effect,
     ports: Ports,
     config: PipelineConfig,
-    feedback: Feedback,
+    feedback: InputSink,
 ) -> Option<Input> {
     match effect {
         Effect::Build { run_id, context } => {

@@ -22,12 +22,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
+use crate::domain::Stack;
 use crate::domain::{ApprovalStatus, Decision};
 use crate::error::EngineError;
 use crate::events::PipelineEvent;
 use crate::flow::{apply_input, Effect, FlowState, Input, Reply};
 use crate::ids::{ApprovalId, ReleaseId, RunId, StackId, StageId};
-use crate::ports::{Builder, Clock, Deployer, Events, Logs, Secrets, Source, Store};
+use crate::ports::{Builder, Clock, Deployer, Events, InputSink, Logs, Secrets, Source, Store};
 
 /// The outside world, as the engine sees it.
 #[derive(Clone)]
@@ -152,6 +153,7 @@ impl Engine {
             let mut state = FlowState::from_snapshot(snapshot);
             state.stack_warnings = std::mem::take(&mut self.state.stack_warnings);
             state.reconcile_attempts = std::mem::take(&mut self.state.reconcile_attempts);
+            state.unwatched = std::mem::take(&mut self.state.unwatched);
             state.highest_id = state.highest_id.max(self.state.highest_id);
             self.state = state;
         }
@@ -198,6 +200,7 @@ impl Pipeline {
             tasks: JoinSet::new(),
             handles: HashMap::new(),
             dashboard,
+            watching: HashMap::new(),
         };
         let actor = tokio::spawn(actor.run(receiver));
         let pipeline = Pipeline {
@@ -309,9 +312,24 @@ enum TaskKey {
     Build(ReleaseId),
 }
 
-/// How an effect tells the engine something before it ends (a part whose
-/// turn waits for a teammate's desktop).
-pub(crate) type Feedback = Arc<dyn Fn(Input) + Send + Sync>;
+/// What a branch watch is started with: when one of these changes, the
+/// watch starts again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WatchedBranch {
+    repository: String,
+    branch: String,
+    poll_interval_secs: u32,
+}
+
+impl WatchedBranch {
+    fn of(stack: &Stack) -> Self {
+        WatchedBranch {
+            repository: stack.repository.clone(),
+            branch: stack.branch.clone(),
+            poll_interval_secs: stack.poll_interval_secs,
+        }
+    }
+}
 
 struct Actor {
     engine: Engine,
@@ -323,6 +341,8 @@ struct Actor {
     handles: HashMap<TaskKey, AbortHandle>,
     /// Where the stacks each transition changed go, for the dashboard's feed.
     dashboard: Option<mpsc::UnboundedSender<StackId>>,
+    /// The branches the source watches now.
+    watching: HashMap<StackId, WatchedBranch>,
 }
 
 impl Actor {
@@ -360,7 +380,35 @@ impl Actor {
         for effect in applied.effects {
             self.spawn(effect);
         }
+        self.follow_branches();
         Ok(applied.reply)
+    }
+
+    /// Has the source watch exactly the branches the state says (R2): a new
+    /// stack's, every stack's after a start, none of a stack being deleted.
+    fn follow_branches(&mut self) {
+        let sink = self.sink();
+        let mut wanted = HashMap::new();
+        for (stack, last_seen_head) in self.engine.state().watched_branches() {
+            let branch = WatchedBranch::of(stack);
+            if self.watching.get(&stack.id) != Some(&branch) {
+                let last_seen_head = last_seen_head.map(str::to_string);
+                self.ports.source.watch(stack, last_seen_head, sink.clone());
+            }
+            wanted.insert(stack.id, branch);
+        }
+        for stack in self.watching.keys().filter(|s| !wanted.contains_key(s)) {
+            self.ports.source.unwatch(*stack);
+        }
+        self.watching = wanted;
+    }
+
+    /// Inputs from outside the actor, queued in turn with everything else.
+    fn sink(&self) -> InputSink {
+        let inbox = self.inbox.clone();
+        Arc::new(move |input| {
+            let _ = inbox.send(Message::Input(Box::new(input), None));
+        })
     }
 
     fn spawn(&mut self, effect: Effect) {
@@ -399,13 +447,7 @@ impl Actor {
             Effect::ReconcileDeploy { delay, .. } => *delay,
             _ => Duration::ZERO,
         };
-        let feedback: Feedback = {
-            let inbox = self.inbox.clone();
-            Arc::new(move |input| {
-                let _ = inbox.send(Message::Input(Box::new(input), None));
-            })
-        };
-        let work = effects::perform(effect, self.ports.clone(), self.config.clone(), feedback);
+        let work = effects::perform(effect, self.ports.clone(), self.config.clone(), self.sink());
         let inbox = self.inbox.clone();
         let handle = self.tasks.spawn(async move {
             if !delay.is_zero() {

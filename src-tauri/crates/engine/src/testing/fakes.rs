@@ -2,7 +2,7 @@
 //! registry, a builder that can be held, failed and counted, secrets, logs
 //! and events in memory (the deployer is in `fake_deployer`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,8 +14,8 @@ use crate::error::{PortError, System};
 use crate::events::PipelineEvent;
 use crate::ids::{Millis, RunId, StackId};
 use crate::ports::{
-    BoxFuture, BuildJob, Builder, CheckoutOptions, CheckoutReport, Clock, Events, LogSink, Logs,
-    Secrets, Source,
+    BoxFuture, BuildJob, Builder, CheckoutOptions, CheckoutReport, Clock, Events, InputSink,
+    LogSink, Logs, Secrets, Source,
 };
 
 /// A clock at a fixed time, with ids counting up from 1,000.
@@ -86,10 +86,14 @@ impl Gates {
     }
 }
 
-/// A branch per stack; checkouts write a marker file.
+/// A branch per stack; checkouts write a marker file. A watched branch
+/// reports a head set with [`FakeSource::push`], as a watcher would.
 #[derive(Default)]
 pub struct FakeSource {
     heads: Mutex<HashMap<StackId, Commit>>,
+    /// The watched branches: the head each watch started from, and where it reports.
+    watches: Mutex<BTreeMap<StackId, (Option<String>, InputSink)>>,
+    watch_starts: AtomicI64,
     checkouts: Mutex<Vec<(StackId, String)>>,
     head_reads: AtomicI64,
     gates: Gates,
@@ -99,6 +103,37 @@ impl FakeSource {
     /// Sets a stack's branch head.
     pub fn set_head(&self, stack: StackId, commit: Commit) {
         self.heads.lock().unwrap().insert(stack, commit);
+    }
+
+    /// A push to a stack's branch: its head becomes `commit`, and a watch
+    /// of the branch reports it to the engine.
+    pub fn push(&self, stack: StackId, commit: Commit) {
+        self.set_head(stack, commit.clone());
+        let sink = self
+            .watches
+            .lock()
+            .unwrap()
+            .get(&stack)
+            .map(|w| w.1.clone());
+        if let Some(sink) = sink {
+            sink(crate::flow::Input::CommitDetected {
+                stack_id: stack,
+                head: commit,
+                included: Vec::new(),
+                forced: false,
+            });
+        }
+    }
+
+    /// The watched branches, each with the sha its watch started from.
+    pub fn watched(&self) -> BTreeMap<StackId, Option<String>> {
+        let watches = self.watches.lock().unwrap();
+        watches.iter().map(|(id, w)| (*id, w.0.clone())).collect()
+    }
+
+    /// How many watches were started (a watch started again counts again).
+    pub fn watch_starts(&self) -> i64 {
+        self.watch_starts.load(Ordering::SeqCst)
     }
 
     /// How many checkouts were made.
@@ -152,6 +187,16 @@ impl Source for FakeSource {
                 details: Vec::new(),
             })
         })
+    }
+
+    fn watch(&self, stack: &Stack, last_seen_head: Option<String>, inputs: InputSink) {
+        self.watch_starts.fetch_add(1, Ordering::SeqCst);
+        let mut watches = self.watches.lock().unwrap();
+        watches.insert(stack.id, (last_seen_head, inputs));
+    }
+
+    fn unwatch(&self, stack: StackId) {
+        self.watches.lock().unwrap().remove(&stack);
     }
 }
 

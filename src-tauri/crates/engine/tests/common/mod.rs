@@ -46,6 +46,7 @@ impl Flow {
             .send(Input::CreateStack {
                 stack: stack.clone(),
                 first_region: "us-east-1".into(),
+                watch: true,
             })
             .await
             .unwrap();

@@ -103,6 +103,7 @@ impl Harness {
             Input::CreateStack {
                 stack: test_stack(STACK.0, "shop", AccountId(1)),
                 first_region: "us-east-1".into(),
+                watch: true,
             },
         ];
         for input in setup {

@@ -203,3 +203,35 @@ async fn dropping_the_handle_stops_the_watch() {
         .unwrap();
     assert!(closed.is_none(), "the watcher let go of its sender");
 }
+
+#[tokio::test]
+async fn the_source_port_reports_new_heads_as_engine_inputs_until_unwatched() {
+    use stageline_engine::flow::Input;
+    use stageline_engine::ports::Source;
+
+    let (tmp, repo) = local_repo();
+    let source = stageline_git::GitSource::without_credentials(tmp.path().join("mirrors"));
+    let stack = crate::support::stack(6, repo.dir.to_str().unwrap(), "main");
+    let (tx, mut inputs) = mpsc::unbounded_channel::<Input>();
+    let sink: stageline_engine::ports::InputSink = std::sync::Arc::new(move |input| {
+        let _ = tx.send(input);
+    });
+
+    source.watch(&stack, None, sink);
+    let first = tokio::time::timeout(Duration::from_secs(10), inputs.recv())
+        .await
+        .expect("the head is reported")
+        .unwrap();
+    let Input::CommitDetected { stack_id, head, .. } = first else {
+        panic!("a commit is detected, not {first:?}");
+    };
+    assert_eq!((stack_id, head.sha), (stack.id, repo.head()));
+
+    source.unwatch(stack.id);
+    repo.commit("after the watch stopped");
+    let quiet = tokio::time::timeout(Duration::from_millis(1500), inputs.recv()).await;
+    assert!(
+        matches!(quiet, Err(_) | Ok(None)),
+        "an unwatched branch reports nothing"
+    );
+}

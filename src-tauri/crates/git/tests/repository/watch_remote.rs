@@ -193,7 +193,7 @@ async fn the_watcher_and_the_source_share_one_mirror() {
     let stack = crate::support::stack(5, &remote.url, "main");
     let (tx, mut events) = mpsc::channel(16);
 
-    let _watch = source.watch(&stack, None, tx);
+    let _watch = source.watch_events(&stack, None, tx);
     let (reported, _, _, _) = new_head(next_event(&mut events).await);
     let head = stageline_engine::ports::Source::head(&source, &stack)
         .await
