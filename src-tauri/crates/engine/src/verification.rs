@@ -112,6 +112,11 @@ pub const MAX_FREEZE_REASON_LENGTH: usize = 500;
 pub struct StageService {
     /// The ALB DNS name or API Gateway invoke URL; `None` until its stack exists.
     pub url: Option<String>,
+    /// Whether `url` was read from the stage's stack (a stage may have none
+    /// for good). A start asks only for the URLs never read — not every
+    /// stage's on every start.
+    #[serde(default)]
+    pub url_read: bool,
     /// `repo@sha256:…` of the last successful deploy.
     pub deployed_image: Option<String>,
 }

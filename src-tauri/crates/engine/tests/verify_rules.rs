@@ -111,6 +111,33 @@ async fn r18_the_stage_learns_its_service_url_from_its_stack() {
 }
 
 #[tokio::test]
+async fn a_stage_without_a_url_is_not_asked_for_one_on_every_start() {
+    let flow = Flow::new(&[]).await;
+    flow.fakes.deployer.without_urls();
+    // A worker service: nothing to health-check.
+    let dev = flow.stage("dev").await;
+    let mut worker = settings("dev", false);
+    worker.verification = Verification::legacy();
+    let update = Input::UpdateStage {
+        stage_id: dev,
+        settings: worker,
+    };
+    flow.pipeline.send(update).await.unwrap();
+    flow.commit(1).await;
+    flow.wait_deployed("dev", 1).await;
+    wait_for(&flow, "dev's URL was read (as none)", move |s| {
+        s.service(dev).url_read && s.service(dev).url.is_none()
+    })
+    .await;
+    let reads = flow.fakes.deployer.url_reads();
+
+    let flow = flow.restart().await;
+    flow.settle().await;
+
+    assert_eq!(flow.fakes.deployer.url_reads(), reads);
+}
+
+#[tokio::test]
 async fn r18_r19_an_alarm_in_alarm_fails_verify_and_the_stage_rolls_back() {
     let flow = canary_line().await;
     flow.commit(1).await;

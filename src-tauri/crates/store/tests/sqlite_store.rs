@@ -217,6 +217,7 @@ async fn freezes_and_services_are_kept_and_go_with_their_stage() {
     let service = StageService {
         url: Some("https://abc.execute-api.us-east-1.amazonaws.com/prod".into()),
         deployed_image: Some("repo@sha256:1".into()),
+        url_read: true,
     };
     store
         .apply(vec![

@@ -11,6 +11,12 @@ export type StageService = {
  */
 url: string | null, 
 /**
+ * Whether `url` was read from the stage's stack (a stage may have none
+ * for good). A start asks only for the URLs never read — not every
+ * stage's on every start.
+ */
+urlRead: boolean, 
+/**
  * `repo@sha256:…` of the last successful deploy.
  */
 deployedImage: string | null, };

@@ -337,12 +337,16 @@ impl Tx<'_> {
             self.request_stage_stack_delete(stage);
         }
         self.resume_expiries();
-        // Stages that deployed before their URL was recorded learn it now.
+        // Stages that deployed before their URL was recorded learn it now
+        // (once: a URL read as none stays none until the next deploy).
         let without_url: Vec<_> = self
             .s
             .flows
             .values()
-            .filter(|f| f.deployed.is_some() && self.s.service(f.stage_id).url.is_none())
+            .filter(|f| {
+                let service = self.s.service(f.stage_id);
+                f.deployed.is_some() && service.url.is_none() && !service.url_read
+            })
             .filter(|f| {
                 self.s
                     .stages

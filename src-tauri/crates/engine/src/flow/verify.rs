@@ -126,6 +126,7 @@ impl Tx<'_> {
         }
         let mut service = self.s.service(stage_id);
         service.url = url;
+        service.url_read = true;
         self.put_service(stage_id, service);
     }
 

@@ -26,6 +26,9 @@ pub struct FakeDeployer {
     failing_scales: Mutex<HashSet<String>>,
     unreachable_reconciles: AtomicI64,
     reconciles: AtomicI64,
+    url_reads: AtomicI64,
+    /// Stages whose stacks have no URL (no load balancer, no API).
+    without_urls: std::sync::atomic::AtomicBool,
     gates: Gates,
     /// What verification sees of the deployed services (R18).
     pub service: super::fake_service::FakeService,
@@ -90,6 +93,16 @@ impl FakeDeployer {
     }
 
     /// Every deploy that completed: (stage name, release).
+    /// From now on, no stage's stack has a URL (a worker service's).
+    pub fn without_urls(&self) {
+        self.without_urls.store(true, Ordering::SeqCst);
+    }
+
+    /// How many times a stage's URL was read.
+    pub fn url_reads(&self) -> i64 {
+        self.url_reads.load(Ordering::SeqCst)
+    }
+
     pub fn deploys(&self) -> Vec<(String, ReleaseId)> {
         self.deploys.lock().unwrap().clone()
     }
@@ -363,9 +376,11 @@ impl Deployer for FakeDeployer {
         _stack: Stack,
         stage: Stage,
     ) -> BoxFuture<'static, Result<Option<String>, PortError>> {
+        self.url_reads.fetch_add(1, Ordering::SeqCst);
         let name = stage.settings.name;
         let exists = self.running.lock().unwrap().contains_key(&name);
-        let url = exists.then(|| super::fake_service::FakeService::url(&name));
+        let has_url = exists && !self.without_urls.load(Ordering::SeqCst);
+        let url = has_url.then(|| super::fake_service::FakeService::url(&name));
         Box::pin(async move { Ok(url) })
     }
 

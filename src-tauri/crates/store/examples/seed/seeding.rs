@@ -180,6 +180,18 @@ pub async fn seed(store: &SqliteStore, stacks: usize, stages: usize, runs: usize
                 waiting: None,
                 reached: releases.get(deployed).map(|r| r.id),
             }));
+            // Deployed stages know their service, as after a real deploy.
+            changes.push(Change::PutService {
+                stage_id: stage.id,
+                service: StageService {
+                    url: Some(format!("http://{}-{name}.example.com", stack.name)),
+                    deployed_image: releases
+                        .get(deployed)
+                        .and_then(|r| r.artifact.as_ref())
+                        .map(|a| a.image.clone()),
+                    url_read: true,
+                },
+            });
             if pending {
                 if let Some(release) = releases.last() {
                     changes.push(Change::PutApproval(Approval {
