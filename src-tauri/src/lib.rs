@@ -35,15 +35,18 @@ static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::n
 #[tauri::command]
 fn dashboard_painted() {
     static REPORTED: std::sync::Once = std::sync::Once::new();
-    if std::env::var_os("STAGELINE_REPORT_STARTUP").is_some() {
-        REPORTED.call_once(|| {
-            let elapsed = STARTED
-                .get()
-                .map(|t| t.elapsed().as_secs_f64() * 1000.0)
-                .unwrap_or_default();
+    REPORTED.call_once(|| {
+        let elapsed = since_start_ms();
+        tracing::info!(ms = elapsed, "the dashboard painted");
+        if std::env::var_os("STAGELINE_REPORT_STARTUP").is_some() {
             println!("stageline-dashboard-painted-ms {elapsed:.0}");
-        });
-    }
+        }
+    });
+}
+
+/// Milliseconds since the process started (for the diagnostic log's startup figures).
+fn since_start_ms() -> u64 {
+    STARTED.get().map_or(0, |t| t.elapsed().as_millis() as u64)
 }
 
 /// Starts the desktop app.
@@ -67,6 +70,7 @@ pub fn run() {
             });
             let core =
                 tauri::async_runtime::block_on(Core::start(CoreConfig::new(&data_dir), events))?;
+            tracing::info!(ms = since_start_ms(), "the engine started");
             tauri::async_runtime::block_on(async { chat.attach(&core) });
             app.manage(chat);
             if let Ok(endpoint) = std::env::var(demo::DEMO_ENDPOINT_VARIABLE) {
