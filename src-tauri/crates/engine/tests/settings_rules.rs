@@ -56,13 +56,7 @@ async fn r9_the_last_stage_of_a_stack_cannot_be_deleted() {
     assert_eq!(flow.fakes.store.applies(), writes);
     assert_eq!(flow.fakes.deployer.deleted(), ["prod"]);
     // Deleting the stack still takes every stage with it.
-    flow.pipeline
-        .send(Input::DeleteStack {
-            stack_id: flow.stack,
-            confirmation: "delete".into(),
-        })
-        .await
-        .unwrap();
+    flow.delete_stack().await;
     wait_until(&flow.pipeline, "the stack is gone", move |s| {
         s.stack(stack).is_none()
     })

@@ -4,29 +4,17 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use stageline_engine::flow::Input;
 use stageline_engine::testing::*;
-use stageline_engine::*;
 
 /// Waits until the stack's newest release is commit `n`.
 async fn wait_newest_release(flow: &Flow, n: u32) {
-    let sha = commit(n).sha;
-    for _ in 0..200 {
-        let stack = flow.stack;
-        let newest = flow
-            .pipeline
-            .read(move |s| s.newest_release_of(stack).map(|r| r.commit.sha.clone()))
-            .await
-            .unwrap();
-        if newest.as_deref() == Some(sha.as_str()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("commit {n} never became a release");
+    let (stack, sha) = (flow.stack, commit(n).sha);
+    wait_until(&flow.pipeline, "the commit became a release", move |s| {
+        s.newest_release_of(stack).map(|r| r.commit.sha.as_str()) == Some(sha.as_str())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -41,40 +29,20 @@ async fn a_new_stack_is_watched_from_its_creation_and_a_deleted_one_no_longer() 
     flow.fakes.source.push(flow.stack, commit(1));
     wait_newest_release(&flow, 1).await;
 
-    flow.pipeline
-        .send(Input::DeleteStack {
-            stack_id: flow.stack,
-            confirmation: "delete".into(),
-        })
-        .await
-        .unwrap();
+    flow.delete_stack().await;
     assert!(flow.fakes.source.watched().is_empty());
 }
 
 #[tokio::test]
 async fn a_stack_set_up_first_is_watched_only_when_told() {
-    let fakes = Fakes::default();
-    let pipeline = fakes.start().await;
-    pipeline
-        .send(Input::PutAccount(test_account(1)))
-        .await
-        .unwrap();
-    let stack = test_stack(2, "shop", AccountId(1));
-    pipeline
-        .send(Input::CreateStack {
-            stack: stack.clone(),
-            first_region: "us-east-1".into(),
-            watch: false,
-        })
-        .await
-        .unwrap();
-    assert!(fakes.source.watched().is_empty());
+    let flow = Flow::with_watch(&[], false).await;
+    assert!(flow.fakes.source.watched().is_empty());
 
-    pipeline
-        .send(Input::WatchBranch { stack_id: stack.id })
-        .await
-        .unwrap();
-    assert_eq!(fakes.source.watched().get(&stack.id), Some(&None));
+    let watch = Input::WatchBranch {
+        stack_id: flow.stack,
+    };
+    flow.pipeline.send(watch).await.unwrap();
+    assert_eq!(flow.fakes.source.watched().get(&flow.stack), Some(&None));
 }
 
 #[tokio::test]

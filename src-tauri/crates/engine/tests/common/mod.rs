@@ -35,6 +35,12 @@ pub fn by_ada(comment: &str) -> Decision {
 impl Flow {
     /// A stack `shop` with `dev` and then `stages` (name, requires approval), in order.
     pub async fn new(stages: &[(&str, bool)]) -> Flow {
+        Flow::with_watch(stages, true).await
+    }
+
+    /// The same, its branch watched at once or (`watch: false`) only after
+    /// `Input::WatchBranch`.
+    pub async fn with_watch(stages: &[(&str, bool)], watch: bool) -> Flow {
         let fakes = Fakes::default();
         let pipeline = fakes.start().await;
         pipeline
@@ -46,7 +52,7 @@ impl Flow {
             .send(Input::CreateStack {
                 stack: stack.clone(),
                 first_region: "us-east-1".into(),
-                watch: true,
+                watch,
             })
             .await
             .unwrap();
@@ -105,6 +111,15 @@ impl Flow {
             .read(move |s| s.flow_of(stack).iter().map(|st| st.id).collect())
             .await
             .unwrap()
+    }
+
+    /// Deletes the stack (every stage with it), confirmed as the user would.
+    pub async fn delete_stack(&self) {
+        let input = Input::DeleteStack {
+            stack_id: self.stack,
+            confirmation: "delete".into(),
+        };
+        self.pipeline.send(input).await.unwrap();
     }
 
     /// Deletes a stage, confirmed as the user would.
